@@ -1,0 +1,8 @@
+"""Registries of spacy-uniner, resolvable from spaCy configs."""
+
+from spacy.util import registry
+
+# Backends ("who answers"): ``@uniner_backends = "spacy_uniner.HuggingFace.v1"``.
+registry.create("uniner_backends", entry_points=True)
+
+__all__ = ["registry"]

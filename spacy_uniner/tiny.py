@@ -1,0 +1,80 @@
+"""Small randomly initialised LLaMA students with a tokenizer trained on the corpus.
+
+Used by the tiny CPU training recipe and by the test-suite; the result is an ordinary
+Hugging Face model folder that loads with ``from_pretrained`` like any released checkpoint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from . import protocol
+
+SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int = 1000):
+    """Train a byte-level BPE tokenizer with LLaMA's special tokens, padding on the left."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token=SPECIAL_TOKENS["unk_token"]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(SPECIAL_TOKENS.values()),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    protocol_text = [protocol.inference_prompt("", "")]
+    tok.train_from_iterator(list(texts) + protocol_text, trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        model_input_names=["input_ids", "attention_mask"],
+        padding_side="left",
+        **SPECIAL_TOKENS,
+    )
+
+
+def init_llama(
+    tokenizer,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    num_heads: int = 4,
+    intermediate_size: int | None = None,
+    max_position_embeddings: int = 2048,
+    seed: int = 0,
+):
+    """A LLaMA with random weights sized for ``tokenizer``."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size or 4 * hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_heads,
+        max_position_embeddings=max_position_embeddings,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=False,
+    )
+    return LlamaForCausalLM(config)
+
+
+def build_tiny_model(
+    texts: Iterable[str], output_dir: str | Path, vocab_size: int = 1000, **model_kwargs
+) -> Path:
+    """Train a tokenizer on ``texts``, initialise a LLaMA and save both to ``output_dir``."""
+    output_dir = Path(output_dir)
+    tokenizer = train_tokenizer(texts, vocab_size=vocab_size)
+    model = init_llama(tokenizer, **model_kwargs)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(output_dir)
+    tokenizer.save_pretrained(output_dir)
+    return output_dir
