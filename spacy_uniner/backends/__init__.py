@@ -1,0 +1,6 @@
+"""Who answers: model backends behind one small protocol, chosen by registry name."""
+
+from .base import Backend
+from .hf import HuggingFaceBackend
+
+__all__ = ["Backend", "HuggingFaceBackend"]

@@ -1,0 +1,151 @@
+"""Hugging Face ``transformers`` backend: a causal LM from the hub or a local folder."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Sequence
+
+from tqdm import tqdm
+
+from ..errors import Errors
+from ..registry import registry
+
+logger = logging.getLogger(__name__)
+
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+
+
+class HuggingFaceBackend:
+    """Greedy decoding with ``AutoModelForCausalLM``, many prompts per batch, left padding.
+
+    Prompts are sorted by length before batching so little padding is computed; answers
+    come back in prompt order and equal those of one-prompt-at-a-time decoding.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        torch_dtype: str = "auto",
+        device: Optional[str] = None,
+        device_map: Optional[str] = None,
+        batch_size: int = 16,
+        max_new_tokens: int = 256,
+        revision: Optional[str] = None,
+        trust_remote_code: bool = False,
+        progress: bool = False,
+    ) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        for key, value in (("batch_size", batch_size), ("max_new_tokens", max_new_tokens)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(Errors.E008.format(name=key, value=value))
+        if torch_dtype not in DTYPES:
+            raise ValueError(Errors.E010.format(dtype=torch_dtype))
+        self.name = name
+        self.batch_size = batch_size
+        self.max_new_tokens = max_new_tokens
+        self.progress = progress
+        self._settings = {
+            "name": name,
+            "torch_dtype": torch_dtype,
+            "device": device,
+            "device_map": device_map,
+            "revision": revision,
+        }
+        dtype = torch_dtype if torch_dtype == "auto" else getattr(torch, torch_dtype)
+        load_kwargs: Dict[str, Any] = {"revision": revision, "trust_remote_code": trust_remote_code}
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(name, padding_side="left", **load_kwargs)
+            self.model = AutoModelForCausalLM.from_pretrained(
+                name, torch_dtype=dtype, device_map=device_map, **load_kwargs
+            )
+        except (OSError, ValueError) as e:
+            raise OSError(Errors.E009.format(name=name, error=e)) from e
+        if device_map is None:
+            device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+            self.model.to(device)
+        self.model.eval()
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.unk_token or self.tokenizer.eos_token
+        self.stop_token_ids = self._stop_token_ids()
+        self.prompt_tokens = 0
+        self.generated_tokens = 0
+
+    @property
+    def config(self) -> Dict[str, Any]:
+        return dict(self._settings)
+
+    def _stop_token_ids(self) -> List[int]:
+        ids = [self.tokenizer.eos_token_id]
+        turn_end = self.tokenizer.convert_tokens_to_ids("</s>")
+        if turn_end is not None and turn_end != self.tokenizer.unk_token_id:
+            ids.append(turn_end)
+        return sorted({i for i in ids if i is not None})
+
+    def count_tokens(self, texts: List[str]) -> List[int]:
+        encoded = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+    def generate(self, prompts: Sequence[tuple[str, str]]) -> List[str]:
+        import torch
+
+        texts = [prefix + suffix for prefix, suffix in prompts]
+        lengths = self.count_tokens(texts) if texts else []
+        order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+        answers: List[str] = [""] * len(texts)
+        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        bar = tqdm(batches, desc="generate", unit="batch", disable=not self.progress)
+        for batch in bar:
+            inputs = self.tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True)
+            inputs = inputs.to(self.model.device)
+            with torch.inference_mode():
+                output = self.model.generate(
+                    **inputs,
+                    do_sample=False,
+                    num_beams=1,
+                    max_new_tokens=self.max_new_tokens,
+                    eos_token_id=self.stop_token_ids,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                )
+            new_tokens = output[:, inputs["input_ids"].shape[1] :]
+            self.prompt_tokens += int(inputs["attention_mask"].sum())
+            for i, row in zip(batch, new_tokens):
+                kept = _until_stop(row.tolist(), self.stop_token_ids)
+                self.generated_tokens += len(kept)
+                answers[i] = self.tokenizer.decode(kept, skip_special_tokens=True).strip()
+        return answers
+
+
+def _until_stop(ids: List[int], stop_ids: List[int]) -> List[int]:
+    for n, token in enumerate(ids):
+        if token in stop_ids:
+            return ids[:n]
+    return ids
+
+
+@registry.uniner_backends("spacy_uniner.HuggingFace.v1")
+def make_hf_backend(
+    name: str = "Universal-NER/UniNER-7B-type",
+    torch_dtype: str = "auto",
+    device: Optional[str] = None,
+    device_map: Optional[str] = None,
+    batch_size: int = 16,
+    max_new_tokens: int = 256,
+    revision: Optional[str] = None,
+    trust_remote_code: bool = False,
+    progress: bool = False,
+) -> HuggingFaceBackend:
+    """A local or hub causal LM run with ``transformers`` (greedy decoding)."""
+    return HuggingFaceBackend(
+        name,
+        torch_dtype=torch_dtype,
+        device=device,
+        device_map=device_map,
+        batch_size=batch_size,
+        max_new_tokens=max_new_tokens,
+        revision=revision,
+        trust_remote_code=trust_remote_code,
+        progress=progress,
+    )

@@ -1,0 +1,43 @@
+"""Error and warning messages with codes, in the style of ``spacy.errors``."""
+
+
+class Errors:
+    E001 = (
+        "[E001] `labels` must not be empty: give a list of entity types "
+        '(["person", "organization"]) or a mapping from spaCy label to the type '
+        'text asked ({"ORG": "organization"}).'
+    )
+    E002 = (
+        "[E002] Invalid label {label!r}: labels and entity-type texts must be "
+        "non-blank strings."
+    )
+    E003 = "[E003] Duplicate label {label!r} in `labels`; each label may appear once."
+    E004 = "[E004] Duplicate entity-type text {text!r}: labels {labels} ask the same question."
+    E005 = (
+        "[E005] `labels` must be a list of strings or a dict of strings, "
+        "got {type_name}."
+    )
+    E006 = (
+        "[E006] Unknown alignment mode {mode!r}; choose one of 'strict', 'contract', 'expand' "
+        "(see `Doc.char_span`)."
+    )
+    E007 = (
+        "[E007] max_input_length={max_input_length} leaves no room for the passage: the "
+        "prompt around it already takes {overhead} tokens. Increase `max_input_length`."
+    )
+    E008 = "[E008] `{name}` must be a positive integer, got {value!r}."
+    E009 = (
+        "[E009] Could not load model {name!r}: {error}. Give a Hugging Face hub name "
+        "(e.g. 'Universal-NER/UniNER-7B-type') or the path of a folder written by "
+        "`save_pretrained`."
+    )
+    E010 = "[E010] Unknown torch_dtype {dtype!r}; use 'auto', 'float32', 'float16' or 'bfloat16'."
+    E011 = "[E011] The backend returned {got} answers for {expected} prompts."
+    E012 = "[E012] `window_overlap` ({overlap}) must be >= 0."
+
+
+class Warnings:
+    W001 = (
+        "[W001] {count} model answer(s) could not be parsed as a JSON list and gave no "
+        "entities (first: {example!r}). See `{component}.stats`."
+    )
