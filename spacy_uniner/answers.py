@@ -32,13 +32,19 @@ def parse_answer(text: str) -> ParsedAnswer:
     if start < 0:
         return ParsedAnswer(malformed=True)
     decoder = json.JSONDecoder()
+    truncated = False
     try:
         items, _ = decoder.raw_decode(text, start)
     except json.JSONDecodeError:
-        return _salvage(text[start:])
+        # Cut off by the generation limit after a complete item: close the list.
+        try:
+            items, _ = decoder.raw_decode(text[start:].rstrip().rstrip(",") + "]")
+            truncated = True
+        except json.JSONDecodeError:
+            return _salvage(text[start:])
     if not isinstance(items, list):
         return ParsedAnswer(malformed=True)
-    answer = ParsedAnswer()
+    answer = ParsedAnswer(truncated=truncated)
     for item in items:
         if isinstance(item, bool) or not isinstance(item, (str, int, float)):
             answer.skipped_items += 1
@@ -52,7 +58,7 @@ def parse_answer(text: str) -> ParsedAnswer:
 
 
 def _salvage(fragment: str) -> ParsedAnswer:
-    """Keep the complete quoted strings of a list that never closes."""
+    """Keep the complete quoted strings of a list cut off inside a string."""
     if "]" in fragment:
         return ParsedAnswer(malformed=True)
     answer = ParsedAnswer(truncated=True)

@@ -1,9 +1,6 @@
 """The ``universal_ner`` pipeline component: docs -> queries -> backend -> spans -> doc.ents."""
 
-from __future__ import annotations
-
 import logging
-import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Union
@@ -147,7 +144,7 @@ class UniversalNER:
         get_examples: Optional[Callable[[], Iterable[Example]]] = None,
         *,
         nlp: Optional[Language] = None,
-        labels: Optional[LabelsInput] = None,
+        labels: Optional[Union[List[str], Dict[str, str]]] = None,
     ) -> None:
         """Set labels from ``labels`` or, failing that, from the examples' gold entities."""
         if labels is not None:
