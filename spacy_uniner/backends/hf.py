@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from ..errors import Errors
 from ..registry import registry
+from .decoding import SharedPrefixDecoder, encode_queries, plan_chunks
 
 logger = logging.getLogger(__name__)
 
@@ -18,8 +19,11 @@ DTYPES = ("auto", "float32", "float16", "bfloat16")
 class HuggingFaceBackend:
     """Greedy decoding with ``AutoModelForCausalLM``, many prompts per batch, left padding.
 
-    Prompts are sorted by length before batching so little padding is computed; answers
-    come back in prompt order and equal those of one-prompt-at-a-time decoding.
+    With ``prefix_sharing`` (default) each passage is encoded once for all its questions
+    and rows leave the batch when their answer is complete (:mod:`.decoding`); chunks hold
+    at most ``batch_size`` rows and ``max_batch_tokens`` padded tokens. Without it, prompts
+    are sorted by length and batched through ``model.generate``. Either way answers come
+    back in prompt order and equal those of one-prompt-at-a-time decoding.
     """
 
     def __init__(
@@ -33,12 +37,16 @@ class HuggingFaceBackend:
         max_new_tokens: int = 256,
         revision: Optional[str] = None,
         trust_remote_code: bool = False,
+        prefix_sharing: bool = True,
+        max_batch_tokens: int = 65536,
+        stop_at_list_end: bool = True,
         progress: bool = False,
     ) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        for key, value in (("batch_size", batch_size), ("max_new_tokens", max_new_tokens)):
+        positive = (("batch_size", batch_size), ("max_new_tokens", max_new_tokens), ("max_batch_tokens", max_batch_tokens))
+        for key, value in positive:
             if not isinstance(value, int) or value < 1:
                 raise ValueError(Errors.E008.format(name=key, value=value))
         if torch_dtype not in DTYPES:
@@ -46,6 +54,8 @@ class HuggingFaceBackend:
         self.name = name
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
+        self.prefix_sharing = prefix_sharing
+        self.max_batch_tokens = max_batch_tokens
         self.progress = progress
         self._settings = {
             "name": name,
@@ -70,6 +80,7 @@ class HuggingFaceBackend:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.unk_token or self.tokenizer.eos_token
         self.stop_token_ids = self._stop_token_ids()
+        self.decoder = SharedPrefixDecoder(self.model, self.tokenizer, self.stop_token_ids, stop_at_list_end)
         self.prompt_tokens = 0
         self.generated_tokens = 0
 
@@ -89,6 +100,22 @@ class HuggingFaceBackend:
         return [len(ids) for ids in encoded]
 
     def generate(self, prompts: Sequence[tuple[str, str]]) -> List[str]:
+        if self.prefix_sharing:
+            return self._generate_shared(prompts)
+        return self._generate_per_query(prompts)
+
+    def _generate_shared(self, prompts: Sequence[tuple[str, str]]) -> List[str]:
+        queries = encode_queries(self.tokenizer, prompts)
+        chunks = plan_chunks(queries, self.batch_size, self.max_batch_tokens, self.max_new_tokens)
+        answers: List[str] = [""] * len(prompts)
+        for chunk in tqdm(chunks, desc="generate", unit="chunk", disable=not self.progress):
+            for query, ids in zip(chunk, self.decoder.decode_chunk(chunk, self.max_new_tokens)):
+                self.prompt_tokens += len(query.prefix) + len(query.suffix)
+                self.generated_tokens += len(ids)
+                answers[query.index] = self.tokenizer.decode(ids, skip_special_tokens=True).strip()
+        return answers
+
+    def _generate_per_query(self, prompts: Sequence[tuple[str, str]]) -> List[str]:
         import torch
 
         texts = [prefix + suffix for prefix, suffix in prompts]
@@ -135,6 +162,9 @@ def make_hf_backend(
     max_new_tokens: int = 256,
     revision: Optional[str] = None,
     trust_remote_code: bool = False,
+    prefix_sharing: bool = True,
+    max_batch_tokens: int = 65536,
+    stop_at_list_end: bool = True,
     progress: bool = False,
 ) -> HuggingFaceBackend:
     """A local or hub causal LM run with ``transformers`` (greedy decoding)."""
@@ -147,5 +177,8 @@ def make_hf_backend(
         max_new_tokens=max_new_tokens,
         revision=revision,
         trust_remote_code=trust_remote_code,
+        prefix_sharing=prefix_sharing,
+        max_batch_tokens=max_batch_tokens,
+        stop_at_list_end=stop_at_list_end,
         progress=progress,
     )
