@@ -2,7 +2,10 @@
 
 import typer
 
+from .evaluation.cli import register as register_evaluate
+
 app = typer.Typer(help="spacy-uniner: open NER with UniversalNER models.", no_args_is_help=True)
+register_evaluate(app)
 
 if __name__ == "__main__":
     app()

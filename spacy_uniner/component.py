@@ -16,6 +16,7 @@ from .answers import parse_answer
 from .backends.base import Backend
 from .colors import register_label_colors
 from .errors import Errors, Warnings
+from .evaluation.metric import make_uniner_scorer  # noqa: F401  (registers the scorer)
 from .labels import LabelsInput, normalize_labels
 from .queries import build_queries
 
@@ -47,9 +48,17 @@ EntsFilter = Callable[[Iterable[Span], Iterable[Span]], Iterable[Span]]
         "window_overlap": 64,
         "case_sensitive": True,
         "alignment_mode": "strict",
-        "scorer": {"@scorers": "spacy.ner_scorer.v1"},
+        "scorer": {"@scorers": "spacy_uniner.scorer.v1"},
     },
-    default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
+    default_score_weights={
+        "ents_f": 1.0,
+        "ents_p": 0.0,
+        "ents_r": 0.0,
+        "ents_per_type": None,
+        "uniner_f": 0.0,
+        "uniner_p": 0.0,
+        "uniner_r": 0.0,
+    },
 )
 def make_universal_ner(
     nlp: Language,

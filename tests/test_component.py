@@ -231,6 +231,7 @@ def test_initialize_takes_labels_and_scorer_reports_ents():
     assert nlp.get_pipe("universal_ner").labels == {"person": "person"}
     scores = nlp.evaluate([gold])
     assert scores["ents_p"] == 1.0 and scores["ents_r"] == 0.5
+    assert scores["uniner_p"] == pytest.approx(1.0) and scores["uniner_r"] == pytest.approx(0.5)
 
 
 def test_displacy_uses_distinct_colours_for_our_labels():

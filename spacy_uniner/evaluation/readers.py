@@ -1,0 +1,464 @@
+"""Readers from benchmark file formats to spaCy ``Doc`` objects with gold entities.
+
+Every reader returns docs whose gold mentions are labelled with natural-language types:
+all mentions (nested and overlapping ones included) are in ``doc.spans["uniner_gold"]``,
+and ``doc.ents`` holds the longest non-overlapping subset of them. Dataset tags are mapped
+through ``label_map``; a tag absent from the map, or mapped to ``None`` (the "else"-like
+classes such as MISC), is dropped. Nothing is dropped silently: :class:`ReadStats` counts
+every dropped tag, overlap and unaligned mention, and :func:`read_docs` logs them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
+from spacy.vocab import Vocab
+
+logger = logging.getLogger("spacy_uniner")
+
+GOLD_SPANS_KEY = "uniner_gold"
+_QUESTION = ("What describes ", " in the text?")
+_TEXT_PREFIX = "Text: "
+
+
+@dataclass
+class Query:
+    """One (passage, type) query; ``gold`` is the eval file's raw JSON answer, if any."""
+
+    doc_index: int
+    label: str
+    gold: str | None = None
+    id: str | None = None
+
+
+@dataclass
+class ReadStats:
+    """What a reader kept and dropped."""
+
+    n_docs: int = 0
+    n_mentions: int = 0
+    n_ents: int = 0
+    dropped_tags: Counter = field(default_factory=Counter)
+    overlapping: int = 0
+    unaligned: int = 0
+    empty_tokens: int = 0
+
+    def __iadd__(self, other: "ReadStats") -> "ReadStats":
+        self.n_docs += other.n_docs
+        self.n_mentions += other.n_mentions
+        self.n_ents += other.n_ents
+        self.dropped_tags += other.dropped_tags
+        self.overlapping += other.overlapping
+        self.unaligned += other.unaligned
+        self.empty_tokens += other.empty_tokens
+        return self
+
+    def to_dict(self) -> dict:
+        return {
+            "docs": self.n_docs,
+            "mentions": self.n_mentions,
+            "ents": self.n_ents,
+            "dropped_tags": dict(sorted(self.dropped_tags.items())),
+            "overlapping_not_in_ents": self.overlapping,
+            "unaligned": self.unaligned,
+            "empty_tokens": self.empty_tokens,
+        }
+
+    def log(self, source: str | Path) -> None:
+        """Warn about everything that was dropped."""
+        if self.dropped_tags:
+            counts = ", ".join(f"{t}: {n}" for t, n in sorted(self.dropped_tags.items()))
+            logger.warning("%s: dropped mentions of unmapped tags (%s)", source, counts)
+        if self.overlapping:
+            logger.warning(
+                "%s: %d overlapping gold mentions kept in doc.spans[%r] but not in doc.ents",
+                source, self.overlapping, GOLD_SPANS_KEY,
+            )
+        if self.unaligned:
+            logger.warning("%s: %d mentions could not be aligned to tokens", source, self.unaligned)
+        if self.empty_tokens:
+            logger.warning("%s: skipped %d empty tokens", source, self.empty_tokens)
+
+
+SpanTriple = tuple[int, int, str]
+
+
+class _Builder:
+    """Makes docs from words and token spans, mapping labels and counting drops."""
+
+    def __init__(self, vocab: Vocab, label_map: dict[str, str | None] | None):
+        self.vocab = vocab
+        self.label_map = label_map
+        self.stats = ReadStats()
+        self.docs: list[Doc] = []
+        self._tokenizer = None
+
+    def label(self, tag: str) -> str | None:
+        if self.label_map is None:
+            return tag
+        label = self.label_map.get(tag)
+        if label is None:
+            self.stats.dropped_tags[tag] += 1
+        return label
+
+    def add(self, words: list[str], spans: Iterable[SpanTriple], spaces: list[bool] | None = None) -> Doc:
+        if spaces is None:
+            spaces = [True] * (len(words) - 1) + [False]
+        doc = Doc(self.vocab, words=words, spaces=spaces)
+        mapped = {(s, e, lab) for s, e, tag in spans if (lab := self.label(tag)) is not None}
+        return self.add_doc(doc, [Span(doc, s, e, label=lab) for s, e, lab in sorted(mapped)])
+
+    def add_doc(self, doc: Doc, gold: list[Span]) -> Doc:
+        doc.spans[GOLD_SPANS_KEY] = gold
+        doc.ents = filter_spans(gold)
+        self.stats.n_docs += 1
+        self.stats.n_mentions += len(gold)
+        self.stats.n_ents += len(doc.ents)
+        self.stats.overlapping += len(gold) - len(doc.ents)
+        self.docs.append(doc)
+        return doc
+
+    def add_text(self, text: str, char_spans: Iterable[tuple[int, int, str]]) -> Doc:
+        """Add a doc tokenised so that every mention boundary is a token boundary."""
+        return self.add_doc(*self.doc_from_text(text, char_spans))
+
+    def doc_from_text(
+        self, text: str, char_spans: Iterable[tuple[int, int, str]]
+    ) -> tuple[Doc, list[Span]]:
+        char_spans = list(char_spans)
+        doc = self.tokenize(text, {o for s, e, _ in char_spans for o in (s, e)})
+        gold: list[Span] = []
+        for start, end, tag in char_spans:
+            label = self.label(tag)
+            if label is None:
+                continue
+            span = doc.char_span(start, end, label=label)
+            if span is None or len(span) == 0:
+                self.stats.unaligned += 1
+            elif span not in gold:
+                gold.append(span)
+        return doc, sorted(gold)
+
+    def tokenize(self, text: str, boundaries: set[int]) -> Doc:
+        if self._tokenizer is None:
+            import spacy
+
+            self._tokenizer = spacy.blank("en", vocab=self.vocab).tokenizer
+        words: list[str] = []
+        spaces: list[bool] = []
+        cuts = sorted({0, len(text)} | {b for b in boundaries if 0 < b < len(text)})
+        for start, end in zip(cuts, cuts[1:]):
+            segment = text[start:end]
+            if words and not spaces[-1] and segment.startswith(" "):
+                spaces[-1] = True
+                segment = segment[1:]
+            for token in self._tokenizer(segment):
+                words.append(token.text)
+                spaces.append(bool(token.whitespace_))
+        return Doc(self.vocab, words=words, spaces=spaces)
+
+
+def bio_spans(tags: list[str]) -> list[SpanTriple]:
+    """Decode BIO/IOB1/BIOES tags (``B-``, ``I-``, ``E-``/``L-``, ``S-``/``U-``; a bare tag
+    other than ``O`` is read as inside). ``I-X`` after ``O`` or another type starts a mention."""
+    spans: list[SpanTriple] = []
+    start, current = 0, None
+    for i, tag in enumerate(list(tags) + ["O"]):
+        if tag == "O":
+            prefix, label = "O", None
+        elif tag[1:2] == "-":
+            prefix, label = tag[0].upper(), tag[2:]
+        else:
+            prefix, label = "I", tag
+        if prefix in ("O", "B", "S", "U") or label != current:
+            if current is not None:
+                spans.append((start, i, current))
+            start, current = i, label
+        if prefix in ("E", "L", "S", "U") and current is not None:
+            spans.append((start, i + 1, current))
+            current = None
+    return spans
+
+
+def _blocks(path: Path, comment: str | None = None) -> Iterator[list[tuple[int, str]]]:
+    """Blank-line separated blocks of ``(line number, line)``, ``-DOCSTART-`` blocks skipped."""
+    block: list[tuple[int, str]] = []
+    with path.open(encoding="utf8") as f:
+        for number, line in enumerate(f, 1):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                if block:
+                    yield block
+                block = []
+            elif not (comment and line.startswith(comment)):
+                block.append((number, line))
+    if block:
+        yield block
+
+
+def _column_reader(
+    token_col: int,
+    tag_col: int,
+    sep: str | None = None,
+    token_prefix: str = "",
+    comment: str | None = None,
+    min_cols: int = 2,
+) -> Callable[[Path, _Builder], None]:
+    """A reader for one-token-per-line files; ``sep=None`` splits on any white space."""
+
+    def read(path: Path, builder: _Builder) -> None:
+        for block in _blocks(path, comment):
+            words, tags = [], []
+            for number, line in block:
+                if line.startswith("-DOCSTART-"):
+                    continue
+                cols = line.split(sep)
+                if len(cols) < min_cols:
+                    raise ValueError(
+                        f"{path}:{number}: expected at least {min_cols} columns, got {line!r}"
+                    )
+                word, tag = cols[token_col].strip(), cols[tag_col].strip()
+                if token_prefix and word.startswith(token_prefix):
+                    word = word[len(token_prefix):]
+                if not word:
+                    builder.stats.empty_tokens += 1
+                    continue
+                words.append(word)
+                tags.append(tag)
+            if words:
+                builder.add(words, bio_spans(tags))
+
+    return read
+
+
+def _read_csv_bio(path: Path, builder: _Builder) -> None:
+    """``token,TAG`` rows; a blank line or a row with an empty token ends the sentence (E-NER)."""
+    words: list[str] = []
+    tags: list[str] = []
+    with path.open(encoding="utf8") as f:
+        for number, line in enumerate(f, 1):
+            line = line.rstrip("\r\n")
+            word, sep, tag = line.rpartition(",")
+            if line.strip() and not sep:
+                raise ValueError(f"{path}:{number}: expected 'token,TAG', got {line!r}")
+            if word.startswith("-DOCSTART-"):
+                continue
+            if word.strip():
+                words.append(word.strip())
+                tags.append(tag.strip())
+            elif words:
+                builder.add(words, bio_spans(tags))
+                words, tags = [], []
+    if words:
+        builder.add(words, bio_spans(tags))
+
+
+def _read_json(path: Path):
+    with path.open(encoding="utf8") as f:
+        return json.load(f)
+
+
+def _read_genia(path: Path, builder: _Builder) -> None:
+    """JSON list of ``{"sentence": [tokens], "ner": [{"index": [token ids], "type"}]}``."""
+    for i, item in enumerate(_read_json(path)):
+        spans = []
+        for mention in item["ner"]:
+            index = sorted(mention["index"])
+            if index != list(range(index[0], index[-1] + 1)):
+                builder.stats.unaligned += 1  # discontinuous mention
+                continue
+            spans.append((index[0], index[-1] + 1, mention["type"]))
+        builder.add(list(item["sentence"]), spans)
+
+
+def _read_gliner(path: Path, builder: _Builder) -> None:
+    """JSON list of ``{"tokenized_text": [tokens], "ner": [[start, end inclusive, type]]}``."""
+    for item in _read_json(path):
+        builder.add(list(item["tokenized_text"]), [(s, e + 1, t) for s, e, t in item["ner"]])
+
+
+def _read_ie_instructions(path: Path, builder: _Builder) -> None:
+    """InstructUIE JSON list of ``{"sentence", "entities": [{"name", "type", "pos": [s, e]}]}``."""
+    for item in _read_json(path):
+        spans = [(e["pos"][0], e["pos"][1], e["type"]) for e in item["entities"]]
+        builder.add_text(item["sentence"], spans)
+
+
+def _read_pubtator(path: Path, builder: _Builder) -> None:
+    """PubTator documents, split into the title and the abstract's sentences."""
+    from spacy.pipeline import Sentencizer
+
+    sentencizer = Sentencizer()
+    with path.open(encoding="utf8") as f:
+        raw_docs = f.read().strip().split("\n\n")
+    for raw in raw_docs:
+        title = abstract = ""
+        mentions = []
+        for line in raw.splitlines():
+            if "|t|" in line[:20]:
+                title = line.split("|t|", 1)[1]
+            elif "|a|" in line[:20]:
+                abstract = line.split("|a|", 1)[1]
+            else:
+                cols = line.split("\t")
+                if len(cols) >= 5 and cols[1].isdigit():
+                    mentions.append((int(cols[1]), int(cols[2]), cols[4]))
+        offset = len(title) + 1
+        in_title = [m for m in mentions if m[1] <= len(title)]
+        in_abstract = [(s - offset, e - offset, t) for s, e, t in mentions if s >= offset]
+        builder.stats.unaligned += len(mentions) - len(in_title) - len(in_abstract)
+        builder.add_text(title, in_title)
+        doc, gold = builder.doc_from_text(abstract, in_abstract)
+        for sent in _sentences(sentencizer(doc), gold):
+            spaces = [bool(t.whitespace_) for t in sent]
+            spaces[-1] = False
+            sub = Doc(builder.vocab, words=[t.text for t in sent], spaces=spaces)
+            builder.add_doc(
+                sub,
+                [
+                    Span(sub, s.start - sent.start, s.end - sent.start, s.label_)
+                    for s in gold
+                    if sent.start <= s.start and s.end <= sent.end
+                ],
+            )
+
+
+def _sentences(doc: Doc, gold: Iterable[Span]) -> Iterator[Span]:
+    """The doc's sentences, merged where a gold mention crosses a boundary."""
+    inside = {i for span in gold for i in range(span.start + 1, span.end)}
+    start = 0
+    for sent in doc.sents:
+        if sent.end < len(doc) and sent.end in inside:
+            continue
+        yield doc[start : sent.end]
+        start = sent.end
+
+
+def _parse_eval_items(path: Path) -> Iterator[tuple[str, str, str, str | None]]:
+    """``(passage, type, raw gold answer, id)`` per item of a UniNER conversation file."""
+    for i, item in enumerate(_read_json(path)):
+        turns = item.get("conversations", []) if isinstance(item, dict) else []
+        values = [t.get("value", "") for t in turns]
+        if (
+            len(values) != 4
+            or not values[0].startswith(_TEXT_PREFIX)
+            or not (values[2].startswith(_QUESTION[0]) and values[2].endswith(_QUESTION[1]))
+        ):
+            raise ValueError(
+                f"{path}: item {i} is not a UniNER query (expected 4 turns: 'Text: ...', "
+                "acknowledgement, 'What describes <type> in the text?', answer)"
+            )
+        entity_type = values[2][len(_QUESTION[0]) : -len(_QUESTION[1])]
+        yield values[0][len(_TEXT_PREFIX) :], entity_type, values[3], item.get("id")
+
+
+def _place(words: list[str], mention: str) -> list[tuple[int, int]]:
+    """Token offsets of every occurrence of a space-tokenised mention."""
+    target = mention.split(" ")
+    n = len(target)
+    return [(i, i + n) for i in range(len(words) - n + 1) if words[i : i + n] == target]
+
+
+def _read_uniner_eval(path: Path, builder: _Builder) -> list[Query]:
+    base = len(builder.docs)
+    passages: dict[str, int] = {}
+    mentions: list[set[tuple[str, str]]] = []
+    queries = []
+    for passage, entity_type, gold, query_id in _parse_eval_items(path):
+        index = passages.setdefault(passage, len(passages))
+        if index == len(mentions):
+            mentions.append(set())
+        label = builder.label(entity_type)
+        if label is None:
+            continue
+        queries.append(Query(base + index, label, gold, query_id))
+        try:
+            answers = json.loads(gold)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: query {query_id!r} has an unreadable answer {gold!r}") from err
+        mentions[index].update((label, m) for m in answers if isinstance(m, str) and m)
+    for passage, found in zip(passages, mentions):
+        words = passage.split(" ")
+        if "" in words:
+            raise ValueError(f"{path}: passage is not space-tokenised: {passage!r}")
+        spans = []
+        for label, mention in sorted(found):
+            places = _place(words, mention)
+            if not places:
+                builder.stats.unaligned += 1
+            spans.extend((s, e, label) for s, e in places)
+        builder.add(words, spans)
+    return queries
+
+
+_READERS: dict[str, Callable[[Path, _Builder], object]] = {
+    # token<TAB or space>tag (CrossNER, BC5CDR, WNUT, ...); the tag is the last column
+    "bio": _column_reader(token_col=0, tag_col=-1),
+    "conll": _column_reader(token_col=0, tag_col=-1),  # alias of "bio"
+    # CoNLL-2003: token POS chunk NER (IOB1 or IOB2), -DOCSTART- markers
+    "conll2003": _column_reader(token_col=0, tag_col=3, min_cols=4),
+    # MIT Movie/Restaurant .bio: tag first
+    "bio_tag_first": _column_reader(token_col=-1, tag_col=0),
+    # WikiANN: en:token<TAB>tag
+    "wikiann": _column_reader(token_col=0, tag_col=-1, token_prefix="en:"),
+    # WikiNEuRal ".conllu": index<TAB>token<TAB>tag
+    "bio_indexed": _column_reader(token_col=1, tag_col=2, min_cols=3),
+    # MultiCoNER: "# id ..." lines, then token _ _ tag
+    "multiconer": _column_reader(token_col=0, tag_col=-1, comment="# id ", min_cols=4),
+    # StackOverflow NER: token<TAB>tag<TAB>token<TAB>markdown tag
+    "stackoverflow": _column_reader(token_col=0, tag_col=1, sep="\t", min_cols=2),
+    # E-NER all.csv: token,TAG with ",O" rows between sentences
+    "csv_bio": _read_csv_bio,
+    "genia_json": _read_genia,
+    "gliner_json": _read_gliner,
+    "ie_instructions": _read_ie_instructions,
+    "pubtator": _read_pubtator,
+    "uniner_eval": _read_uniner_eval,
+}
+FORMATS = tuple(_READERS)
+
+
+def read_with_stats(
+    path: str | Path, fmt: str, vocab: Vocab, label_map: dict[str, str | None] | None = None
+) -> tuple[list[Doc], list[Query] | None, ReadStats]:
+    """Read a file (or every file of a folder, in name order) in format ``fmt``.
+
+    Returns the docs, the eval file's queries (``None`` for other formats) and the counts.
+    """
+    path = Path(path)
+    if fmt not in _READERS:
+        raise ValueError(f"Unknown format {fmt!r}; expected one of: {', '.join(FORMATS)}")
+    if not path.exists():
+        raise FileNotFoundError(f"No such data file or folder: {path}")
+    builder = _Builder(vocab, label_map)
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    queries = None
+    for file in files:
+        result = _READERS[fmt](file, builder)
+        if isinstance(result, list):
+            queries = (queries or []) + result
+    return builder.docs, queries, builder.stats
+
+
+def read_docs(
+    path: str | Path, fmt: str, vocab: Vocab, label_map: dict[str, str | None] | None = None
+) -> list[Doc]:
+    """Read gold docs in format ``fmt`` (one of :data:`FORMATS`), logging what was dropped."""
+    docs, _, stats = read_with_stats(path, fmt, vocab, label_map)
+    stats.log(path)
+    return docs
+
+
+def read_uniner_eval(path: str | Path, vocab: Vocab) -> tuple[list[Doc], list[Query]]:
+    """Read a UniNER conversation file: one doc per distinct passage (space-tokenised, gold
+    mentions placed at every occurrence) and the file's queries, in file order."""
+    docs, queries, stats = read_with_stats(path, "uniner_eval", vocab)
+    stats.log(path)
+    return docs, queries or []

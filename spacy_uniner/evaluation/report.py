@@ -1,0 +1,170 @@
+"""Evaluation outputs: metrics.json, a Markdown table, a bar chart, predictions, error pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import srsly
+from spacy import displacy
+from spacy.tokens import Doc
+
+from ..colors import DISPLACY_COLORS, register_label_colors
+from .evaluate import DatasetResult, summarize
+from .metric import ANSWERS_ATTR
+
+DEFAULT_PAPER_RESULTS = Path(__file__).resolve().parents[2] / "configs" / "paper_results.json"
+
+
+def load_paper_results(path: str | Path | None = None) -> dict[str, Any]:
+    """The paper's published F1s (``configs/paper_results.json``); empty if absent."""
+    path = Path(path) if path is not None else DEFAULT_PAPER_RESULTS
+    return srsly.read_json(path) if path.exists() else {}
+
+
+def paper_scores(paper: dict[str, Any], paper_name: str | None) -> dict[str, float]:
+    """Published F1 (%) per compared system for one dataset column, e.g. ``AI``."""
+    if not paper or paper_name is None:
+        return {}
+    systems = paper.get("zero_shot", {}).get("systems", {})
+    out = {}
+    for system in paper.get("compare", []):
+        value = systems.get(system, {}).get("f1", {}).get(paper_name)
+        if value is not None:
+            out[system] = value
+    return out
+
+
+def _spans(doc: Doc) -> list[list]:
+    return [[e.start_char, e.end_char, e.label_, e.text] for e in doc.ents]
+
+
+def prediction_records(result: DatasetResult) -> list[dict[str, Any]]:
+    """One JSON record per passage: text, gold and predicted entities, raw answers."""
+    records = []
+    for i, eg in enumerate(result.examples):
+        pred = eg.predicted
+        record = {
+            "dataset": result.name,
+            "index": i,
+            "text": eg.reference.text,
+            "gold": _spans(eg.reference),
+            "pred": _spans(pred),
+        }
+        if pred.has_extension(ANSWERS_ATTR) and pred._.get(ANSWERS_ATTR) is not None:
+            record["answers"] = pred._.get(ANSWERS_ATTR)
+        records.append(record)
+    return records
+
+
+def markdown_table(summary: dict[str, Any], paper: dict[str, Any]) -> str:
+    """Per-dataset, per-domain and overall F1 (%), with the paper's numbers where they match."""
+    systems = paper.get("compare", [])
+    head = ["dataset", "domain", "passages", "queries", "P", "R", "F1", "span F1"]
+    head += [f"{s} (paper)" for s in systems]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, d in summary["datasets"].items():
+        published = paper_scores(paper, d["paper_name"])
+        row = [name, d["domain"], str(d["passages"]), str(d["queries"])]
+        row += [f"{100 * d['string'][k]:.1f}" for k in ("p", "r", "f")]
+        row += [f"{100 * d['spans']['ents_f']:.1f}"]
+        row += [f"{published[s]:.1f}" if s in published else "" for s in systems]
+        lines.append("| " + " | ".join(row) + " |")
+    domain_paper = paper.get("domain_average", {})
+    for domain, avg in summary["domains"].items():
+        row = [f"*{domain} (avg)*", domain, "", "", "", "", f"{100 * avg['string_f']:.1f}"]
+        row += [f"{100 * avg['spans_f']:.1f}"]
+        row += [str(domain_paper.get(s, {}).get(domain, "")) for s in systems]
+        lines.append("| " + " | ".join(row) + " |")
+    if summary["overall"]:
+        avg = summary["overall"]
+        row = ["**overall (avg)**", "", "", "", "", "", f"{100 * avg['string_f']:.1f}"]
+        row += [f"{100 * avg['spans_f']:.1f}"] + [""] * len(systems)
+        lines.append("| " + " | ".join(row) + " |")
+    notes = [
+        "",
+        "F1 in %. P/R/F1: the paper's string metric (normalised mention strings per passage "
+        "and type); span F1: strict span-level micro-F1 (spaCy Scorer). Averages are means "
+        "of dataset F1s. Paper columns: published zero-shot/domain numbers.",
+    ]
+    return "\n".join(lines + notes) + "\n"
+
+
+def bar_chart(summary: dict[str, Any], paper: dict[str, Any], path: Path, title: str) -> None:
+    """Grouped bars per dataset: this run's string F1 next to the paper's published F1s."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(summary["datasets"])
+    systems = paper.get("compare", [])
+    series = {"this run": [100 * summary["datasets"][n]["string"]["f"] for n in names]}
+    for system in systems:
+        series[f"{system} (paper)"] = [
+            paper_scores(paper, summary["datasets"][n]["paper_name"]).get(system) for n in names
+        ]
+    width = 0.8 / len(series)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(names) + 2), 4.5))
+    for k, (label, values) in enumerate(series.items()):
+        xs = [i + (k - (len(series) - 1) / 2) * width for i, v in enumerate(values) if v is not None]
+        ys = [v for v in values if v is not None]
+        bars = ax.bar(xs, ys, width, label=label)
+        ax.bar_label(bars, fmt="%.1f", fontsize=7)
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    ax.set_ylabel("F1 (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def error_page(result: DatasetResult, n: int) -> str:
+    """displaCy HTML with gold and predicted entities of the first ``n`` passages."""
+    docs = []
+    labels = set()
+    for i, eg in enumerate(result.examples[:n]):
+        gold = {(e.start_char, e.end_char, e.label_) for e in eg.reference.ents}
+        pred = {(e.start_char, e.end_char, e.label_) for e in eg.predicted.ents}
+        status = "match" if gold == pred else f"{len(gold - pred)} missed, {len(pred - gold)} spurious"
+        for kind, doc in (("gold", eg.reference), ("predicted", eg.predicted)):
+            docs.append(
+                {
+                    "text": doc.text,
+                    "ents": [{"start": s, "end": e, "label": lab} for s, e, lab in sorted(
+                        gold if kind == "gold" else pred)],
+                    "title": f"{result.name} #{i} {kind}" + (f" ({status})" if kind == "predicted" else ""),
+                }
+            )
+        labels |= {lab for *_, lab in gold | pred}
+    register_label_colors(sorted(labels))
+    return displacy.render(
+        docs, style="ent", manual=True, page=True, jupyter=False,
+        options={"colors": dict(DISPLACY_COLORS)},
+    )
+
+
+def write_report(
+    results: Sequence[DatasetResult],
+    output_dir: str | Path,
+    *,
+    meta: dict[str, Any] | None = None,
+    paper: dict[str, Any] | None = None,
+    n_error_pages: int = 50,
+) -> dict[str, Any]:
+    """Write metrics.json, metrics.md, f1.png, predictions/*.jsonl and errors/*.html."""
+    output_dir = Path(output_dir)
+    (output_dir / "predictions").mkdir(parents=True, exist_ok=True)
+    (output_dir / "errors").mkdir(parents=True, exist_ok=True)
+    paper = load_paper_results() if paper is None else paper
+    summary = {"meta": meta or {}, **summarize(results)}
+    srsly.write_json(output_dir / "metrics.json", summary)
+    (output_dir / "metrics.md").write_text(markdown_table(summary, paper), encoding="utf8")
+    bar_chart(summary, paper, output_dir / "f1.png", Path(str((meta or {}).get("model", ""))).name)
+    for result in results:
+        srsly.write_jsonl(output_dir / "predictions" / f"{result.name}.jsonl", prediction_records(result))
+        html = error_page(result, n_error_pages)
+        (output_dir / "errors" / f"{result.name}.html").write_text(html, encoding="utf8")
+    return summary
