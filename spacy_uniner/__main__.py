@@ -5,6 +5,13 @@ import typer
 from .evaluation.cli import register as register_evaluate
 
 app = typer.Typer(help="spacy-uniner: open NER with UniversalNER models.", no_args_is_help=True)
+
+
+@app.callback()
+def main() -> None:
+    """Open named-entity recognition with UniversalNER models."""
+
+
 register_evaluate(app)
 
 if __name__ == "__main__":
