@@ -2,6 +2,7 @@
 
 import typer
 
+from .distill.cli import register as register_distill
 from .evaluation.cli import register as register_evaluate
 
 app = typer.Typer(help="spacy-uniner: open NER with UniversalNER models.", no_args_is_help=True)
@@ -12,6 +13,7 @@ def main() -> None:
     """Open named-entity recognition with UniversalNER models."""
 
 
+register_distill(app)
 register_evaluate(app)
 
 if __name__ == "__main__":

@@ -35,9 +35,31 @@ class Errors:
     E011 = "[E011] The backend returned {got} answers for {expected} prompts."
     E012 = "[E012] `window_overlap` ({overlap}) must be >= 0."
 
+    # OpenAI-compatible backend (spacy_uniner/backends/openai_compat.py)
+    E101 = (
+        "[E101] Prompt {index} of {total} failed after {attempts} attempt(s) at {base_url} "
+        "(model {model!r}): {cause}. Answers received before it are kept in `cache_dir` "
+        "when one is set, so a rerun resumes."
+    )
+    E102 = (
+        "[E102] No API key: the environment variable {env!r} is not set. Set it, or point "
+        "`base_url` (or OPENAI_BASE_URL) at a server that needs no key, e.g. a local vLLM."
+    )
+    E103 = (
+        "[E103] {path}, line {line}: unreadable cache record ({error}). Only a torn final "
+        "line is dropped automatically; remove the line or the file."
+    )
+    E104 = "[E104] `stop` must be a list of non-empty strings, got {value!r}."
+    E105 = "[E105] `{name}` must be {condition}, got {value!r}."
+
 
 class Warnings:
     W001 = (
         "[W001] {count} model answer(s) could not be parsed as a JSON list and gave no "
         "entities (first: {example!r}). See `{component}.stats`."
+    )
+
+    # OpenAI-compatible backend
+    W101 = (
+        "[W101] {path}: dropped a torn final line ({size} bytes) left by an interrupted run."
     )

@@ -2,5 +2,6 @@
 
 from .base import Backend
 from .hf import HuggingFaceBackend
+from .openai_compat import OpenAICompatibleBackend
 
-__all__ = ["Backend", "HuggingFaceBackend"]
+__all__ = ["Backend", "HuggingFaceBackend", "OpenAICompatibleBackend"]

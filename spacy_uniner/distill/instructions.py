@@ -1,0 +1,152 @@
+"""Instruction data: conversations in the released Pile-NER ``train.json`` format.
+
+One conversation per passage (:func:`spacy_uniner.protocol.conversation`): every type
+the teacher found (positives), plus negative types sampled from the types absent from
+the passage in proportion to their frequency in the whole data, in shuffled order. The
+supervised variant turns labelled docs into conversations that start with
+``Dataset: {name} \\n Text: {passage}`` and ask for every label of the dataset.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from ..protocol import conversation
+from .teacher_output import Pair, TeacherOutputError, filter_pairs, parse_teacher_output
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc
+
+Turns = list[tuple[str, list[str]]]
+
+
+@dataclass
+class Example:
+    """A passage and its filtered teacher pairs."""
+
+    id: str
+    text: str
+    pairs: list[Pair]
+
+
+def examples_from_records(
+    records: Iterable[Mapping[str, Any]],
+) -> tuple[list[Example], Counter[str]]:
+    """Parse and filter teacher records (``{"id", "text", "response"}``) as the paper does.
+
+    Returns the kept examples and counts: ``records``, ``unparseable``, ``no_entities``
+    (passages left without pairs) and, prefixed ``dropped_``, the filtered pairs by reason.
+    """
+    examples: list[Example] = []
+    counts: Counter[str] = Counter()
+    for record in records:
+        counts["records"] += 1
+        text = record["text"]
+        try:
+            pairs = parse_teacher_output(record.get("response") or "")
+        except TeacherOutputError:
+            counts["unparseable"] += 1
+            continue
+        kept, dropped = filter_pairs(pairs, text)
+        counts.update({f"dropped_{reason}": n for reason, n in dropped.items()})
+        if not kept:
+            counts["no_entities"] += 1
+            continue
+        examples.append(Example(id=str(record.get("id", counts["records"] - 1)), text=text, pairs=kept))
+    return examples, counts
+
+
+def type_frequencies(examples: Iterable[Example]) -> Counter[str]:
+    """How many kept mentions each type has over the whole data."""
+    return Counter(etype for example in examples for _, etype in example.pairs)
+
+
+def positive_turns(pairs: Sequence[Pair]) -> Turns:
+    """(type, mentions) per type, types and mentions in the order the teacher gave them."""
+    turns: dict[str, list[str]] = {}
+    for mention, etype in pairs:
+        mentions = turns.setdefault(etype, [])
+        if mention not in mentions:
+            mentions.append(mention)
+    return list(turns.items())
+
+
+class NegativeSampler:
+    """Draws types absent from a passage, without replacement, in proportion to frequency."""
+
+    def __init__(self, frequencies: Mapping[str, int]):
+        ranked = sorted(frequencies.items(), key=lambda item: (-item[1], item[0]))
+        self.types = [etype for etype, _ in ranked]
+        self.weights = np.array([count for _, count in ranked], dtype=float)
+        self.index = {etype: i for i, etype in enumerate(self.types)}
+
+    def sample(self, rng: np.random.Generator, k: int, exclude: Iterable[str] = ()) -> list[str]:
+        """Up to ``k`` distinct types not in ``exclude`` (fewer if fewer remain)."""
+        weights = self.weights.copy()
+        weights[[self.index[t] for t in exclude if t in self.index]] = 0.0
+        k = min(k, int(np.count_nonzero(weights)))
+        if k <= 0:
+            return []
+        chosen = rng.choice(len(weights), size=k, replace=False, p=weights / weights.sum())
+        return [self.types[i] for i in chosen]
+
+
+def instruction_data(examples: Sequence[Example], negatives: int = 2, seed: int = 0) -> list[dict[str, Any]]:
+    """``{"id", "conversations"}`` per example: positives, ``negatives`` sampled negative
+    types (answer ``[]``), all in a seeded random order."""
+    if negatives < 0:
+        raise ValueError(f"negatives must be >= 0, got {negatives}")
+    rng = np.random.default_rng(seed)
+    sampler = NegativeSampler(type_frequencies(examples))
+    data = []
+    for example in examples:
+        turns = positive_turns(example.pairs)
+        present = [etype for etype, _ in turns]
+        turns += [(etype, []) for etype in sampler.sample(rng, negatives, exclude=present)]
+        order = rng.permutation(len(turns))
+        data.append(
+            {"id": example.id, "conversations": conversation(example.text, [turns[i] for i in order])}
+        )
+    return data
+
+
+def supervised_data(
+    docs: Iterable["Doc"],
+    dataset: str,
+    labels: Sequence[str] | None = None,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Conversations from gold ``doc.ents`` with the ``Dataset: {name}`` first turn.
+
+    Every label of the dataset is asked (``labels``, default: all labels in ``docs``, sorted),
+    in a seeded random order per doc; the answer lists each gold mention's text in document
+    order, as the released evaluation files do. Gold mentions are the readers' full set
+    (``doc.spans["uniner_gold"]``, nested ones included) when present, else ``doc.ents``.
+    """
+    from ..evaluation.readers import GOLD_SPANS_KEY
+
+    docs = list(docs)
+    gold = [
+        list(doc.spans[GOLD_SPANS_KEY]) if GOLD_SPANS_KEY in doc.spans else list(doc.ents) for doc in docs
+    ]
+    if labels is None:
+        labels = sorted({span.label_ for spans in gold for span in spans})
+    if not labels:
+        raise ValueError(f"Dataset {dataset!r}: no labels given and no entities in the docs")
+    rng = np.random.default_rng(seed)
+    data = []
+    for i, (doc, spans) in enumerate(zip(docs, gold, strict=True)):
+        spans = sorted(spans, key=lambda span: (span.start, span.end))
+        turns = [(label, [s.text for s in spans if s.label_ == label]) for label in labels]
+        order = rng.permutation(len(turns))
+        data.append(
+            {
+                "id": f"{dataset}-{i}",
+                "conversations": conversation(doc.text, [turns[j] for j in order], dataset=dataset),
+            }
+        )
+    return data

@@ -1,0 +1,375 @@
+"""The OpenAI-compatible backend against a real HTTP server on 127.0.0.1 with injected faults.
+
+The server implements ``/v1/completions``: it reads the passage and entity type from the
+raw UniversalNER prompt and answers with the known mentions found in the passage. Faults
+(429 with Retry-After, 5xx, a hang past the client timeout, a dropped connection, 4xx) are
+served to requests in arrival order, or permanently for chosen prompts.
+"""
+
+import json
+import logging
+import re
+import threading
+import time
+from collections import Counter, deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import spacy
+import srsly
+
+from spacy_uniner import protocol
+from spacy_uniner.backends.openai_compat import (
+    CACHE_FILE,
+    BackendRequestError,
+    OpenAICompatibleBackend,
+    estimate_tokens,
+)
+
+PASSAGE = re.compile(r"USER: Text: (.*) ASSISTANT: I've read this text\.</s>", re.S)
+QUESTION = re.compile(r"USER: What describes (.*) in the text\? ASSISTANT:$")
+KNOWN = {
+    "person": ["Barack Obama", "Tim Cook", "Ada Lovelace", "Grace Hopper"],
+    "organization": ["Apple", "NASA", "Navy"],
+    "location": ["Cupertino", "Paris", "London"],
+}
+TEXTS = [
+    "Barack Obama met Tim Cook in Cupertino.",
+    "Ada Lovelace was born in London.",
+    "NASA and Apple opened offices in Paris.",
+    "Grace Hopper served in the Navy.",
+    "Nobody is named here.",
+    "Tim Cook flew from Paris to London with Barack Obama.",
+]
+LABELS = list(KNOWN)
+SECRET = "sk-test-7c1f0e9a2b8d4e6f"
+
+
+class FakeCompletionsServer:
+    """A threaded ``/v1/completions`` server that logs every request it receives."""
+
+    def __init__(self, delay: float = 0.02):
+        self.delay = delay
+        self.faults: deque = deque()  # served to the next requests, in arrival order
+        self.permanent: dict = {}  # passage substring -> fault for every request about it
+        self.log: list = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.fake = self
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def outcomes(self) -> Counter:
+        return Counter(entry["outcome"] for entry in self.log)
+
+    def fault_for(self, prompt: str):
+        for needle, fault in self.permanent.items():
+            if needle in prompt:
+                return fault
+        return self.faults.popleft() if self.faults else None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        fake = self.server.fake
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        with fake.lock:
+            fault = fake.fault_for(body["prompt"])
+            entry = {
+                "time": time.monotonic(),
+                "prompt": body["prompt"],
+                "model": body["model"],
+                "params": {k: body.get(k) for k in ("max_tokens", "temperature", "stop")},
+                "auth": self.headers.get("Authorization"),
+                "outcome": fault or "ok",
+            }
+            fake.log.append(entry)
+            fake.in_flight += 1
+            fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+        try:
+            time.sleep(fake.delay)
+            if fault == "hang":
+                fake.release.wait(10)
+                self.close_connection = True
+            elif fault == "drop":
+                self.close_connection = True
+            elif fault is not None:
+                status = int(fault)
+                # A careless server that echoes the request's credentials in its error.
+                message = f"injected {status} for {self.headers.get('Authorization')}"
+                headers = {"Retry-After": "1"} if status == 429 else {}
+                self._send(status, {"error": {"message": message, "type": "injected"}}, headers)
+            else:
+                self._send(200, _completion(body, entry))
+        finally:
+            with fake.lock:
+                fake.in_flight -= 1
+
+    def _send(self, status, payload, headers=None):
+        data = json.dumps(payload).encode("utf8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _completion(body, entry):
+    passage = PASSAGE.search(body["prompt"]).group(1)
+    entity_type = QUESTION.search(body["prompt"]).group(1)
+    text = " " + json.dumps([m for m in KNOWN.get(entity_type, []) if m in passage])
+    entry["usage"] = {"prompt_tokens": len(body["prompt"].split()), "completion_tokens": len(text.split())}
+    choice = {"index": 0, "text": text, "finish_reason": "stop", "logprobs": None}
+    return {
+        "id": "cmpl-test",
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": body["model"],
+        "choices": [choice],
+        "usage": {**entry["usage"], "total_tokens": sum(entry["usage"].values())},
+    }
+
+
+@pytest.fixture
+def server():
+    fake = FakeCompletionsServer()
+    fake.thread.start()
+    yield fake
+    fake.release.set()
+    fake.httpd.shutdown()
+    fake.httpd.server_close()
+
+
+@pytest.fixture(autouse=True)
+def no_openai_env(monkeypatch):
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def model_config(server, **settings):
+    return {
+        "@uniner_backends": "spacy_uniner.OpenAICompatible.v1",
+        "base_url": server.url,
+        "model": "Universal-NER/UniNER-7B-type",
+        "concurrency": 4,
+        "timeout": 2.0,
+        "backoff": 0.01,
+        "max_backoff": 2.0,
+        **settings,
+    }
+
+
+def make_nlp(server, labels=LABELS, **settings):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("universal_ner", config={"labels": labels, "model": model_config(server, **settings)})
+    return nlp
+
+
+def expected_ents(text, labels=LABELS):
+    return sorted((m, label) for label in labels for m in KNOWN[label] if m in text)
+
+
+def found_ents(doc):
+    return sorted((e.text, e.label_) for e in doc.ents)
+
+
+def served(server):
+    return [entry for entry in server.log if entry["outcome"] == "ok"]
+
+
+def test_every_doc_gets_its_entities_despite_faults(server):
+    server.faults.extend(["429", "500", "hang", "drop", "503", "502"])
+    nlp = make_nlp(server)
+    docs = list(nlp.pipe(TEXTS, batch_size=3))
+    assert [found_ents(doc) for doc in docs] == [expected_ents(text) for text in TEXTS]
+    model = nlp.get_pipe("universal_ner").model
+    n_prompts = len(TEXTS) * len(LABELS)
+    assert len(served(server)) == n_prompts  # each prompt answered exactly once
+    assert server.outcomes() == Counter(
+        {"ok": n_prompts, "429": 1, "500": 1, "hang": 1, "drop": 1, "503": 1, "502": 1}
+    )
+    assert model.stats["requests"] == len(server.log)
+    assert model.stats["retries"] == len(server.log) - n_prompts
+    assert model.stats["failures"] == 0
+    assert model.stats["prompt_tokens"] == sum(e["usage"]["prompt_tokens"] for e in served(server))
+    assert model.stats["completion_tokens"] == sum(e["usage"]["completion_tokens"] for e in served(server))
+    assert server.max_in_flight > 1
+    assert {e["auth"] for e in server.log} == {"Bearer EMPTY"}  # placeholder key for local servers
+    assert {json.dumps(e["params"]) for e in server.log} == {
+        json.dumps({"max_tokens": 256, "temperature": 0, "stop": ["</s>"]})
+    }
+    # The raw protocol string is sent, byte for byte.
+    assert {e["prompt"] for e in server.log} == {
+        protocol.inference_prompt(text, label) for text in TEXTS for label in LABELS
+    }
+
+
+def test_retry_after_is_honoured(server):
+    server.faults.append("429")
+    backend = OpenAICompatibleBackend("m", base_url=server.url, backoff=0.01, max_backoff=5.0, timeout=2.0)
+    prompt = (protocol.passage_prefix(TEXTS[0]), protocol.query_suffix("person"))
+    assert backend.generate([prompt]) == [json.dumps(["Barack Obama", "Tim Cook"])]
+    limited, retried = server.log
+    assert limited["outcome"] == "429" and retried["outcome"] == "ok"
+    assert retried["time"] - limited["time"] >= 1.0  # Retry-After: 1, backoff alone is 0.01 s
+
+
+def test_second_run_is_served_from_the_cache(server, tmp_path):
+    cache_dir = str(tmp_path / "cache")
+    first = [found_ents(doc) for doc in make_nlp(server, cache_dir=cache_dir).pipe(TEXTS)]
+    n_prompts = len(TEXTS) * len(LABELS)
+    assert len(server.log) == n_prompts
+    assert len(list(srsly.read_jsonl(tmp_path / "cache" / CACHE_FILE))) == n_prompts
+
+    nlp = make_nlp(server, cache_dir=cache_dir)
+    assert [found_ents(doc) for doc in nlp.pipe(TEXTS)] == first
+    assert len(server.log) == n_prompts  # no HTTP request at all
+    stats = nlp.get_pipe("universal_ner").model.stats
+    assert stats["cache_hits"] == n_prompts and stats["requests"] == 0
+
+    # Another model, other generation settings or another prompt miss the cache.
+    list(make_nlp(server, cache_dir=cache_dir, model="other-model").pipe(TEXTS))
+    assert len(server.log) == 2 * n_prompts
+    assert {e["model"] for e in server.log[n_prompts:]} == {"other-model"}
+    list(make_nlp(server, cache_dir=cache_dir, max_new_tokens=64).pipe(TEXTS))
+    assert len(server.log) == 3 * n_prompts
+    nlp = make_nlp(server, labels=LABELS + ["programming language"], cache_dir=cache_dir)
+    list(nlp.pipe(TEXTS))
+    assert len(server.log) == 3 * n_prompts + len(TEXTS)
+    assert nlp.get_pipe("universal_ner").model.stats["cache_hits"] == n_prompts
+    assert len(list(srsly.read_jsonl(tmp_path / "cache" / CACHE_FILE))) == len(server.log)
+
+
+def test_api_key_is_sent_but_never_stored_or_logged(server, tmp_path, monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("UNINER_TEST_KEY", SECRET)
+    server.faults.extend(["500", "drop"])
+    server.permanent["Nobody"] = "401"
+    nlp = make_nlp(server, api_key_env="UNINER_TEST_KEY", cache_dir=str(tmp_path / "cache"), max_retries=2)
+    failed = []
+    nlp.set_error_handler(lambda name, proc, docs, e: failed.append((docs, e)))
+    docs = list(nlp.pipe(TEXTS, batch_size=2))
+    assert {e["auth"] for e in server.log} == {f"Bearer {SECRET}"}
+    # The batch with the prompt the server refuses goes to the error handler, named and scrubbed.
+    assert [doc.text for doc in failed[0][0]] == TEXTS[4:6] and len(failed) == 1
+    error = str(failed[0][1])
+    assert "[E101]" in error and "AuthenticationError" in error and "Bearer ***" in error
+    assert [doc.text for doc in docs] == TEXTS[:4]
+    assert [found_ents(doc) for doc in docs] == [expected_ents(text) for text in TEXTS[:4]]
+    nlp.to_disk(tmp_path / "pipeline")
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.name == CACHE_FILE for p in written)
+    for path in written:
+        assert SECRET not in path.read_text(encoding="utf8", errors="replace"), path
+    assert "retrying" in caplog.text and "InternalServerError" in caplog.text
+    assert SECRET not in caplog.text
+    assert SECRET not in error
+
+
+def test_pipeline_round_trip_keeps_the_endpoint_settings(server, tmp_path):
+    nlp = make_nlp(server, max_new_tokens=32)
+    nlp.to_disk(tmp_path / "pipeline")
+    loaded = spacy.load(tmp_path / "pipeline")
+    model = loaded.get_pipe("universal_ner").model
+    assert isinstance(model, OpenAICompatibleBackend)
+    assert model.base_url == server.url and model.max_new_tokens == 32
+    assert found_ents(loaded(TEXTS[0])) == expected_ents(TEXTS[0])
+
+
+def test_permanently_failing_server_raises_a_clear_error(server):
+    server.permanent[""] = "500"
+    nlp = make_nlp(server, max_retries=2, concurrency=2)
+    with pytest.raises(
+        BackendRequestError, match=r"\[E101\] Prompt \d of 3 failed after 3 attempt\(s\)"
+    ) as info:
+        nlp(TEXTS[0])
+    assert server.url in str(info.value) and "InternalServerError" in str(info.value)
+    model = nlp.get_pipe("universal_ner").model
+    assert model.stats["requests"] == len(server.log)
+    assert model.stats["failures"] >= 1 and "ok" not in server.outcomes()
+    assert max(Counter(e["prompt"] for e in server.log).values()) == 3  # 1 + max_retries
+
+
+def test_client_errors_are_not_retried(server):
+    server.faults.append("400")
+    backend = OpenAICompatibleBackend("m", base_url=server.url, backoff=0.01)
+    prompt = (protocol.passage_prefix(TEXTS[0]), protocol.query_suffix("person"))
+    with pytest.raises(
+        BackendRequestError, match=r"Prompt 0 of 1 failed after 1 attempt\(s\).*BadRequestError.*injected 400"
+    ):
+        backend.generate([prompt])
+    assert len(server.log) == 1 and backend.stats["retries"] == 0
+
+
+def test_duplicate_prompts_are_asked_once(server):
+    backend = OpenAICompatibleBackend("m", base_url=server.url)
+    a = (protocol.passage_prefix(TEXTS[1]), protocol.query_suffix("location"))
+    b = (protocol.passage_prefix(TEXTS[1]), protocol.query_suffix("person"))
+    assert backend.generate([a, b, a]) == ['["London"]', '["Ada Lovelace"]', '["London"]']
+    assert len(server.log) == 2 and backend.stats["duplicate_prompts"] == 1
+    assert backend.generate([]) == []
+
+
+def test_torn_final_cache_line_is_dropped_and_corrupt_lines_are_errors(server, tmp_path, caplog):
+    prompts = [(protocol.passage_prefix(t), protocol.query_suffix("person")) for t in TEXTS[:3]]
+    answers = OpenAICompatibleBackend("m", base_url=server.url, cache_dir=tmp_path).generate(prompts)
+    path = tmp_path / CACHE_FILE
+    with path.open("a", encoding="utf8") as f:
+        f.write('{"key": "0123", "text": "[\\"Ti')
+    backend = OpenAICompatibleBackend("m", base_url=server.url, cache_dir=tmp_path)
+    assert "[W101]" in caplog.text
+    assert backend.generate(prompts) == answers and len(server.log) == 3
+    extra = (protocol.passage_prefix(TEXTS[3]), protocol.query_suffix("person"))
+    backend.generate([extra])
+    assert len(list(srsly.read_jsonl(path))) == 4  # the next record starts on its own line
+
+    path.write_text("not json\n" + path.read_text(encoding="utf8"), encoding="utf8")
+    with pytest.raises(ValueError, match=r"\[E103\].*line 1"):
+        OpenAICompatibleBackend("m", base_url=server.url, cache_dir=tmp_path)
+
+
+def test_token_counts_from_a_tokenizer_or_a_conservative_estimate(server, tiny_llama_dir):
+    from transformers import AutoTokenizer
+
+    texts = [protocol.inference_prompt(TEXTS[0], "person"), "Zürich, 東京 and São Paulo."]
+    backend = OpenAICompatibleBackend("m", base_url=server.url, tokenizer=str(tiny_llama_dir))
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_llama_dir))
+    assert backend.count_tokens(texts) == [
+        len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts
+    ]
+    # Without a tokenizer: letters 3 per token, single spaces free, other characters per byte.
+    assert estimate_tokens("Tim Cook") == 3
+    assert estimate_tokens("in 2023!") == 6
+    assert estimate_tokens("東京\n") == 7
+    assert OpenAICompatibleBackend("m", base_url=server.url).count_tokens(["Tim Cook"]) == [3]
+
+
+def test_settings_are_validated(server, monkeypatch):
+    with pytest.raises(ValueError, match="E102.*OPENAI_API_KEY"):
+        OpenAICompatibleBackend("gpt-3.5-turbo-instruct")
+    monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+    assert OpenAICompatibleBackend("m").base_url == server.url
+    for settings, code in (
+        ({"concurrency": 0}, "E008"),
+        ({"max_new_tokens": -1}, "E008"),
+        ({"max_retries": -1}, "E105"),
+        ({"timeout": 0}, "E105"),
+        ({"stop": "</s>"}, "E104"),
+        ({"stop": [""]}, "E104"),
+    ):
+        with pytest.raises(ValueError, match=code):
+            OpenAICompatibleBackend("m", **settings)
