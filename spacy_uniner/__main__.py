@@ -4,6 +4,7 @@ import typer
 
 from .distill.cli import register as register_distill
 from .evaluation.cli import register as register_evaluate
+from .training.cli import register as register_train
 
 app = typer.Typer(help="spacy-uniner: open NER with UniversalNER models.", no_args_is_help=True)
 
@@ -13,6 +14,7 @@ def main() -> None:
     """Open named-entity recognition with UniversalNER models."""
 
 
+register_train(app)
 register_distill(app)
 register_evaluate(app)
 

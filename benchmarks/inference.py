@@ -1,0 +1,96 @@
+"""Inference speed of the UniversalNER query strategies on CrossNER AI passages.
+
+Compares, on the same random-weight LLaMA and the same (passage, type) queries:
+  (a) reference: one prompt at a time through ``model.generate`` (the released script);
+  (b) batched: all queries batched through ``model.generate`` with left padding;
+  (c) shared prefix: each passage prefilled once for its 13 types, early stop, compaction.
+and checks that the three give the same answers.
+
+    python benchmarks/inference.py --data assets/uniner_eval/CrossNER_AI.json
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import List, Tuple
+
+import spacy
+import torch
+import typer
+from wasabi import msg
+
+from spacy_uniner import protocol
+from spacy_uniner.answers import parse_answer
+from spacy_uniner.backends.hf import HuggingFaceBackend
+from spacy_uniner.evaluation.readers import read_uniner_eval
+from spacy_uniner.tiny import build_tiny_model
+
+SIZES = {
+    "tiny": dict(hidden_size=320, num_layers=4, num_heads=4, intermediate_size=1024),
+    "small": dict(hidden_size=768, num_layers=12, num_heads=12, intermediate_size=2048),
+}
+
+
+def run(backend: HuggingFaceBackend, prompts: List[Tuple[str, str]], one_at_a_time: bool):
+    start = time.perf_counter()
+    if one_at_a_time:
+        answers = [backend.generate([prompt])[0] for prompt in prompts]
+    else:
+        answers = backend.generate(prompts)
+    return answers, time.perf_counter() - start
+
+
+def main(
+    data: Path = typer.Option(..., help="UniNER eval file, e.g. CrossNER_AI.json"),
+    sizes: str = typer.Option("tiny,small", help="Comma-separated model sizes"),
+    passages: int = typer.Option(12, help="Passages per size"),
+    max_new_tokens: int = typer.Option(16, help="Random weights never stop: every answer runs this long"),
+    batch_size: int = typer.Option(64),
+    dtype: str = typer.Option("float32"),
+    work_dir: Path = typer.Option(Path("training/bench-inference")),
+) -> None:
+    nlp = spacy.blank("en")
+    docs, queries = read_uniner_eval(data, nlp.vocab)
+    types = sorted({q.label for q in queries})
+    texts = [doc.text for doc in docs]
+    rows = []
+    for size in sizes.split(","):
+        model_dir = build_tiny_model(texts, work_dir / size, vocab_size=4000, **SIZES[size])
+        chosen = texts[:passages]
+        prompts = [(protocol.passage_prefix(t), protocol.query_suffix(k)) for t in chosen for k in types]
+        common = dict(max_new_tokens=max_new_tokens, torch_dtype=dtype)
+        ref = HuggingFaceBackend(str(model_dir), batch_size=1, prefix_sharing=False, **common)
+        n_params = sum(p.numel() for p in ref.model.parameters()) / 1e6
+        results = {
+            "(a) one prompt at a time": (ref, True),
+            "(b) batched per query": (
+                HuggingFaceBackend(str(model_dir), batch_size=batch_size, prefix_sharing=False, **common), False),
+            "(c) shared prefix": (HuggingFaceBackend(str(model_dir), batch_size=batch_size, **common), False),
+        }
+        baseline_answers, baseline_time = None, None
+        for name, (backend, single) in results.items():
+            answers, seconds = run(backend, prompts, single)
+            prefill = backend.decoder.prefill_tokens if backend.prefix_sharing else backend.prompt_tokens
+            if baseline_answers is None:
+                baseline_answers, baseline_time = answers, seconds
+            same = [parse_answer(a).mentions for a in answers] == [
+                parse_answer(a).mentions for a in baseline_answers
+            ]
+            rows.append(
+                (f"{size} ({n_params:.0f}M)", name, len(chosen) / seconds, len(prompts) / seconds,
+                 prefill, baseline_time / seconds, "yes" if same else "NO")
+            )
+            msg.info(f"{size} {name}: {seconds:.1f}s")
+    header = ("model", "method", "passages/s", "queries/s", "prefill tokens", "speed-up vs (a)", "same answers")
+    msg.table(
+        [(m, n, f"{p:.2f}", f"{q:.1f}", str(t), f"{s:.1f}x", same) for m, n, p, q, t, s, same in rows],
+        header=header, divider=True,
+    )
+    print(json.dumps({"types": len(types), "passages": passages, "max_new_tokens": max_new_tokens,
+                      "threads": torch.get_num_threads(), "dtype": dtype}))
+
+
+if __name__ == "__main__":
+    typer.run(main)

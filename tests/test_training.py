@@ -1,0 +1,204 @@
+"""Fine-tuning end to end on tiny models: learning, the saved folder, resume, LoRA, CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+import srsly
+
+from spacy_uniner import protocol
+from spacy_uniner.training import TRAINING_RECORD, load_config, train
+from spacy_uniner.training.data import file_sha256
+
+PASSAGES = [
+    (
+        "Barack Obama visited Paris in 2015.",
+        {"person": ["Barack Obama"], "city": ["Paris"], "date": ["2015"]},
+    ),
+    (
+        "Angela Merkel met Emmanuel Macron in Berlin.",
+        {"person": ["Angela Merkel", "Emmanuel Macron"], "city": ["Berlin"], "date": []},
+    ),
+    (
+        "Tim Cook opened a store in Tokyo on Friday.",
+        {"person": ["Tim Cook"], "city": ["Tokyo"], "date": ["Friday"]},
+    ),
+    ("Marie Curie moved to Warsaw.", {"person": ["Marie Curie"], "city": ["Warsaw"], "date": []}),
+]
+TINY_SHAPE = {"vocab_size": 300, "hidden_size": 64, "num_layers": 2, "num_heads": 4}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models train fastest single-threaded, and the CPU cores are shared."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def train_file(tmp_path_factory) -> Path:
+    records = [
+        {"id": f"p{i}", "conversations": protocol.conversation(text, list(answers.items()))}
+        for i, (text, answers) in enumerate(PASSAGES)
+    ]
+    path = tmp_path_factory.mktemp("data") / "train.jsonl"
+    srsly.write_jsonl(path, records)
+    return path
+
+
+def tiny_config(train_file: Path, output_dir: Path, model=None, **training):
+    overrides = {
+        "data.train_file": str(train_file),
+        "model.scratch": TINY_SHAPE,
+        "training.output_dir": str(output_dir),
+        "training.use_cpu": True,
+        "training.disable_tqdm": True,
+        "training.learning_rate": 3e-3,
+        "training.lr_scheduler_type": "constant",
+        "training.warmup_ratio": 0.0,
+        "training.per_device_train_batch_size": 2,
+        "training.save_strategy": "no",
+        "training.seed": 7,
+    }
+    overrides.update({f"training.{k}": v for k, v in training.items()})
+    overrides.update({f"model.{k}": v for k, v in (model or {}).items()})
+    return load_config(
+        Path(__file__).resolve().parents[1] / "configs" / "train_tiny.yml", overrides
+    )
+
+
+def state_dict(path: Path):
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(path).state_dict()
+
+
+def test_memorised_passages_are_tagged_by_the_component(train_file, tmp_path):
+    """Real learning: the saved folder, loaded by path in `universal_ner`, finds the entities."""
+    import spacy
+
+    out = train(
+        tiny_config(
+            train_file,
+            tmp_path / "model",
+            max_steps=150,
+            logging_steps=25,
+            per_device_train_batch_size=4,
+        )
+    )
+    losses = [
+        entry["loss"] for entry in srsly.read_json(out / TRAINING_RECORD)["result"]["log_history"]
+    ]
+    assert len(losses) == 6 and losses[-1] < losses[0] / 10
+    nlp = spacy.blank("en")
+    nlp.add_pipe(
+        "universal_ner", config={"labels": ["person", "city", "date"], "model": {"name": str(out)}}
+    )
+    for text, answers in PASSAGES:
+        doc = nlp(text)
+        expected = {(mention, label) for label, mentions in answers.items() for mention in mentions}
+        assert {(ent.text, ent.label_) for ent in doc.ents} == expected
+
+
+def test_output_folder_records_config_data_hash_and_versions(train_file, tmp_path):
+    from transformers import AutoTokenizer, TrainerCallback
+
+    class DataEpochs(TrainerCallback):
+        seen: ClassVar[list] = []
+
+        def on_step_begin(self, args, state, control, train_dataloader=None, **kwargs):
+            self.seen.append(train_dataloader.dataset.epoch)
+
+    # 4 conversations, 2 per step: the query order is reshuffled every 2 steps
+    out = train(tiny_config(train_file, tmp_path / "model", max_steps=6), callbacks=[DataEpochs()])
+    assert DataEpochs.seen == [0, 0, 1, 1, 2, 2]
+    record = srsly.read_json(out / TRAINING_RECORD)
+    assert record["data"]["sha256"] == file_sha256(train_file)
+    assert record["data"]["conversations"] == len(PASSAGES)
+    assert record["data"]["turns"] == sum(len(a) + 1 for _, a in PASSAGES)
+    assert record["seed"] == 7 and record["config"]["training"]["seed"] == 7
+    assert record["config"]["model"]["scratch"]["hidden_size"] == TINY_SHAPE["hidden_size"]
+    assert record["result"]["global_step"] == 6
+    assert {"torch", "transformers", "spacy_uniner"} <= set(record["versions"])
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert tokenizer.eos_token == "</s>" and len(tokenizer) <= TINY_SHAPE["vocab_size"]
+
+
+def test_resuming_from_a_checkpoint_reproduces_the_uninterrupted_run(train_file, tmp_path):
+    import torch
+
+    # 2 conversations per step, 2 steps per epoch: step 3 is mid-epoch, after one reshuffle
+    settings = {"max_steps": 6, "save_strategy": "steps", "save_steps": 3, "save_total_limit": None}
+    full = train(tiny_config(train_file, tmp_path / "full", **settings))
+    resumed = train(
+        tiny_config(train_file, tmp_path / "resumed", **settings),
+        resume_from_checkpoint=full / "checkpoint-3",
+    )
+    assert srsly.read_json(resumed / TRAINING_RECORD)["result"]["global_step"] == 6
+    a, b = state_dict(full), state_dict(resumed)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    start = state_dict(full / "checkpoint-3")
+    assert not all(torch.equal(a[k], start[k]) for k in a)
+    with pytest.raises(FileNotFoundError, match="No checkpoint-N folder"):
+        train(tiny_config(train_file, tmp_path / "empty"), resume_from_checkpoint=True)
+
+
+def test_lora_adapters_are_merged_into_a_plain_model_folder(train_file, tiny_llama_dir, tmp_path):
+    import torch
+
+    lora = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
+    model = {"name_or_path": str(tiny_llama_dir), "lora": lora}
+    config = tiny_config(
+        train_file, tmp_path / "lora", model=model, max_steps=3, learning_rate=1e-2
+    )
+    out = train(config)
+    assert (out / "adapter" / "adapter_config.json").exists()
+    base, merged = state_dict(tiny_llama_dir), state_dict(out)
+    assert merged.keys() == base.keys()  # no peft wrappers left
+    changed = {k for k in base if not torch.equal(base[k], merged[k])}
+    assert changed and all(("q_proj" in k or "v_proj" in k) for k in changed)
+    assert "peft" in srsly.read_json(out / TRAINING_RECORD)["versions"]
+
+
+@pytest.mark.filterwarnings("ignore:mtime may not be reliable")
+def test_cli_trains_with_dotted_overrides(train_file, tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from spacy_uniner.training.cli import register
+
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    register(app)
+    config = Path(__file__).resolve().parents[1] / "configs" / "train_tiny.yml"
+    args = [
+        "train",
+        str(config),
+        "--train-file",
+        str(train_file),
+        "--output",
+        str(tmp_path / "cli"),
+        "--training.max_steps",
+        "2",
+        "--training.use_cpu",
+        "--training.disable_tqdm",
+        "true",
+        "--model.scratch.hidden_size",
+        "32",
+        "--model.scratch.vocab_size",
+        "300",
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    record = srsly.read_json(tmp_path / "cli" / TRAINING_RECORD)
+    assert record["config"]["model"]["scratch"]["hidden_size"] == 32
+    assert record["result"]["global_step"] == 2
+    bad = CliRunner().invoke(app, args + ["--training.learning_rat", "1"])
+    assert bad.exit_code == 1 and "training.learning_rat" in bad.output
