@@ -44,9 +44,10 @@ def run(backend: HuggingFaceBackend, prompts: List[Tuple[str, str]], one_at_a_ti
 
 def main(
     data: Path = typer.Option(..., help="UniNER eval file, e.g. CrossNER_AI.json"),
-    sizes: str = typer.Option("tiny,small", help="Comma-separated model sizes"),
+    sizes: str = typer.Option("tiny,small", help="Comma-separated random-weight model sizes ('' for none)"),
+    trained: List[Path] = typer.Option([], help="Trained model folders (answers stop early)"),
     passages: int = typer.Option(12, help="Passages per size"),
-    max_new_tokens: int = typer.Option(16, help="Random weights never stop: every answer runs this long"),
+    max_new_tokens: int = typer.Option(16, help="Random weights never stop: their answers run this long"),
     batch_size: int = typer.Option(64),
     dtype: str = typer.Option("float32"),
     work_dir: Path = typer.Option(Path("training/bench-inference")),
@@ -56,8 +57,10 @@ def main(
     types = sorted({q.label for q in queries})
     texts = [doc.text for doc in docs]
     rows = []
-    for size in sizes.split(","):
-        model_dir = build_tiny_model(texts, work_dir / size, vocab_size=4000, **SIZES[size])
+    models = [(size, build_tiny_model(texts, work_dir / size, vocab_size=4000, **SIZES[size]))
+              for size in sizes.split(",") if size]
+    models += [(path.name, path) for path in trained]
+    for size, model_dir in models:
         chosen = texts[:passages]
         prompts = [(protocol.passage_prefix(t), protocol.query_suffix(k)) for t in chosen for k in types]
         common = dict(max_new_tokens=max_new_tokens, torch_dtype=dtype)

@@ -4,6 +4,7 @@ import typer
 
 from .distill.cli import register as register_distill
 from .evaluation.cli import register as register_evaluate
+from .student.cli import register as register_student
 from .training.cli import register as register_train
 
 app = typer.Typer(help="spacy-uniner: open NER with UniversalNER models.", no_args_is_help=True)
@@ -17,6 +18,7 @@ def main() -> None:
 register_train(app)
 register_distill(app)
 register_evaluate(app)
+register_student(app)
 
 if __name__ == "__main__":
     app()

@@ -35,7 +35,8 @@ class Errors:
     E011 = "[E011] The backend returned {got} answers for {expected} prompts."
     E012 = "[E012] `window_overlap` ({overlap}) must be >= 0."
 
-    # OpenAI-compatible backend (spacy_uniner/backends/openai_compat.py)
+    # OpenAI-compatible backend (spacy_uniner/backends/openai_compat.py) and the
+    # response cache (spacy_uniner/cache.py)
     E101 = (
         "[E101] Prompt {index} of {total} failed after {attempts} attempt(s) at {base_url} "
         "(model {model!r}): {cause}. Answers received before it are kept in `cache_dir` "
@@ -46,11 +47,12 @@ class Errors:
         "`base_url` (or OPENAI_BASE_URL) at a server that needs no key, e.g. a local vLLM."
     )
     E103 = (
-        "[E103] {path}, line {line}: unreadable cache record ({error}). Only a torn final "
-        "line is dropped automatically; remove the line or the file."
+        "[E103] {path}:{line}: corrupt cache record ({error}). Only a torn final line is "
+        "dropped automatically; remove line {line} or the file."
     )
     E104 = "[E104] `stop` must be a list of non-empty strings, got {value!r}."
     E105 = "[E105] `{name}` must be {condition}, got {value!r}."
+    E106 = "[E106] The cache {path} already holds a record for key {key}; keys are written once."
 
 
 class Warnings:
@@ -59,7 +61,7 @@ class Warnings:
         "entities (first: {example!r}). See `{component}.stats`."
     )
 
-    # OpenAI-compatible backend
+    # Response cache
     W101 = (
         "[W101] {path}: dropped a torn final line ({size} bytes) left by an interrupted run."
     )

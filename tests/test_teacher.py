@@ -18,7 +18,7 @@ import openai
 import pytest
 import srsly
 
-from spacy_uniner.distill.cache import ResponseCache
+from spacy_uniner.cache import ResponseCache
 from spacy_uniner.distill.gold_teacher import (
     GoldTeacher,
     GoldTeacherServer,

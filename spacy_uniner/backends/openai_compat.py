@@ -3,40 +3,37 @@
 The raw UniversalNER prompt goes to the completions API (not chat), so the server sees the
 byte-exact protocol string. Prompts are sent ``concurrency`` at a time; transient failures
 (429, 408, 409, 5xx, timeouts, dropped connections) are retried with exponential backoff and
-jitter, honouring ``Retry-After``. With ``cache_dir`` every answer is appended to a JSONL
-file keyed by (model, prompt, generation settings), so a rerun over the same docs sends
-nothing. The API key is read from an environment variable and never stored.
+jitter, honouring ``Retry-After`` (:mod:`spacy_uniner.retry`). With ``cache_dir`` every answer
+is appended to a JSONL :class:`~spacy_uniner.cache.ResponseCache` keyed by (model, prompt,
+generation settings), so a rerun over the same docs sends nothing. The API key is read from
+an environment variable and never stored.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import os
-import random
 import re
 import threading
 import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Union
 
-import srsly
 from tqdm import tqdm
 
-from ..errors import Errors, Warnings
+from ..cache import ResponseCache, hash_key
+from ..errors import Errors
 from ..registry import registry
+from ..retry import backoff_delay, classify
 
 logger = logging.getLogger(__name__)
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 PLACEHOLDER_KEY = "EMPTY"
 CACHE_FILE = "completions.jsonl"
-RETRY_STATUS = {408, 409, 429}
 
 # Upper-bound-leaning token estimate used without a tokenizer: runs of ASCII letters
 # cost one token per 3 letters (LLaMA's BPE averages ~4), a single space nothing (it is
@@ -65,49 +62,6 @@ class BackendRequestError(RuntimeError):
     def __init__(self, message: str, index: int) -> None:
         super().__init__(message)
         self.index = index
-
-
-class CompletionCache:
-    """Answers keyed by request hash, in an append-only JSONL file shared between runs.
-
-    Each record is written as one line with one ``write``; a torn final line (left by a
-    killed process) is dropped on load with a warning, any other unreadable line is an error.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.records: Dict[str, Dict[str, Any]] = {}
-        self._lock = threading.Lock()
-        self._load()
-
-    def _load(self) -> None:
-        if not self.path.exists():
-            return
-        data = self.path.read_bytes()
-        complete = data.rfind(b"\n") + 1
-        if complete < len(data):
-            logger.warning(Warnings.W101.format(path=self.path, size=len(data) - complete))
-            with self.path.open("r+b") as f:
-                f.truncate(complete)
-        for lineno, line in enumerate(data[:complete].split(b"\n"), 1):
-            if not line.strip():
-                continue
-            try:
-                record = srsly.json_loads(line)
-                self.records[record["key"]] = record
-            except (ValueError, TypeError, KeyError) as e:
-                raise ValueError(Errors.E103.format(path=self.path, line=lineno, error=e)) from e
-
-    def get(self, key: str) -> Optional[Dict[str, Any]]:
-        return self.records.get(key)
-
-    def add(self, record: Dict[str, Any]) -> None:
-        line = srsly.json_dumps(record) + "\n"
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf8") as f:
-                f.write(line)
-            self.records[record["key"]] = record
 
 
 class OpenAICompatibleBackend:
@@ -170,7 +124,7 @@ class OpenAICompatibleBackend:
         self.client = openai.OpenAI(
             api_key=key, base_url=self.base_url, timeout=float(timeout), max_retries=0
         )
-        self.cache = CompletionCache(Path(cache_dir) / CACHE_FILE) if cache_dir is not None else None
+        self.cache = ResponseCache(Path(cache_dir) / CACHE_FILE) if cache_dir is not None else None
         self.tokenizer = None
         if tokenizer is not None:
             from transformers import AutoTokenizer
@@ -201,8 +155,7 @@ class OpenAICompatibleBackend:
         return {"max_tokens": self.max_new_tokens, "temperature": 0, "stop": self.stop}
 
     def cache_key(self, prompt: str) -> str:
-        payload = {"model": self.model, "prompt": prompt, "params": self.params}
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf8")).hexdigest()
+        return hash_key({"model": self.model, "prompt": prompt, "params": self.params})
 
     def count_tokens(self, texts: List[str]) -> List[int]:
         """Tokenizer counts when ``tokenizer`` is set, else :func:`estimate_tokens`."""
@@ -271,7 +224,7 @@ class OpenAICompatibleBackend:
                 "text": choice.text,
                 "finish_reason": choice.finish_reason,
             }
-            self.cache.add(record)
+            self.cache.append(record, exist_ok=True)
         return choice.text.strip()
 
     def _request(self, prompt: str, index: int, total: int) -> Any:
@@ -285,12 +238,11 @@ class OpenAICompatibleBackend:
             try:
                 return self.client.completions.create(model=self.model, prompt=prompt, **self.params)
             except openai.APIError as e:
-                cause, retryable, retry_after = self._describe(e)
-                if not retryable or attempt > self.max_retries:
+                cause = self._describe(e)
+                verdict = classify(e)
+                if not verdict.retryable or attempt > self.max_retries:
                     raise self._failure(index, total, attempt, cause) from None
-                delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-                if retry_after is not None:
-                    delay = max(delay, min(retry_after, self.max_backoff))
+                delay = backoff_delay(attempt - 1, self.backoff, self.max_backoff, verdict.retry_after)
                 self._count("retries")
                 logger.info(
                     "Prompt %d: attempt %d/%d failed (%s); retrying in %.2f s",
@@ -314,44 +266,14 @@ class OpenAICompatibleBackend:
         )
         return BackendRequestError(message, index)
 
-    def _describe(self, error: Exception) -> tuple[str, bool, Optional[float]]:
-        """Cause text (without the API key), whether to retry, and any Retry-After delay."""
-        import openai
-
+    def _describe(self, error: Exception) -> str:
+        """The error as text, without the API key."""
         cause = f"{type(error).__name__}: {error}"
-        if self._secret:
-            cause = cause.replace(self._secret, "***")
-        if isinstance(error, (openai.APITimeoutError, openai.APIConnectionError)):
-            return cause, True, None
-        if isinstance(error, openai.APIStatusError):
-            status = error.status_code
-            retryable = status in RETRY_STATUS or status >= 500
-            return cause, retryable, _retry_after(error.response.headers)
-        return cause, False, None  # e.g. a response body the client cannot read
+        return cause.replace(self._secret, "***") if self._secret else cause
 
     def _count(self, name: str, amount: int = 1) -> None:
         with self._lock:
             self.stats[name] += amount
-
-
-def _retry_after(headers: Any) -> Optional[float]:
-    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP date)."""
-    if headers.get("retry-after-ms"):
-        try:
-            return float(headers["retry-after-ms"]) / 1000
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 @registry.uniner_backends("spacy_uniner.OpenAICompatible.v1")

@@ -12,8 +12,8 @@ import srsly
 import typer
 from wasabi import msg
 
+from ..cache import ResponseCache
 from . import gold_teacher as gold
-from .cache import ResponseCache
 from .instructions import examples_from_records, instruction_data, supervised_data
 from .passages import PassageStats, hf_token_spans, read_documents, sample_passages, whitespace_spans
 from .stats import data_stats, print_stats

@@ -2,17 +2,16 @@
 
 Any OpenAI-compatible server works (OpenAI, Azure, vLLM, llama.cpp server): set the
 model, the ``base_url`` and the environment variable that holds the key. Requests run
-concurrently in a thread pool; transient failures (429, 5xx, timeouts, dropped
-connections) are retried with exponential backoff by this module only (the client's own
-retries are off), and every answer is appended to a :class:`ResponseCache` by a single
-writer, so a killed run resumes where it stopped.
+concurrently in a thread pool; transient failures (see :mod:`spacy_uniner.retry`) are
+retried with exponential backoff by this module only (the client's own retries are off),
+and every answer is appended to a :class:`ResponseCache` by a single writer, so a killed
+run resumes where it stopped.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import random
 import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -22,7 +21,8 @@ from typing import Any, Iterable, Literal, Mapping
 import openai
 from tqdm import tqdm
 
-from .cache import ResponseCache, request_key
+from ..cache import ResponseCache, hash_key
+from ..retry import backoff_delay, classify
 from .teacher_output import TeacherOutputError, parse_teacher_output
 
 logger = logging.getLogger(__name__)
@@ -147,8 +147,10 @@ class Teacher:
         self.client = client if client is not None else make_client(config)
 
     def key(self, passage: str) -> str:
+        """Hash of everything that determines the teacher's answer: prompt, model, parameters."""
         cfg = self.config
-        return request_key(teacher_messages(passage, cfg.variant), cfg.model, cfg.params())
+        messages = teacher_messages(passage, cfg.variant)
+        return hash_key({"messages": messages, "model": cfg.model, "params": cfg.params()})
 
     def annotate(
         self,
@@ -291,13 +293,12 @@ class Teacher:
                     max_tokens=cfg.max_tokens,
                 )
             except openai.APIError as err:
-                reason, retry_after = _transient(err)
+                verdict = classify(err)
                 outcome.error = f"{type(err).__name__}: {_short(err)}"
-                if reason is None or attempt == cfg.max_retries:
+                if not verdict.retryable or attempt == cfg.max_retries:
                     return outcome
-                outcome.retry_reasons.append(reason)
-                delay = min(cfg.max_backoff, cfg.backoff * 2**attempt) * random.uniform(0.5, 1.0)
-                time.sleep(max(delay, min(retry_after or 0.0, cfg.max_backoff)))
+                outcome.retry_reasons.append(verdict.reason)
+                time.sleep(backoff_delay(attempt, cfg.backoff, cfg.max_backoff, verdict.retry_after))
                 continue
             except Exception as err:  # an answer the client cannot read: permanent, counted
                 outcome.error = f"{type(err).__name__}: {_short(err)}"
@@ -313,24 +314,6 @@ class Teacher:
             outcome.finish_reason = choice.finish_reason if choice else None
             return outcome
         return outcome
-
-
-def _transient(err: openai.APIError) -> tuple[str | None, float | None]:
-    """Retry reason for a transient error (``None`` if permanent) and any Retry-After."""
-    if isinstance(err, openai.APITimeoutError):
-        return "timeout", None
-    if isinstance(err, openai.APIConnectionError):
-        return "connection", None
-    if isinstance(err, openai.APIStatusError):
-        status = err.status_code
-        if status == 429 or status == 408 or status >= 500:
-            retry_after = err.response.headers.get("retry-after")
-            try:
-                seconds = float(retry_after) if retry_after else None
-            except ValueError:
-                seconds = None
-            return str(status), seconds
-    return None, None
 
 
 def _short(err: Exception, limit: int = 200) -> str:

@@ -1,0 +1,177 @@
+"""Benchmark of the compact ``universal_ner_span`` student.
+
+    python benchmarks/student.py targeted --data-dir DATA --output benchmarks/results/student
+    python benchmarks/student.py speed MODEL --eval-file DATA/uniner_eval/CrossNER_AI.json
+
+``targeted``: per CrossNER domain, train with ``spacy train configs/student.cfg`` on its
+``train.txt`` (standing in for teacher labels), choose the threshold on ``dev.txt``, and score
+the domain's UniNER eval file with the paper's string metric and span-level strict F1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import spacy
+import srsly
+import typer
+from spacy.scorer import get_ner_prf
+from spacy.tokens import Doc
+from spacy.training import Example
+
+from spacy_uniner.evaluation.metric import string_prf
+from spacy_uniner.evaluation.readers import read_docs, read_uniner_eval
+from spacy_uniner.student.component import TYPES_ATTR
+from spacy_uniner.student.corpus import StudentCorpus, to_docbin
+from spacy_uniner.student.threshold import tune_threshold
+
+ROOT = Path(__file__).resolve().parents[1]
+DOMAINS = {"ai": "CrossNER_AI", "literature": "CrossNER_literature", "music": "CrossNER_music", "politics": "CrossNER_politics", "science": "CrossNER_science"}
+# CrossNER tags -> the type names of the UniNER eval files (which drop `misc`).
+CROSSNER_TYPES = {
+    "organisation": "organization",
+    "programlang": "program language",
+    "literarygenre": "literary genre",
+    "musicalartist": "musical artist",
+    "musicalinstrument": "musical instrument",
+    "musicgenre": "music genre",
+    "politicalparty": "political party",
+    "academicjournal": "academic journal",
+    "astronomicalobject": "astronomical object",
+    "chemicalcompound": "chemical compound",
+    "chemicalelement": "chemical element",
+    "misc": None,
+}
+
+app = typer.Typer(no_args_is_help=True)
+
+
+def crossner_label_map(path: Path) -> Dict[str, Optional[str]]:
+    tags = set()
+    for line in path.read_text(encoding="utf8").splitlines():
+        parts = line.split("\t")
+        if len(parts) == 2 and parts[1] != "O":
+            tags.add(parts[1][2:])
+    return {tag: CROSSNER_TYPES.get(tag, tag) for tag in sorted(tags)}
+
+
+def score_eval_file(nlp, eval_file: Path, batch_size: int = 32) -> Dict[str, float]:
+    """Paper string metric and span-level strict F1 of ``doc.ents`` on a UniNER eval file;
+    every passage is asked all the file's types."""
+    gold_docs, queries = read_uniner_eval(eval_file, nlp.vocab)
+    types = sorted({q.label for q in queries})
+    docs = []
+    for gold in gold_docs:
+        doc = Doc(nlp.vocab, words=[t.text for t in gold], spaces=[bool(t.whitespace_) for t in gold])
+        doc._.set(TYPES_ATTR, types)
+        docs.append(doc)
+    start = time.perf_counter()
+    docs = list(nlp.pipe(docs, batch_size=batch_size))
+    seconds = time.perf_counter() - start
+    preds = [json.dumps([e.text for e in docs[q.doc_index].ents if e.label_ == q.label]) for q in queries]
+    strings = string_prf(preds, [q.gold for q in queries])
+    spans = get_ner_prf([Example(doc, gold) for doc, gold in zip(docs, gold_docs)])
+    return {
+        "string_f1": 100 * strings.f1,
+        "string_p": 100 * strings.precision,
+        "string_r": 100 * strings.recall,
+        "span_f1": 100 * spans["ents_f"],
+        "passages": len(docs),
+        "types": len(types),
+        "passages_per_s": len(docs) / seconds,
+    }
+
+
+def train(config: Path, train_path: Path, dev_path: Path, output: Path, overrides: List[str]) -> float:
+    """Run ``spacy train``; returns wall-clock minutes."""
+    code = output / "code.py"
+    output.mkdir(parents=True, exist_ok=True)
+    code.write_text("import spacy_uniner.student.component, spacy_uniner.student.corpus  # noqa: F401\n")
+    cmd = [sys.executable, "-m", "spacy", "train", str(config), "--output", str(output), "--code", str(code)]
+    cmd += ["--paths.train", str(train_path), "--paths.dev", str(dev_path), *overrides]
+    start = time.perf_counter()
+    with (output / "train.log").open("w") as log:
+        subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    return (time.perf_counter() - start) / 60
+
+
+@app.command()
+def targeted(
+    data_dir: Path = typer.Option(..., help="Benchmark data folder (with raw/ and uniner_eval/)"),
+    output: Path = typer.Option(Path("benchmarks/results/student"), help="Models and results go here"),
+    config: Path = typer.Option(ROOT / "configs" / "student.cfg"),
+    max_steps: int = typer.Option(600, help="Training steps per domain"),
+    domains: str = typer.Option(",".join(DOMAINS), help="Comma-separated CrossNER domains"),
+) -> None:
+    """Train one student per CrossNER domain, threshold on dev, score the eval file."""
+    results = srsly.read_json(output / "targeted.json") if (output / "targeted.json").exists() else {}
+    for domain in domains.split(","):
+        raw = data_dir / "raw" / f"crossner_{domain}"
+        label_map = crossner_label_map(raw / "train.txt")
+        types = sorted({v for v in label_map.values() if v})
+        nlp = spacy.blank("en")
+        paths = {}
+        for split in ("train", "dev"):
+            paths[split] = output / domain / f"{split}.spacy"
+            paths[split].parent.mkdir(parents=True, exist_ok=True)
+            to_docbin(read_docs(raw / f"{split}.txt", "bio", nlp.vocab, label_map), types).to_disk(paths[split])
+        minutes = train(config, paths["train"], paths["dev"], output / domain, [f"--training.max_steps={max_steps}"])
+        model_dir = output / domain / "model-best"
+        if not model_dir.exists():
+            model_dir = output / domain / "model-last"
+        nlp = spacy.load(model_dir)
+        dev = list(StudentCorpus(paths["dev"], shuffle_types=False, gold_preproc=True)(nlp))
+        threshold, f_by_threshold = tune_threshold(nlp, dev)
+        nlp.get_pipe("universal_ner_span").threshold = threshold
+        nlp.config["components"]["universal_ner_span"]["threshold"] = threshold
+        nlp.to_disk(model_dir)
+        scores = score_eval_file(nlp, data_dir / "uniner_eval" / f"{DOMAINS[domain]}.json")
+        results[domain] = {"train_minutes": minutes, "max_steps": max_steps, "threshold": threshold, "dev_span_f1": 100 * f_by_threshold[threshold], **scores}
+        typer.echo(f"{domain}: {json.dumps(results[domain])}")
+        srsly.write_json(output / "targeted.json", results)
+    done = [r for r in results.values()]
+    if done:
+        typer.echo(f"average string F1 over {len(done)} domains: {sum(r['string_f1'] for r in done) / len(done):.1f}")
+
+
+@app.command()
+def speed(
+    model: Path = typer.Argument(..., help="A trained student pipeline"),
+    eval_file: Path = typer.Option(..., help="UniNER eval file; every passage is asked all its types"),
+    batch_size: int = typer.Option(32),
+    limit: int = typer.Option(0, help="Use only the first N passages (0: all)"),
+) -> None:
+    """Passages per second with all of a dataset's types, and peak memory."""
+    nlp = spacy.load(model)
+    gold_docs, queries = read_uniner_eval(eval_file, nlp.vocab)
+    types = sorted({q.label for q in queries})
+    gold_docs = gold_docs[:limit] if limit else gold_docs
+    docs = []
+    for gold in gold_docs:
+        doc = Doc(nlp.vocab, words=[t.text for t in gold], spaces=[bool(t.whitespace_) for t in gold])
+        doc._.set(TYPES_ATTR, types)
+        docs.append(doc)
+    list(nlp.pipe(docs[:batch_size], batch_size=batch_size))  # warm-up
+    start = time.perf_counter()
+    list(nlp.pipe(docs, batch_size=batch_size))
+    seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    import torch
+
+    typer.echo(
+        json.dumps(
+            {"passages": len(docs), "types": len(types), "seconds": round(seconds, 2), "passages_per_s": round(len(docs) / seconds, 1),
+             "peak_rss_mb": round(peak_mb), "torch_threads": torch.get_num_threads(), "batch_size": batch_size}
+        )
+    )
+
+
+if __name__ == "__main__":
+    app()

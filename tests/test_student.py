@@ -1,0 +1,279 @@
+"""The universal_ner_span student: training, serialisation, decoding, data and errors."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from pathlib import Path
+
+import numpy
+import pytest
+import spacy
+import torch
+
+from spacy.tokens import Doc, Span
+from spacy.training import Example
+from spacy.util import load_config, load_model_from_config
+from thinc.api import Adam
+
+import spacy_uniner.student.component  # noqa: F401  (registers the factory until entry points exist)
+from spacy_uniner.student.component import TYPES_ATTR
+from spacy_uniner.student.corpus import StudentCorpus, create_student_corpus, to_docbin
+from spacy_uniner.student.model import SpanScores, _windows, build_span_type_matcher
+from spacy_uniner.student.threshold import tune_threshold
+
+ROOT = Path(__file__).resolve().parents[1]
+NAME = "universal_ner_span"
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """One intra-op thread: on a shared 2-core machine more threads only contend."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def small_student(labels=(), **model_cfg) -> spacy.Language:
+    nlp = spacy.blank("en")
+    config = {"labels": list(labels), "model": {"@architectures": "spacy_uniner.SpanTypeMatcher.v1", **model_cfg}}
+    nlp.add_pipe(NAME, config=config)
+    return nlp
+
+@pytest.fixture(scope="module")
+def politics(shared_dir):
+    """The 12 shortest CrossNER politics training sentences with gold entities and type names."""
+    from spacy_uniner.evaluation.readers import read_docs
+
+    vocab = spacy.blank("en").vocab
+    label_map = {"person": "person", "politician": "politician", "country": "country", "politicalparty": "political party",
+                 "organisation": "organization", "location": "location", "election": "election", "event": "event"}
+    docs = read_docs(shared_dir / "data" / "raw" / "crossner_politics" / "train.txt", "bio", vocab, label_map)
+    docs = sorted((d for d in docs if d.ents), key=len)[:12]
+    types = sorted(label_map.values())
+    for doc in docs:
+        doc._.set(TYPES_ATTR, types)
+    return docs
+
+def examples_for(nlp, docs):
+    out = []
+    for doc in docs:
+        predicted = Doc(nlp.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc])
+        predicted._.set(TYPES_ATTR, doc._.get(TYPES_ATTR))
+        out.append(Example(predicted, doc))
+    return out
+
+@pytest.fixture(scope="module")
+def trained(politics, tmp_path_factory):
+    """A student trained for a few steps, before/after losses and F1, saved to disk."""
+    torch.manual_seed(0)
+    random.seed(0)
+    nlp = small_student()
+    examples = examples_for(nlp, politics)
+    nlp.initialize(lambda: examples)
+    before = nlp.evaluate(examples_for(nlp, politics))["ents_f"] or 0.0
+    optimizer = Adam(3e-4, grad_clip=1.0, use_averages=False)
+    losses = []
+    for step in range(30):
+        batch = random.sample(examples, 4)
+        losses.append(nlp.update(batch, sgd=optimizer, losses={})[NAME])
+    after = nlp.evaluate(examples_for(nlp, politics))["ents_f"]
+    path = tmp_path_factory.mktemp("student") / "model"
+    nlp.to_disk(path)
+    return {"nlp": nlp, "path": path, "losses": losses, "before": before, "after": after}
+
+def test_training_lowers_loss_and_improves_f1(trained):
+    losses = trained["losses"]
+    assert numpy.mean(losses[-10:]) < 0.5 * numpy.mean(losses[:10])
+    assert trained["after"] > trained["before"] + 0.2
+
+def test_save_load_gives_identical_predictions(trained, politics):
+    nlp, loaded = trained["nlp"], spacy.load(trained["path"])
+    docs = [doc.copy() for doc in politics[:4]]
+    before = nlp.get_pipe(NAME).predict(docs)
+    after = loaded.get_pipe(NAME).predict(docs)
+    for a, b in zip(before, after):
+        numpy.testing.assert_array_equal(a.starts, b.starts)
+        numpy.testing.assert_allclose(a.logits, b.logits, rtol=1e-5, atol=1e-5)
+    text = " ".join(t.text for t in politics[0])
+    labels = {"PER": "politician", "GPE": "country"}
+    ents = [(e.start_char, e.end_char, e.label_) for e in nlp(text, component_cfg={NAME: {"labels": labels}}).ents]
+    assert ents == [(e.start_char, e.end_char, e.label_) for e in loaded(text, component_cfg={NAME: {"labels": labels}}).ents]
+    assert {label for *_, label in ents} <= {"PER", "GPE"}
+    from_bytes = small_student().from_bytes(nlp.to_bytes())
+    numpy.testing.assert_allclose(from_bytes.get_pipe(NAME).predict(docs)[0].logits, before[0].logits, rtol=1e-5, atol=1e-5)
+
+def test_threshold_is_tuned_on_dev_and_saved(trained, politics, tmp_path):
+    nlp = spacy.load(trained["path"])
+    examples = examples_for(nlp, politics[:8])
+    best, f_scores = tune_threshold(nlp, examples)
+    assert best in f_scores and f_scores[best] == max(f_scores.values())
+    pipe = nlp.get_pipe(NAME)
+    pipe.threshold = best
+    nlp.to_disk(tmp_path / "tuned")
+    assert spacy.load(tmp_path / "tuned").get_pipe(NAME).threshold == pytest.approx(best)
+    pipe.threshold = best
+    assert nlp.evaluate(examples)["ents_f"] == pytest.approx(f_scores[best])
+
+def scored(nlp, words, spans_and_probs, labels):
+    """Hand-made scores: logit(p) for the given (start, end, type) entries, -20 elsewhere."""
+    doc = Doc(nlp.vocab, words=words)
+    starts, ends = zip(*[(s, e) for s in range(len(words)) for e in range(s + 1, len(words) + 1)])
+    logits = numpy.full((len(starts), len(labels)), -20.0, dtype="float32")
+    for (start, end, label), p in spans_and_probs.items():
+        row = list(zip(starts, ends)).index((start, end))
+        logits[row, labels.index(label)] = numpy.log(p / (1 - p))
+    return doc, SpanScores(numpy.asarray(starts), numpy.asarray(ends), logits)
+
+def test_threshold_and_overlap_decoding():
+    nlp = small_student(labels=["person", "city"])
+    pipe = nlp.get_pipe(NAME)
+    probs = {(0, 2, "person"): 0.9, (1, 2, "person"): 0.7, (1, 2, "city"): 0.8, (3, 4, "city"): 0.4, (4, 5, "city"): 0.6}
+    doc, scores = scored(nlp, ["Ann", "Lee", "in", "New", "York"], probs, ["person", "city"])
+    pipe.threshold = 0.5
+    pipe.set_annotations([doc], [scores])
+    group = doc.spans["uniner"]
+    assert sorted((s.start, s.end, s.label_) for s in group) == sorted(k for k, p in probs.items() if p >= 0.5)
+    assert sorted(group.attrs["scores"], reverse=True) == pytest.approx([0.9, 0.8, 0.7, 0.6])
+    assert [(e.start, e.end, e.label_) for e in doc.ents] == [(0, 2, "person"), (4, 5, "city")]
+    pipe.threshold = 0.3
+    pipe.set_annotations([doc], [scores])
+    assert (3, 4, "city") in [(e.start, e.end, e.label_) for e in doc.ents]
+
+def test_existing_ents_are_kept_without_overwrite():
+    nlp = small_student(labels=["person"])
+    pipe = nlp.get_pipe(NAME)
+    pipe.cfg["overwrite_ents"] = False
+    doc, scores = scored(nlp, ["Ann", "Lee", "met", "Bo"], {(0, 2, "person"): 0.9, (3, 4, "person"): 0.9}, ["person"])
+    doc.ents = [Span(doc, 1, 2, label="ORG")]
+    pipe.set_annotations([doc], [scores])
+    assert [(e.start, e.end, e.label_) for e in doc.ents] == [(1, 2, "ORG"), (3, 4, "person")]
+
+def test_long_docs_are_windowed_without_losing_spans():
+    assert _windows([1] * 10, budget=4, overlap=2) == [(0, 4), (2, 6), (4, 8), (6, 10)]
+    nlp = small_student(labels=["person"], max_length=48, max_width=4, window_overlap=8)
+    nlp.initialize()
+    words = ("Ann Lee met Bo Chen in Paris and then flew home . " * 12).split()
+    doc = Doc(nlp.vocab, words=words)
+    (scores,) = nlp.get_pipe(NAME).predict([doc])
+    expected = {(s, e) for s in range(len(words)) for e in range(s + 1, min(s + 4, len(words)) + 1)}
+    assert set(zip(scores.starts.tolist(), scores.ends.tolist())) == expected
+    assert scores.logits.shape == (len(expected), 1) and numpy.isfinite(scores.logits).all()
+
+def test_labels_from_call_doc_and_config():
+    nlp = small_student(labels=["person"])
+    nlp.initialize()
+    pipe = nlp.get_pipe(NAME)
+    doc = nlp.make_doc("Ann Lee lives in Paris")
+    assert pipe._label_map_for(doc) == {"person": "person"}
+    assert pipe._label_map_for(doc, {"LOC": "city"}) == {"LOC": "city"}
+    doc._.set(TYPES_ATTR, ["city", "country"])
+    assert list(pipe._label_map_for(doc, {"LOC": "city"})) == ["city", "country"]
+    pipe.set_labels([])
+    with pytest.raises(ValueError, match="E201"):
+        pipe(nlp.make_doc("no labels anywhere"))
+
+@pytest.mark.parametrize(
+    "cfg,match",
+    [({"max_width": 0}, "E102"), ({"window_overlap": 4, "max_width": 8}, "window_overlap"), ({"dropout": 1.5}, "dropout")],
+)
+def test_bad_model_config_errors(cfg, match):
+    with pytest.raises(ValueError, match=match):
+        build_span_type_matcher(**cfg)
+
+def test_bad_component_settings_errors(tmp_path):
+    with pytest.raises(ValueError, match="E202"):
+        small_student(labels=["person"]).get_pipe(NAME).threshold = 1.5
+    with pytest.raises(ValueError, match="E003"):
+        small_student(labels=["person", "person"])
+    nlp = small_student(labels=["person"], encoder=str(tmp_path / "missing"))
+    with pytest.raises(OSError, match="E104"):
+        nlp.initialize()
+    nlp = small_student(labels=[f"entity type number {i}" for i in range(20)], max_length=64)
+    nlp.initialize()
+    with pytest.raises(ValueError, match="E103"):
+        nlp("A short text.")
+
+def test_corpus_samples_frequent_negatives_and_synonyms(tmp_path):
+    nlp = spacy.blank("en")
+    docs = []
+    for i in range(30):
+        doc = nlp.make_doc("Ann met Bo in Paris")
+        label = "person" if i < 20 else "animal"
+        doc.ents = [Span(doc, 0, 1, label=label), Span(doc, 4, 5, label="city" if i % 2 else "town")]
+        docs.append(doc)
+    to_docbin(docs).to_disk(tmp_path / "train.spacy")
+    (tmp_path / "syn.json").write_text('{"city": ["urban area"]}')
+    corpus = create_student_corpus(tmp_path / "train.spacy", negatives=1, synonyms=tmp_path / "syn.json", synonym_rate=1.0, seed=1)
+    examples = list(corpus(nlp))
+    assert len(examples) == 30
+    for eg in examples:
+        present = {e.label_ for e in eg.reference.ents}
+        negatives = [t for t in eg.reference._.get(TYPES_ATTR) if t not in present]
+        assert len(negatives) == 1 and negatives[0] in {"person", "animal", "town", "urban area"}
+    corpus._frequencies = Counter({"frequent": 90, "rare": 10})
+    draws = Counter(t for _ in range(500) for t in corpus._sample_negatives(set()))
+    assert draws["frequent"] > 4 * draws["rare"] > 0
+    for eg in examples:
+        assert "city" not in eg.reference._.get(TYPES_ATTR)
+        assert eg.predicted._.get(TYPES_ATTR) == eg.reference._.get(TYPES_ATTR)
+        labels = {e.label_ for e in eg.reference.ents}
+        assert labels <= set(eg.reference._.get(TYPES_ATTR))
+    assert sum("urban area" in {e.label_ for e in eg.reference.ents} for eg in examples) == 15
+
+def test_corpus_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="E301"):
+        StudentCorpus(tmp_path / "missing.spacy")
+    nlp = spacy.blank("en")
+    from spacy.tokens import DocBin
+
+    DocBin(docs=[nlp.make_doc("no types")]).to_disk(tmp_path / "bad.spacy")
+    with pytest.raises(ValueError, match="E302"):
+        list(StudentCorpus(tmp_path / "bad.spacy")(nlp))
+    with pytest.raises(ValueError, match="negatives"):
+        create_student_corpus(tmp_path / "bad.spacy", negatives=-1)
+
+def test_training_config_resolves(tmp_path):
+    nlp = spacy.blank("en")
+    doc = nlp.make_doc("Ann met Bo")
+    doc.ents = [Span(doc, 0, 1, label="person")]
+    to_docbin([doc]).to_disk(tmp_path / "d.spacy")
+    config = load_config(ROOT / "configs" / "student.cfg", interpolate=True, overrides={"paths.train": str(tmp_path / "d.spacy"), "paths.dev": str(tmp_path / "d.spacy")})
+    nlp = load_model_from_config(config, auto_fill=True, validate=True)
+    assert nlp.pipe_names == [NAME]
+    from spacy.util import resolve_dot_names
+
+    train_corpus, dev_corpus = resolve_dot_names(nlp.config, ["corpora.train", "corpora.dev"])
+    (example,) = list(train_corpus(nlp))
+    assert example.predicted._.get(TYPES_ATTR) == ["person"]
+
+
+def test_distill_and_convert_commands(tmp_path):
+    import srsly
+    import typer
+    from typer.testing import CliRunner
+
+    from spacy_uniner.student.cli import register
+
+    app = typer.Typer()
+    register(app)
+    teacher = spacy.blank("en")
+    teacher.add_pipe("entity_ruler").add_patterns(
+        [{"label": "PERSON", "pattern": "Ann Lee"}, {"label": "GPE", "pattern": "Paris"}, {"label": "DATE", "pattern": "today"}]
+    )
+    teacher.to_disk(tmp_path / "teacher")
+    srsly.write_jsonl(tmp_path / "corpus.jsonl", [{"text": "Ann Lee is in Paris today."}, {"text": "Nobody here."}])
+    result = CliRunner().invoke(app, ["student-distill", str(tmp_path / "teacher"), str(tmp_path / "corpus.jsonl"), str(tmp_path / "d.spacy"), "--labels", '{"PERSON": "person", "GPE": "city"}'])
+    assert result.exit_code == 0, result.output
+    assert "other_label:DATE" in result.output
+    docs = [eg.reference for eg in StudentCorpus(tmp_path / "d.spacy", shuffle_types=False)(spacy.blank("en"))]
+    assert [[(e.text, e.label_) for e in d.ents] for d in docs] == [[("Ann Lee", "person"), ("Paris", "city")], []]
+    assert all(d._.get(TYPES_ATTR) == ["person", "city"] for d in docs)
+
+    records = [{"text": "Bo met Ann in Rome.", "entities": [["Ann", "person"], ["Bo", "person"], ["Rome", "city"], ["Oslo", "city"]]}]
+    srsly.write_jsonl(tmp_path / "r.jsonl", records)
+    result = CliRunner().invoke(app, ["student-convert", "records", str(tmp_path / "r.jsonl"), str(tmp_path / "r.spacy")])
+    assert result.exit_code == 0, result.output
+    assert "not_found" in result.output
+    (doc,) = [eg.reference for eg in StudentCorpus(tmp_path / "r.spacy", shuffle_types=False)(spacy.blank("en"))]
+    assert [(e.text, e.label_) for e in doc.ents] == [("Bo", "person"), ("Ann", "person"), ("Rome", "city")]
