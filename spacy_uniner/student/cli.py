@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import random
 from collections import Counter
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
@@ -67,8 +68,8 @@ def _takes_labels(pipe) -> bool:
         return False
 
 
-def _report(counts: Counter, n_docs: int, output: Path) -> None:
-    msg.good(f"Wrote {n_docs} docs with {counts['mentions']} mentions to {output}")
+def _report(counts: Counter, docs: List[Doc], output: Path) -> None:
+    msg.good(f"Wrote {len(docs)} docs with {sum(len(d.ents) for d in docs)} mentions to {output}")
     dropped = {k: v for k, v in counts.items() if k != "mentions" and v}
     if dropped:
         msg.warn(f"Not kept: {dict(dropped)}")
@@ -111,7 +112,7 @@ def student_distill(
         docs.append(student_doc)
     output.parent.mkdir(parents=True, exist_ok=True)
     to_docbin(docs).to_disk(output)
-    _report(counts, len(docs), output)
+    _report(counts, docs, output)
 
 
 convert_app = typer.Typer(help="Convert annotations into student training data (.spacy).", no_args_is_help=True)
@@ -121,6 +122,9 @@ convert_app = typer.Typer(help="Convert annotations into student training data (
 def convert_records(
     records: Path = typer.Argument(..., help="Teacher JSONL: {'text', 'response'} (raw teacher output) or {'text', 'entities': [[mention, type], ...]}"),
     output: Path = typer.Argument(..., help="Output .spacy DocBin"),
+    dev: Optional[Path] = typer.Option(None, help="Also write a held-out dev DocBin here (for the threshold)"),
+    dev_fraction: float = typer.Option(0.2, help="Share of the passages held out for --dev"),
+    seed: int = typer.Option(0, help="Seed of the train/dev split"),
 ) -> None:
     """Teacher annotations (open types) -> DocBin. Each passage lists the types it has
     mentions of; train with ``negatives`` > 0 to sample absent types by frequency."""
@@ -137,10 +141,20 @@ def convert_records(
         counts.update({k: v for k, v in filter_counts.items() if k != "records"})
         passages += [(ex.text, ex.pairs) for ex in examples]
     docs = [doc_from_pairs(nlp, text, pairs, counts) for text, pairs in tqdm(passages, desc="passages")]
-    output.parent.mkdir(parents=True, exist_ok=True)
-    to_docbin(d for d in docs if d._.get(TYPES_ATTR)).to_disk(output)
     counts["no_types"] = sum(not d._.get(TYPES_ATTR) for d in docs)
-    _report(counts, len(docs) - counts["no_types"], output)
+    kept = [d for d in docs if d._.get(TYPES_ATTR)]
+    if dev is not None:
+        if not 0 < dev_fraction < 1:
+            raise typer.BadParameter(f"--dev-fraction must be between 0 and 1, got {dev_fraction}")
+        random.Random(seed).shuffle(kept)
+        n_dev = max(1, round(len(kept) * dev_fraction))
+        dev.parent.mkdir(parents=True, exist_ok=True)
+        to_docbin(kept[:n_dev]).to_disk(dev)
+        msg.good(f"Held out {n_dev} passages in {dev}")
+        kept = kept[n_dev:]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    to_docbin(kept).to_disk(output)
+    _report(counts, kept, output)
 
 
 @convert_app.command("labelled")
