@@ -7,6 +7,7 @@ Hugging Face path is exercised end to end in ``test_hf_backend.py``.
 import json
 import logging
 import re
+from typing import Optional
 
 import pytest
 import spacy
@@ -49,7 +50,7 @@ class ScriptedBackend:
 
 
 @registry.uniner_backends("test.Scripted.v1")
-def make_scripted(answers: dict = {}, oracle: dict = {}) -> ScriptedBackend:
+def make_scripted(answers: Optional[dict] = None, oracle: Optional[dict] = None) -> ScriptedBackend:
     return ScriptedBackend(answers, oracle)
 
 
