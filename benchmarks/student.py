@@ -6,6 +6,10 @@
 ``targeted``: per CrossNER domain, train with ``spacy train configs/student.cfg`` on its
 ``train.txt`` (standing in for teacher labels), choose the threshold on ``dev.txt``, and score
 the domain's UniNER eval file with the paper's string metric and span-level strict F1.
+
+``zero-shot``: train one student on labelled datasets other than CrossNER and MIT (plus
+teacher annotations of Pile passages), with type-name synonyms and negative types sampled
+by frequency; threshold on a held-out part of that pool; score all six UniNER eval files.
 """
 
 from __future__ import annotations
@@ -139,6 +143,84 @@ def targeted(
     done = [r for r in results.values()]
     if done:
         typer.echo(f"average string F1 over {len(done)} domains: {sum(r['string_f1'] for r in done) / len(done):.1f}")
+
+
+ZERO_SHOT_POOL = [
+    ("multiconer2_en", "train"), ("conllpp", "train"), ("wikiann_en", "train"), ("gum", "train"),
+    ("re3d", "train"), ("multinerd_en", "dev"), ("bc5cdr", "train"), ("bc2gm", "train"),
+    ("anatem", "train"), ("bionlp13cg", "train"), ("bionlp11id", "train"), ("biored", "train"),
+    ("jnlpba", "dev"), ("fabner", "dev"), ("stackoverflow_ner", "train"), ("wnut16", "train"),
+    ("wnut17", "train"), ("tweetner7", "train"), ("harveyner", "train"), ("e_ner", "all"),
+]
+EVAL_FILES = [*DOMAINS.values(), "mit-restaurant"]
+
+
+@app.command("zero-shot")
+def zero_shot(
+    data_dir: Path = typer.Option(..., help="Benchmark data folder (with raw/ and uniner_eval/)"),
+    output: Path = typer.Option(Path("benchmarks/results/student-zero-shot"), help="Model and results go here"),
+    config: Path = typer.Option(ROOT / "configs" / "student.cfg"),
+    synonyms: Path = typer.Option(ROOT / "configs" / "student_synonyms.json"),
+    pilener: Optional[Path] = typer.Option(None, help="Teacher annotations JSONL ({'text', 'entities'}) to add"),
+    per_dataset: int = typer.Option(150, help="Passages sampled from each dataset"),
+    negatives: int = typer.Option(3, help="Absent types sampled by frequency per passage"),
+    synonym_rate: float = typer.Option(0.3),
+    max_steps: int = typer.Option(600),
+    seed: int = typer.Option(0),
+) -> None:
+    """Train one student on non-benchmark data; score the six UniNER eval files."""
+    import random
+    from collections import Counter
+
+    from spacy_uniner.evaluation.catalogue import load_dataset
+    from spacy_uniner.student.cli import doc_from_pairs
+
+    nlp = spacy.blank("en")
+    rng = random.Random(seed)
+    train_docs: List[Doc] = []
+    dev_docs: List[Doc] = []
+    pool_stats = {}
+    for name, split in ZERO_SHOT_POOL:
+        dataset = load_dataset(name, split, data_dir, vocab=nlp.vocab)
+        docs = [d for d in dataset.docs if len(d) <= 120]
+        rng.shuffle(docs)
+        docs = docs[:per_dataset]
+        for doc in docs:
+            doc._.set(TYPES_ATTR, list(dataset.labels))
+        n_dev = max(1, len(docs) // 10)
+        dev_docs += docs[:n_dev]
+        train_docs += docs[n_dev:]
+        pool_stats[name] = len(docs)
+    if pilener is not None:
+        counts: Counter = Counter()
+        rows = list(srsly.read_jsonl(pilener))
+        docs = [doc_from_pairs(nlp, r["text"], [tuple(p) for p in r["entities"]], counts) for r in rows]
+        train_docs += [d for d in docs if d._.get(TYPES_ATTR)]
+        pool_stats["pilener"] = len(docs)
+    output.mkdir(parents=True, exist_ok=True)
+    to_docbin(train_docs).to_disk(output / "train.spacy")
+    to_docbin(dev_docs).to_disk(output / "dev.spacy")
+    overrides = [
+        f"--training.max_steps={max_steps}",
+        f"--corpora.train.negatives={negatives}",
+        f"--corpora.train.synonym_rate={synonym_rate}",
+        f"--paths.synonyms={synonyms}",
+    ]
+    minutes = train(config, output / "train.spacy", output / "dev.spacy", output, overrides)
+    model_dir = output / "model-best" if (output / "model-best").exists() else output / "model-last"
+    nlp = spacy.load(model_dir)
+    dev = list(StudentCorpus(output / "dev.spacy", shuffle_types=False, gold_preproc=True)(nlp))
+    threshold, f_by_threshold = tune_threshold(nlp, dev)
+    nlp.get_pipe("universal_ner_span").threshold = threshold
+    nlp.config["components"]["universal_ner_span"]["threshold"] = threshold
+    nlp.to_disk(model_dir)
+    results = {"train_minutes": minutes, "threshold": threshold, "pool": pool_stats, "eval": {}}
+    for name in EVAL_FILES:
+        results["eval"][name] = score_eval_file(nlp, data_dir / "uniner_eval" / f"{name}.json")
+        typer.echo(f"{name}: {json.dumps(results['eval'][name])}")
+    srsly.write_json(output / "zero_shot.json", results)
+    scores = list(results["eval"].values())
+    typer.echo(f"average string F1 over {len(scores)} eval files: {sum(r['string_f1'] for r in scores) / len(scores):.1f}")
 
 
 @app.command()
