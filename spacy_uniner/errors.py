@@ -55,6 +55,35 @@ class Errors:
     E106 = "[E106] The cache {path} already holds a record for key {key}; keys are written once."
 
 
+    # Span student component (student/component.py)
+    E201 = (
+        "[E201] No type names for a doc: configure `labels`, pass them per call "
+        '(component_cfg={{"{name}": {{"labels": [...]}}}}) or set `doc._.uniner_types`.'
+    )
+    E202 = "[E202] `threshold` must be a number in (0, 1), got {value!r}."
+    E203 = "[E203] The model returned scores for {got} docs but {expected} were given."
+
+    # Student training data (student/corpus.py)
+    E301 = "[E301] Training data not found: {path}. Give a .spacy file or a folder of them."
+    E302 = "[E302] Doc {index} of {path} has no type names in `doc._.{attr}`; write it with `to_docbin`."
+    E303 = "[E303] `{name}` must be {what}, got {value!r}."
+    E304 = "[E304] Type synonyms in {path} must map a type name to a list of names."
+
+    # Span/type matcher model (student/model.py)
+    E401 = "[E401] The span/type matcher is not initialized: call `nlp.initialize()` first."
+    E402 = "[E402] `{name}` must be {what}, got {value!r}."
+    E403 = (
+        "[E403] The {n_types} type names take {prompt} of the encoder's {max_length} input "
+        "tokens, leaving {left} for the text (at least {needed} are needed): pass fewer or "
+        "shorter type names."
+    )
+    E404 = (
+        "[E404] Could not load encoder {name!r}: {error}. Give a Hugging Face hub name or the "
+        "path of a folder written by `save_pretrained`."
+    )
+    E405 = "[E405] Type names must be non-blank strings, got {value!r}."
+
+
 class Warnings:
     W001 = (
         "[W001] {count} model answer(s) could not be parsed as a JSON list and gave no "
@@ -64,4 +93,11 @@ class Warnings:
     # Response cache
     W101 = (
         "[W101] {path}: dropped a torn final line ({size} bytes) left by an interrupted run."
+    )
+
+    # Span student component (student/component.py)
+    W201 = (
+        "[W201] Gold span {text!r} ({n} tokens) is not a candidate: it is longer than the "
+        "model's `max_width`, starts or ends on white space, or is misaligned. Such spans are "
+        "counted in `{name}.stats['unreachable_gold_spans']`."
     )

@@ -175,7 +175,7 @@ def test_labels_from_call_doc_and_config():
 
 @pytest.mark.parametrize(
     "cfg,match",
-    [({"max_width": 0}, "E102"), ({"window_overlap": 4, "max_width": 8}, "window_overlap"), ({"dropout": 1.5}, "dropout")],
+    [({"max_width": 0}, "E402"), ({"window_overlap": 4, "max_width": 8}, "window_overlap"), ({"dropout": 1.5}, "dropout")],
 )
 def test_bad_model_config_errors(cfg, match):
     with pytest.raises(ValueError, match=match):
@@ -187,11 +187,11 @@ def test_bad_component_settings_errors(tmp_path):
     with pytest.raises(ValueError, match="E003"):
         small_student(labels=["person", "person"])
     nlp = small_student(labels=["person"], encoder=str(tmp_path / "missing"))
-    with pytest.raises(OSError, match="E104"):
+    with pytest.raises(OSError, match="E404"):
         nlp.initialize()
     nlp = small_student(labels=[f"entity type number {i}" for i in range(20)], max_length=64)
     nlp.initialize()
-    with pytest.raises(ValueError, match="E103"):
+    with pytest.raises(ValueError, match="E403"):
         nlp("A short text.")
 
 def test_corpus_samples_frequent_negatives_and_synonyms(tmp_path):

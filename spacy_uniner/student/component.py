@@ -22,6 +22,7 @@ from spacy.util import minibatch
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, set_dropout_rate
 
+from ..errors import Errors, Warnings
 from ..labels import LabelsInput, normalize_labels
 from .model import DEFAULT_ENCODER, Query, SpanScores
 
@@ -42,13 +43,6 @@ head_lr_scale = 10.0
 """
 
 
-class Errors:
-    E201 = (
-        "[E201] No type names for a doc: configure `labels`, pass them per call "
-        '(component_cfg={{"{name}": {{"labels": [...]}}}}) or set `doc._.uniner_types`.'
-    )
-    E202 = "[E202] `threshold` must be a number in (0, 1), got {value!r}."
-    E203 = "[E203] The model returned scores for {got} docs but {expected} were given."
 
 
 @Language.factory(
@@ -256,11 +250,7 @@ class SpanStudent(TrainablePipe):
             if key not in row:
                 self.stats["unreachable_gold_spans"] += 1
                 if self.stats["unreachable_gold_spans"] == 1:
-                    warnings.warn(
-                        f"[W201] Gold span {span.text!r} ({len(span)} tokens) is not a candidate: it is longer "
-                        "than the model's `max_width`, starts or ends on white space, or is misaligned. Such "
-                        f"spans are counted in `{self.name}.stats['unreachable_gold_spans']`."
-                    )
+                    warnings.warn(Warnings.W201.format(text=span.text, n=len(span), name=self.name))
                 continue
             target[row[key], column[span.label_]] = 1.0
         return target

@@ -22,14 +22,8 @@ from spacy.training import Example
 from spacy.util import registry
 from spacy.vocab import Vocab
 
+from ..errors import Errors
 from .component import TYPES_ATTR
-
-
-class Errors:
-    E301 = "[E301] Training data not found: {path}. Give a .spacy file or a folder of them."
-    E302 = "[E302] Doc {index} of {path} has no type names in `doc._.{attr}`; write it with `to_docbin`."
-    E303 = "[E303] `{name}` must be {what}, got {value!r}."
-    E304 = "[E304] Type synonyms in {path} must map a type name to a list of names."
 
 
 def doc_types(doc: Doc) -> List[str]:

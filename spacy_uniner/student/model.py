@@ -33,6 +33,8 @@ from thinc.api import ArgsKwargs, Model, Optimizer, PyTorchShim, torch2xp, xp2to
 from thinc.types import Floats2d, Ints1d
 from torch import nn
 
+from ..errors import Errors
+
 ENT_MARKER = "<<ENT>>"
 SEP_MARKER = "<<SEP>>"
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
@@ -132,7 +134,7 @@ class SpanTypeShim(PyTorchShim):
 
     def to_bytes(self) -> bytes:
         if self._model is None:
-            raise ValueError(Errors.E101)
+            raise ValueError(Errors.E401)
         state = io.BytesIO()
         torch.save(self._model.state_dict(), state)
         with tempfile.TemporaryDirectory() as tmp:
@@ -163,19 +165,6 @@ class SpanTypeShim(PyTorchShim):
         return self
 
 
-class Errors:
-    E101 = "[E101] The span/type matcher is not initialized: call `nlp.initialize()` first."
-    E102 = "[E102] `{name}` must be {what}, got {value!r}."
-    E103 = (
-        "[E103] The {n_types} type names take {prompt} of the encoder's {max_length} input "
-        "tokens, leaving {left} for the text (at least {needed} are needed): pass fewer or "
-        "shorter type names."
-    )
-    E104 = (
-        "[E104] Could not load encoder {name!r}: {error}. Give a Hugging Face hub name or the "
-        "path of a folder written by `save_pretrained`."
-    )
-    E105 = "[E105] Type names must be non-blank strings, got {value!r}."
 
 
 @registry.architectures("spacy_uniner.SpanTypeMatcher.v1")
@@ -197,11 +186,11 @@ def build_span_type_matcher(
     """
     for name, value in (("max_width", max_width), ("hidden_width", hidden_width), ("max_length", max_length)):
         if not isinstance(value, int) or value < 1:
-            raise ValueError(Errors.E102.format(name=name, what="a positive integer", value=value))
+            raise ValueError(Errors.E402.format(name=name, what="a positive integer", value=value))
     if not 0.0 <= dropout < 1.0:
-        raise ValueError(Errors.E102.format(name="dropout", what="in [0, 1)", value=dropout))
+        raise ValueError(Errors.E402.format(name="dropout", what="in [0, 1)", value=dropout))
     if not isinstance(window_overlap, int) or window_overlap < max_width:
-        raise ValueError(Errors.E102.format(name="window_overlap", what=f"an integer >= max_width ({max_width})", value=window_overlap))
+        raise ValueError(Errors.E402.format(name="window_overlap", what=f"an integer >= max_width ({max_width})", value=window_overlap))
 
     def build(encoder_module: nn.Module) -> SpanTypeModule:
         return SpanTypeModule(encoder_module, max_width, hidden_width, dropout)
@@ -236,7 +225,7 @@ def init(model: Model, X: Optional[List[Query]] = None, Y: Any = None) -> None:
         tokenizer = AutoTokenizer.from_pretrained(path)
         encoder = AutoModel.from_pretrained(path)
     except (OSError, ValueError) as error:
-        raise OSError(Errors.E104.format(name=name, error=error)) from error
+        raise OSError(Errors.E404.format(name=name, error=error)) from error
     tokenizer.add_special_tokens({"additional_special_tokens": [ENT_MARKER, SEP_MARKER]})
     encoder.resize_token_embeddings(len(tokenizer))
     shim = model.shims[0]
@@ -254,7 +243,7 @@ class _Batch:
 def forward(model: Model, queries: List[Query], is_train: bool) -> Tuple[List[SpanScores], Callable]:
     shim = model.shims[0]
     if not shim.ready:
-        raise ValueError(Errors.E101)
+        raise ValueError(Errors.E401)
     batch = _make_batch(model, queries)
     if batch.index.shape[1] == 0:
         scores = [SpanScores(*spans, model.ops.alloc2f(*size)) for spans, size in zip(batch.spans, batch.sizes)]
@@ -287,7 +276,7 @@ def _make_batch(model: Model, queries: List[Query]) -> _Batch:
     all_types = sorted({t for _, types in queries for t in types})
     for type_name in all_types:
         if not isinstance(type_name, str) or not type_name.strip():
-            raise ValueError(Errors.E105.format(value=type_name))
+            raise ValueError(Errors.E405.format(value=type_name))
     type_pieces = dict(zip(all_types, tokenizer(all_types, add_special_tokens=False)["input_ids"])) if all_types else {}
     rows: List[Tuple[List[int], List[int], List[int], List[int]]] = []  # ids, type_pos, word_start, word_end
     name_lengths: List[List[int]] = []
@@ -304,7 +293,7 @@ def _make_batch(model: Model, queries: List[Query]) -> _Batch:
         budget = max_length - len(prompt) - 1
         if budget < 2 * max_width:
             raise ValueError(
-                Errors.E103.format(n_types=len(types), prompt=len(prompt) + 1, max_length=max_length, left=budget, needed=2 * max_width)
+                Errors.E403.format(n_types=len(types), prompt=len(prompt) + 1, max_length=max_length, left=budget, needed=2 * max_width)
             )
         words = [t.text for t in doc]
         pieces = tokenizer(words, add_special_tokens=False)["input_ids"] if words else []
