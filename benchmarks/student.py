@@ -145,6 +145,29 @@ def targeted(
         typer.echo(f"average string F1 over {len(done)} domains: {sum(r['string_f1'] for r in done) / len(done):.1f}")
 
 
+@app.command()
+def retune(
+    data_dir: Path = typer.Option(..., help="Benchmark data folder (with uniner_eval/)"),
+    output: Path = typer.Option(Path("benchmarks/results/student"), help="Output folder of `targeted`"),
+) -> None:
+    """Choose the trained students' thresholds again on their dev split (with the current
+    default grid) and rescore the eval files; no retraining."""
+    results = srsly.read_json(output / "targeted.json")
+    for domain, result in results.items():
+        model_dir = output / domain / "model-best"
+        nlp = spacy.load(model_dir)
+        dev = list(StudentCorpus(output / domain / "dev.spacy", shuffle_types=False, gold_preproc=True)(nlp))
+        threshold, f_by_threshold = tune_threshold(nlp, dev)
+        nlp.get_pipe("universal_ner_span").threshold = threshold
+        nlp.config["components"]["universal_ner_span"]["threshold"] = threshold
+        nlp.to_disk(model_dir)
+        scores = score_eval_file(nlp, data_dir / "uniner_eval" / f"{DOMAINS[domain]}.json")
+        result.update(threshold=threshold, dev_span_f1=100 * f_by_threshold[threshold], **scores)
+        typer.echo(f"{domain}: {json.dumps(result)}")
+    srsly.write_json(output / "targeted.json", results)
+    typer.echo(f"average string F1 over {len(results)} domains: {sum(r['string_f1'] for r in results.values()) / len(results):.1f}")
+
+
 ZERO_SHOT_POOL = [
     ("multiconer2_en", "train"), ("conllpp", "train"), ("wikiann_en", "train"), ("gum", "train"),
     ("re3d", "train"), ("multinerd_en", "dev"), ("bc5cdr", "train"), ("bc2gm", "train"),
