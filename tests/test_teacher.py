@@ -74,8 +74,8 @@ def test_missing_key_is_a_clear_error(monkeypatch):
 
 def test_round_trip_with_injected_faults(tmp_path, annotations, passages):
     faults = {"429": 0.15, "500": 0.1, "timeout": 0.03, "malformed": 0.05}
-    gold = GoldTeacher(annotations, faults=faults, seed=3, timeout_delay=2.5)
-    config = _config("", concurrency=8, timeout=1.0, max_retries=12, max_backoff=0.2)
+    gold = GoldTeacher(annotations, faults=faults, seed=3, timeout_delay=3.0)
+    config = _config("", concurrency=8, timeout=1.5, max_retries=12, max_backoff=0.2)
     with GoldTeacherServer(gold) as server, ResponseCache(tmp_path / "cache.jsonl") as cache:
         config.base_url = server.base_url
         summary = Teacher(config).annotate(passages, cache, progress=False)
@@ -99,10 +99,13 @@ def test_round_trip_with_injected_faults(tmp_path, annotations, passages):
     assert all(injected.values())
     assert summary.retry_reasons["429"] == injected["429"]
     assert summary.retry_reasons["500"] == injected["500"]
-    # a loaded machine can add genuine client timeouts to the injected ones
-    assert injected["timeout"] <= summary.retry_reasons["timeout"] <= injected["timeout"] + 5
+    # a loaded machine can add genuine client timeouts to the injected ones; the server
+    # may never have received a request whose client gave up before it was read
+    genuine = summary.retry_reasons["timeout"] - injected["timeout"]
+    assert 0 <= genuine <= 10
     assert summary.retries == sum(summary.retry_reasons.values())
-    assert summary.http_requests == served["requests"] == len(passages) + summary.retries
+    assert summary.http_requests == len(passages) + summary.retries
+    assert summary.http_requests - genuine <= served["requests"] <= summary.http_requests
     assert summary.prompt_tokens > 0 and summary.completion_tokens > 0
     print(
         f"fault-injected run: {len(passages)} passages, {summary.http_requests} requests, "
