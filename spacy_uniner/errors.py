@@ -43,8 +43,9 @@ class Errors:
         "when one is set, so a rerun resumes."
     )
     E102 = (
-        "[E102] No API key: the environment variable {env!r} is not set. Set it, or point "
-        "`base_url` (or OPENAI_BASE_URL) at a server that needs no key, e.g. a local vLLM."
+        "[E102] No API key: the environment variable {env!r} is not set. Set it, or give a "
+        "`base_url` (for the backend also OPENAI_BASE_URL) of a server that needs no key, "
+        "e.g. a local vLLM."
     )
     E103 = (
         "[E103] {path}:{line}: corrupt cache record ({error}). Only a torn final line is "

@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 from tqdm import tqdm
 
 from ..cache import ResponseCache, hash_key
+from ..credentials import PLACEHOLDER_KEY, api_key_from_env
 from ..errors import Errors
 from ..registry import registry
 from ..retry import backoff_delay, classify
@@ -32,7 +33,6 @@ from ..retry import backoff_delay, classify
 logger = logging.getLogger(__name__)
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
-PLACEHOLDER_KEY = "EMPTY"
 CACHE_FILE = "completions.jsonl"
 
 # Upper-bound-leaning token estimate used without a tokenizer: runs of ASCII letters
@@ -104,11 +104,7 @@ class OpenAICompatibleBackend:
             raise ValueError(Errors.E104.format(value=stop))
         explicit_url = base_url or os.environ.get("OPENAI_BASE_URL")
         self.base_url = explicit_url or OPENAI_BASE_URL
-        key = os.environ.get(api_key_env)
-        if not key:
-            if not explicit_url:
-                raise ValueError(Errors.E102.format(env=api_key_env))
-            key = PLACEHOLDER_KEY
+        key = api_key_from_env(api_key_env, explicit_url or None)
         self._secret = key if key != PLACEHOLDER_KEY else None
         self.model = model
         self.max_new_tokens = max_new_tokens

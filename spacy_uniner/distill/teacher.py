@@ -11,7 +11,6 @@ run resumes where it stopped.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -22,6 +21,7 @@ import openai
 from tqdm import tqdm
 
 from ..cache import ResponseCache, hash_key
+from ..credentials import api_key_from_env
 from ..retry import backoff_delay, classify
 from .teacher_output import TeacherOutputError, parse_teacher_output
 
@@ -42,8 +42,6 @@ DEFINITION_INSTRUCTION = (
 )
 INSTRUCTIONS: dict[str, str] = {"type": TYPE_INSTRUCTION, "definition": DEFINITION_INSTRUCTION}
 PASSAGE_LINE = "\nPassage: "
-# Placeholder key for servers that ignore it (local vLLM / llama.cpp / the gold teacher).
-NO_KEY = "EMPTY"
 
 
 def teacher_messages(passage: str, variant: Variant = "type") -> list[dict[str, str]]:
@@ -90,14 +88,7 @@ class TeacherConfig:
 def make_client(config: TeacherConfig) -> openai.OpenAI:
     """An ``openai`` client without its own retries; the key comes from the environment
     variable ``config.api_key_env`` (empty: send a placeholder, for local servers)."""
-    key = os.environ.get(config.api_key_env) if config.api_key_env else None
-    if not key:
-        if config.base_url is None:
-            raise ValueError(
-                f"No API key: set the environment variable {config.api_key_env}, "
-                "or give a base_url for a server that needs none."
-            )
-        key = NO_KEY
+    key = api_key_from_env(config.api_key_env, config.base_url)
     return openai.OpenAI(api_key=key, base_url=config.base_url, timeout=config.timeout, max_retries=0)
 
 
