@@ -66,16 +66,24 @@ def crossner_label_map(path: Path) -> Dict[str, Optional[str]]:
     return {tag: CROSSNER_TYPES.get(tag, tag) for tag in sorted(tags)}
 
 
-def score_eval_file(nlp, eval_file: Path, batch_size: int = 32) -> Dict[str, float]:
-    """Paper string metric and span-level strict F1 of ``doc.ents`` on a UniNER eval file;
-    every passage is asked all the file's types."""
+def eval_queries(nlp, eval_file: Path, limit: int = 0):
+    """Gold docs and queries of a UniNER eval file, its type names, and unannotated copies
+    of the docs that ask all of them."""
     gold_docs, queries = read_uniner_eval(eval_file, nlp.vocab)
     types = sorted({q.label for q in queries})
+    gold_docs = gold_docs[:limit] if limit else gold_docs
     docs = []
     for gold in gold_docs:
         doc = Doc(nlp.vocab, words=[t.text for t in gold], spaces=[bool(t.whitespace_) for t in gold])
         doc._.set(TYPES_ATTR, types)
         docs.append(doc)
+    return gold_docs, queries, types, docs
+
+
+def score_eval_file(nlp, eval_file: Path, batch_size: int = 32) -> Dict[str, float]:
+    """Paper string metric and span-level strict F1 of ``doc.ents`` on a UniNER eval file;
+    every passage is asked all the file's types."""
+    gold_docs, queries, types, docs = eval_queries(nlp, eval_file)
     start = time.perf_counter()
     docs = list(nlp.pipe(docs, batch_size=batch_size))
     seconds = time.perf_counter() - start
@@ -255,14 +263,7 @@ def speed(
 ) -> None:
     """Passages per second with all of a dataset's types, and peak memory."""
     nlp = spacy.load(model)
-    gold_docs, queries = read_uniner_eval(eval_file, nlp.vocab)
-    types = sorted({q.label for q in queries})
-    gold_docs = gold_docs[:limit] if limit else gold_docs
-    docs = []
-    for gold in gold_docs:
-        doc = Doc(nlp.vocab, words=[t.text for t in gold], spaces=[bool(t.whitespace_) for t in gold])
-        doc._.set(TYPES_ATTR, types)
-        docs.append(doc)
+    _, _, types, docs = eval_queries(nlp, eval_file, limit)
     list(nlp.pipe(docs[:batch_size], batch_size=batch_size))  # warm-up
     start = time.perf_counter()
     list(nlp.pipe(docs, batch_size=batch_size))
