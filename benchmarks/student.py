@@ -34,7 +34,7 @@ from spacy_uniner.evaluation.metric import string_prf
 from spacy_uniner.evaluation.readers import read_docs, read_uniner_eval
 from spacy_uniner.student.component import TYPES_ATTR
 from spacy_uniner.student.corpus import StudentCorpus, to_docbin
-from spacy_uniner.student.threshold import tune_threshold
+from spacy_uniner.student.threshold import tune_thresholds
 
 ROOT = Path(__file__).resolve().parents[1]
 DOMAINS = {"ai": "CrossNER_AI", "literature": "CrossNER_literature", "music": "CrossNER_music", "politics": "CrossNER_politics", "science": "CrossNER_science"}
@@ -101,6 +101,28 @@ def score_eval_file(nlp, eval_file: Path, batch_size: int = 32) -> Dict[str, flo
     }
 
 
+def tune_and_score(model_dir: Path, dev_path: Path, eval_file: Path) -> Dict:
+    """Tune the thresholds of a trained student on dev, save them into it, and score the
+    eval file with them and with the global threshold alone (ablation)."""
+    nlp = spacy.load(model_dir)
+    dev = list(StudentCorpus(dev_path, shuffle_types=False, gold_preproc=True)(nlp))
+    thresholds = tune_thresholds(nlp, dev)
+    thresholds.apply(nlp)
+    nlp.to_disk(model_dir)
+    scores = score_eval_file(nlp, eval_file)
+    nlp.get_pipe("universal_ner_span").type_thresholds = {}
+    global_only = score_eval_file(nlp, eval_file)
+    return {
+        "threshold": thresholds.threshold,
+        "type_thresholds": thresholds.type_thresholds,
+        "dev_span_f1_global": 100 * thresholds.f_by_threshold[thresholds.threshold],
+        "dev_span_f1": 100 * thresholds.f1,
+        **scores,
+        "global_threshold_string_f1": global_only["string_f1"],
+        "global_threshold_span_f1": global_only["span_f1"],
+    }
+
+
 def train(config: Path, train_path: Path, dev_path: Path, output: Path, overrides: List[str]) -> float:
     """Run ``spacy train``; returns wall-clock minutes."""
     code = output / "code.py"
@@ -121,6 +143,7 @@ def targeted(
     config: Path = typer.Option(ROOT / "configs" / "student.cfg"),
     max_steps: int = typer.Option(600, help="Training steps per domain"),
     domains: str = typer.Option(",".join(DOMAINS), help="Comma-separated CrossNER domains"),
+    overrides: List[str] = typer.Option([], "--set", help="Config override for `spacy train`, e.g. --set training.dropout=0.2"),
 ) -> None:
     """Train one student per CrossNER domain, threshold on dev, score the eval file."""
     results = srsly.read_json(output / "targeted.json") if (output / "targeted.json").exists() else {}
@@ -134,18 +157,13 @@ def targeted(
             paths[split] = output / domain / f"{split}.spacy"
             paths[split].parent.mkdir(parents=True, exist_ok=True)
             to_docbin(read_docs(raw / f"{split}.txt", "bio", nlp.vocab, label_map), types).to_disk(paths[split])
-        minutes = train(config, paths["train"], paths["dev"], output / domain, [f"--training.max_steps={max_steps}"])
+        settings = [f"--training.max_steps={max_steps}", *(f"--{o}" for o in overrides)]
+        minutes = train(config, paths["train"], paths["dev"], output / domain, settings)
         model_dir = output / domain / "model-best"
         if not model_dir.exists():
             model_dir = output / domain / "model-last"
-        nlp = spacy.load(model_dir)
-        dev = list(StudentCorpus(paths["dev"], shuffle_types=False, gold_preproc=True)(nlp))
-        threshold, f_by_threshold = tune_threshold(nlp, dev)
-        nlp.get_pipe("universal_ner_span").threshold = threshold
-        nlp.config["components"]["universal_ner_span"]["threshold"] = threshold
-        nlp.to_disk(model_dir)
-        scores = score_eval_file(nlp, data_dir / "uniner_eval" / f"{DOMAINS[domain]}.json")
-        results[domain] = {"train_minutes": minutes, "max_steps": max_steps, "threshold": threshold, "dev_span_f1": 100 * f_by_threshold[threshold], **scores}
+        results[domain] = {"train_minutes": minutes, "max_steps": max_steps, "overrides": overrides}
+        results[domain].update(tune_and_score(model_dir, paths["dev"], data_dir / "uniner_eval" / f"{DOMAINS[domain]}.json"))
         typer.echo(f"{domain}: {json.dumps(results[domain])}")
         srsly.write_json(output / "targeted.json", results)
     done = [r for r in results.values()]
@@ -163,14 +181,9 @@ def retune(
     results = srsly.read_json(output / "targeted.json")
     for domain, result in results.items():
         model_dir = output / domain / "model-best"
-        nlp = spacy.load(model_dir)
-        dev = list(StudentCorpus(output / domain / "dev.spacy", shuffle_types=False, gold_preproc=True)(nlp))
-        threshold, f_by_threshold = tune_threshold(nlp, dev)
-        nlp.get_pipe("universal_ner_span").threshold = threshold
-        nlp.config["components"]["universal_ner_span"]["threshold"] = threshold
-        nlp.to_disk(model_dir)
-        scores = score_eval_file(nlp, data_dir / "uniner_eval" / f"{DOMAINS[domain]}.json")
-        result.update(threshold=threshold, dev_span_f1=100 * f_by_threshold[threshold], **scores)
+        if not model_dir.exists():
+            model_dir = output / domain / "model-last"
+        result.update(tune_and_score(model_dir, output / domain / "dev.spacy", data_dir / "uniner_eval" / f"{DOMAINS[domain]}.json"))
         typer.echo(f"{domain}: {json.dumps(result)}")
     srsly.write_json(output / "targeted.json", results)
     typer.echo(f"average string F1 over {len(results)} domains: {sum(r['string_f1'] for r in results.values()) / len(results):.1f}")
@@ -241,11 +254,11 @@ def zero_shot(
     model_dir = output / "model-best" if (output / "model-best").exists() else output / "model-last"
     nlp = spacy.load(model_dir)
     dev = list(StudentCorpus(output / "dev.spacy", shuffle_types=False, gold_preproc=True)(nlp))
-    threshold, f_by_threshold = tune_threshold(nlp, dev)
-    nlp.get_pipe("universal_ner_span").threshold = threshold
-    nlp.config["components"]["universal_ner_span"]["threshold"] = threshold
+    # The eval files ask type names the pool never saw: per-type thresholds cannot apply.
+    thresholds = tune_thresholds(nlp, dev, per_type=False)
+    thresholds.apply(nlp)
     nlp.to_disk(model_dir)
-    results = {"train_minutes": minutes, "threshold": threshold, "pool": pool_stats, "eval": {}}
+    results = {"train_minutes": minutes, "threshold": thresholds.threshold, "pool": pool_stats, "eval": {}}
     for name in EVAL_FILES:
         results["eval"][name] = score_eval_file(nlp, data_dir / "uniner_eval" / f"{name}.json")
         typer.echo(f"{name}: {json.dumps(results['eval'][name])}")

@@ -63,6 +63,10 @@ class Errors:
     )
     E202 = "[E202] `threshold` must be a number in (0, 1), got {value!r}."
     E203 = "[E203] The model returned scores for {got} docs but {expected} were given."
+    E204 = (
+        "[E204] `type_thresholds` must map type names to numbers in (0, 1), got {key!r}: {value!r}. "
+        "Example: {{\"person\": 0.3, \"city\": 0.5}}."
+    )
 
     # Student training data (student/corpus.py)
     E301 = "[E301] Training data not found: {path}. Give a .spacy file or a folder of them."

@@ -19,8 +19,11 @@ from thinc.api import Adam
 import spacy_uniner.student.component  # noqa: F401  (registers the factory until entry points exist)
 from spacy_uniner.student.component import TYPES_ATTR
 from spacy_uniner.student.corpus import StudentCorpus, create_student_corpus, to_docbin
-from spacy_uniner.student.model import SpanScores, _windows, build_span_type_matcher
-from spacy_uniner.student.threshold import tune_threshold
+from spacy_uniner.student.model import (
+    SHAPE_DIGIT, SHAPE_LOWER, SHAPE_MIXED, SHAPE_OTHER, SHAPE_TITLE, SHAPE_UPPER, SpanScores, _windows,
+    build_span_type_matcher, word_shape,
+)
+from spacy_uniner.student.threshold import tune_threshold, tune_thresholds
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "universal_ner_span"
@@ -103,6 +106,25 @@ def test_save_load_gives_identical_predictions(trained, politics):
     from_bytes = small_student().from_bytes(nlp.to_bytes())
     numpy.testing.assert_allclose(from_bytes.get_pipe(NAME).predict(docs)[0].logits, before[0].logits, rtol=1e-5, atol=1e-5)
 
+def test_word_shapes_let_the_uncased_encoder_see_capitals(trained, politics):
+    shapes = {"the": SHAPE_LOWER, "Obama": SHAPE_TITLE, "A": SHAPE_TITLE, "NASA": SHAPE_UPPER, "iPhone": SHAPE_MIXED,
+              "McDonald": SHAPE_MIXED, "2019": SHAPE_DIGIT, "F-16": SHAPE_DIGIT, ",": SHAPE_OTHER, "élan": SHAPE_LOWER}
+    assert {w: word_shape(w) for w in shapes} == shapes
+    words = [t.text for t in politics[0]]
+    assert any(w != w.lower() for w in words)
+    types = politics[0]._.get(TYPES_ATTR)
+
+    def logits(nlp, lowercase):
+        doc = Doc(nlp.vocab, words=[w.lower() if lowercase else w for w in words])
+        doc._.set(TYPES_ATTR, types)
+        return nlp.get_pipe(NAME).predict([doc])[0].logits
+
+    # Same sub-word ids either way (the tokenizer lowercases): only the shapes tell them apart.
+    assert not numpy.allclose(logits(trained["nlp"], False), logits(trained["nlp"], True), atol=1e-4)
+    blind = small_student(labels=["person"], word_shapes=False)
+    blind.initialize()
+    numpy.testing.assert_allclose(logits(blind, False), logits(blind, True), rtol=1e-5, atol=1e-5)
+
 def test_threshold_is_tuned_on_dev_and_saved(trained, politics, tmp_path):
     nlp = spacy.load(trained["path"])
     examples = examples_for(nlp, politics[:8])
@@ -114,6 +136,19 @@ def test_threshold_is_tuned_on_dev_and_saved(trained, politics, tmp_path):
     assert spacy.load(tmp_path / "tuned").get_pipe(NAME).threshold == pytest.approx(best)
     pipe.threshold = best
     assert nlp.evaluate(examples)["ents_f"] == pytest.approx(f_scores[best])
+
+def test_per_type_thresholds_never_lower_dev_f1_and_are_saved(trained, politics, tmp_path):
+    nlp = spacy.load(trained["path"])
+    examples = examples_for(nlp, politics)
+    chosen = tune_thresholds(nlp, examples, min_support=2)
+    assert chosen.f1 >= chosen.f_by_threshold[chosen.threshold]
+    assert set(chosen.type_thresholds) <= set(politics[0]._.get(TYPES_ATTR))
+    chosen.apply(nlp)
+    assert nlp.evaluate(examples)["ents_f"] == pytest.approx(chosen.f1)
+    nlp.to_disk(tmp_path / "tuned")
+    loaded = spacy.load(tmp_path / "tuned").get_pipe(NAME)
+    assert loaded.type_thresholds == chosen.type_thresholds and loaded.threshold == chosen.threshold
+    assert tune_thresholds(nlp, examples, per_type=False).type_thresholds == {}
 
 def scored(nlp, words, spans_and_probs, labels):
     """Hand-made scores: logit(p) for the given (start, end, type) entries, -20 elsewhere."""
@@ -139,6 +174,14 @@ def test_threshold_and_overlap_decoding():
     pipe.threshold = 0.3
     pipe.set_annotations([doc], [scores])
     assert (3, 4, "city") in [(e.start, e.end, e.label_) for e in doc.ents]
+    # A per-type threshold overrides the global one for that type name only.
+    pipe.threshold = 0.5
+    pipe.type_thresholds = {"city": 0.3, "person": 0.95}
+    pipe.set_annotations([doc], [scores])
+    assert [(e.start, e.end, e.label_) for e in doc.ents] == [(1, 2, "city"), (3, 4, "city"), (4, 5, "city")]
+    # ... matched by type text, whatever spaCy label asks it.
+    pipe.set_annotations([doc], [scores], [{"PER": "person", "LOC": "city"}])
+    assert {e.label_ for e in doc.ents} == {"LOC"} and len(doc.spans["uniner"]) == 3
 
 def test_existing_ents_are_kept_without_overwrite():
     nlp = small_student(labels=["person"])
@@ -184,6 +227,12 @@ def test_bad_model_config_errors(cfg, match):
 def test_bad_component_settings_errors(tmp_path):
     with pytest.raises(ValueError, match="E202"):
         small_student(labels=["person"]).get_pipe(NAME).threshold = 1.5
+    for bad in ({"person": 0.0}, {"": 0.3}, {"person": "high"}, ["person"]):
+        with pytest.raises(ValueError, match="E204"):
+            small_student(labels=["person"]).get_pipe(NAME).type_thresholds = bad
+    with pytest.raises(ValueError, match="E204"):
+        nlp = spacy.blank("en")
+        nlp.add_pipe(NAME, config={"labels": ["person"], "type_thresholds": {"person": 2}})
     with pytest.raises(ValueError, match="E003"):
         small_student(labels=["person", "person"])
     nlp = small_student(labels=["person"], encoder=str(tmp_path / "missing"))
@@ -220,6 +269,46 @@ def test_corpus_samples_frequent_negatives_and_synonyms(tmp_path):
         labels = {e.label_ for e in eg.reference.ents}
         assert labels <= set(eg.reference._.get(TYPES_ATTR))
     assert sum("urban area" in {e.label_ for e in eg.reference.ents} for eg in examples) == 15
+
+def test_corpus_replaces_mentions_within_their_type(tmp_path):
+    nlp = spacy.blank("en")
+    people, cities = ["Ann Lee", "Bo", "Maria de la Cruz"], ["Paris", "New York"]
+    docs = []
+    for i in range(12):
+        doc = nlp.make_doc(f"Yesterday {people[i % 3]} flew to {cities[i % 2]}, happily.")
+        person = doc.char_span(10, 10 + len(people[i % 3]))
+        city_start = doc.text.index(cities[i % 2])
+        doc.ents = [Span(doc, person.start, person.end, label="person"),
+                    doc.char_span(city_start, city_start + len(cities[i % 2]), label="city")]
+        docs.append(doc)
+    moved = nlp.make_doc("Bo lives in Paris")
+    moved.ents = [Span(moved, 0, 1, label="person")]
+    moved.spans["other"] = [Span(moved, 0, 1, label="person"), Span(moved, 3, 4, label="city")]
+    kept = nlp.make_doc("Bo lives in Paris")
+    kept.ents = [Span(kept, 0, 1, label="person")]
+    kept.spans["other"] = [Span(kept, 0, 2, label="event")]  # crosses the mention: it stays
+    to_docbin(docs + [moved, kept]).to_disk(tmp_path / "train.spacy")
+    corpus = create_student_corpus(tmp_path / "train.spacy", mention_replace_rate=1.0, gold_preproc=True, seed=3)
+    examples = list(corpus(nlp))
+    assert len(examples) == 14
+    changed = 0
+    for eg, doc in zip(examples[:12], docs):
+        ref = eg.reference
+        assert [t.text for t in eg.predicted] == [t.text for t in ref]
+        assert [e.label_ for e in ref.ents] == ["person", "city"]
+        person, city = ref.ents
+        assert person.text in people and city.text in cities
+        assert ref[: person.start].text == "Yesterday" and ref[person.end : city.start].text == "flew to"
+        assert ref[city.end :].text == ", happily."
+        changed += ref.text != doc.text
+    assert changed >= 6
+    ref = examples[12].reference
+    assert [(s.text, s.label_) for s in ref.spans["other"]] == [(ref.ents[0].text, "person"), ("Paris", "city")]
+    assert ref.text.endswith(" lives in Paris") and ref.ents[0].text in people
+    ref = examples[13].reference
+    assert ref.text == "Bo lives in Paris" and [s.text for s in ref.spans["other"]] == ["Bo lives"]
+    with pytest.raises(ValueError, match="mention_replace_rate"):
+        create_student_corpus(tmp_path / "train.spacy", mention_replace_rate=1.5)
 
 def test_corpus_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="E301"):

@@ -28,7 +28,7 @@ from ..align import find_spans
 from ..labels import normalize_labels
 from .component import TYPES_ATTR
 from .corpus import StudentCorpus, to_docbin
-from .threshold import tune_threshold
+from .threshold import tune_thresholds
 
 
 def parse_labels(labels: str) -> Dict[str, str]:
@@ -181,16 +181,23 @@ def student_threshold(
     dev: Path = typer.Argument(..., help="Dev .spacy DocBin (never the test split)"),
     component: str = typer.Option("universal_ner_span", help="Component name"),
     output: Optional[Path] = typer.Option(None, help="Save here instead of over MODEL"),
+    per_type: bool = typer.Option(True, "--per-type/--global-only", help="Also tune thresholds per type name"),
+    min_support: int = typer.Option(10, min=1, help="Gold mentions a type needs in dev to get its own threshold"),
 ) -> None:
-    """Choose the threshold with the best span F1 on a dev split and store it in the pipeline."""
+    """Choose the threshold with the best span F1 on a dev split, then per-type thresholds
+    for the frequent types where they raise it, and store them in the pipeline."""
     nlp = spacy.load(model)
     examples = list(StudentCorpus(dev, shuffle_types=False, gold_preproc=True)(nlp))
-    best, f_scores = tune_threshold(nlp, examples, component)
-    msg.table([(t, f"{100 * f:.1f}") for t, f in f_scores.items()], header=("threshold", "dev F1"))
-    nlp.get_pipe(component).threshold = best
-    nlp.config["components"][component]["threshold"] = best
+    chosen = tune_thresholds(nlp, examples, component, per_type=per_type, min_support=min_support)
+    msg.table([(t, f"{100 * f:.1f}") for t, f in chosen.f_by_threshold.items()], header=("threshold", "dev F1"))
+    if chosen.type_thresholds:
+        msg.table(sorted(chosen.type_thresholds.items()), header=("type", "threshold"))
+    chosen.apply(nlp, component)
     nlp.to_disk(output or model)
-    msg.good(f"threshold {best} (dev span F1 {100 * f_scores[best]:.1f}) saved to {output or model}")
+    msg.good(
+        f"threshold {chosen.threshold} (dev span F1 {100 * chosen.f_by_threshold[chosen.threshold]:.1f}), "
+        f"{len(chosen.type_thresholds)} per-type threshold(s) (dev span F1 {100 * chosen.f1:.1f}) saved to {output or model}"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -40,6 +40,7 @@ dropout = 0.1
 max_length = 512
 window_overlap = 32
 head_lr_scale = 10.0
+word_shapes = true
 """
 
 
@@ -52,6 +53,7 @@ head_lr_scale = 10.0
         "model": Config().from_str(DEFAULT_MODEL_CONFIG)["model"],
         "labels": [],
         "threshold": 0.5,
+        "type_thresholds": {},
         "spans_key": "uniner",
         "overwrite_ents": True,
         "scorer": {"@scorers": "spacy.ner_scorer.v1"},
@@ -64,13 +66,15 @@ def make_span_student(
     model: Model[List[Query], List[SpanScores]],
     labels: LabelsInput,
     threshold: float,
+    type_thresholds: Dict[str, float],
     spans_key: str,
     overwrite_ents: bool,
     scorer: Optional[Callable],
 ) -> "SpanStudent":
     """Create a ``universal_ner_span`` component (see ``SpanStudent``)."""
     return SpanStudent(
-        nlp.vocab, model, name, labels=labels, threshold=threshold, spans_key=spans_key, overwrite_ents=overwrite_ents, scorer=scorer
+        nlp.vocab, model, name, labels=labels, threshold=threshold, type_thresholds=type_thresholds,
+        spans_key=spans_key, overwrite_ents=overwrite_ents, scorer=scorer,
     )
 
 
@@ -79,7 +83,8 @@ class SpanStudent(TrainablePipe):
 
     Every candidate scoring at least ``threshold`` goes to ``doc.spans[spans_key]`` (scores
     in ``.attrs["scores"]``); a greedy pass keeps the best non-overlapping ones as
-    ``doc.ents``.
+    ``doc.ents``. ``type_thresholds`` (type text -> threshold, tuned on dev) overrides
+    ``threshold`` for the type names it lists.
     """
 
     def __init__(
@@ -90,6 +95,7 @@ class SpanStudent(TrainablePipe):
         *,
         labels: LabelsInput = (),
         threshold: float = 0.5,
+        type_thresholds: Optional[Dict[str, float]] = None,
         spans_key: str = "uniner",
         overwrite_ents: bool = True,
         scorer: Optional[Callable] = None,
@@ -98,9 +104,10 @@ class SpanStudent(TrainablePipe):
         self.model = model
         self.name = name
         self.scorer = scorer
-        self.cfg: Dict = {"labels": {}, "threshold": 0.5, "spans_key": spans_key, "overwrite_ents": overwrite_ents}
+        self.cfg: Dict = {"labels": {}, "threshold": 0.5, "type_thresholds": {}, "spans_key": spans_key, "overwrite_ents": overwrite_ents}
         self.set_labels(labels)
         self.threshold = threshold
+        self.type_thresholds = type_thresholds or {}
         self.stats: Dict[str, int] = {"unreachable_gold_spans": 0, "unasked_gold_spans": 0}
 
     # -- configuration ---------------------------------------------------------------
@@ -123,9 +130,23 @@ class SpanStudent(TrainablePipe):
 
     @threshold.setter
     def threshold(self, value: float) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
+        if not _is_probability(value):
             raise ValueError(Errors.E202.format(value=value))
         self.cfg["threshold"] = float(value)
+
+    @property
+    def type_thresholds(self) -> Dict[str, float]:
+        """Per-type thresholds ``{type text: threshold}`` that override ``threshold``."""
+        return dict(self.cfg["type_thresholds"])
+
+    @type_thresholds.setter
+    def type_thresholds(self, value: Dict[str, float]) -> None:
+        if not isinstance(value, dict):
+            raise ValueError(Errors.E204.format(key="(the whole setting)", value=value))
+        for key, threshold in value.items():
+            if not isinstance(key, str) or not key.strip() or not _is_probability(threshold):
+                raise ValueError(Errors.E204.format(key=key, value=threshold))
+        self.cfg["type_thresholds"] = {key: float(t) for key, t in value.items()}
 
     def _label_map_for(self, doc: Doc, labels: Optional[Dict[str, str]] = None) -> Dict[str, str]:
         own = doc._.get(TYPES_ATTR)
@@ -167,17 +188,20 @@ class SpanStudent(TrainablePipe):
         if maps is None:
             maps = [self._label_map_for(doc) for doc in docs]
         for doc, doc_scores, label_map in zip(docs, scores, maps):
-            candidates = self.candidates(doc_scores, list(label_map))
+            candidates = self.candidates(doc_scores, label_map)
             group = SpanGroup(doc, name=self.cfg["spans_key"], spans=[Span(doc, s, e, label=l) for s, e, l, _ in candidates])
             group.attrs["scores"] = [p for *_, p in candidates]
             doc.spans[self.cfg["spans_key"]] = group
             self._set_ents(doc, candidates)
 
-    def candidates(self, scores: SpanScores, labels: List[str]) -> List[Tuple[int, int, str, float]]:
-        """(start, end, label, probability) of every (span, type) at or above threshold,
-        in document order."""
+    def candidates(self, scores: SpanScores, label_map: Dict[str, str]) -> List[Tuple[int, int, str, float]]:
+        """(start, end, label, probability) of every (span, type) at or above its type's
+        threshold, in document order."""
+        labels = list(label_map)
+        per_type = self.cfg["type_thresholds"]
+        thresholds = numpy.asarray([per_type.get(text, self.threshold) for text in label_map.values()], dtype="float32")
         probs = _sigmoid(self.model.ops.to_numpy(scores.logits))
-        rows, cols = numpy.nonzero(probs >= self.threshold)
+        rows, cols = numpy.nonzero(probs >= thresholds)
         found = [(int(scores.starts[r]), int(scores.ends[r]), labels[c], float(probs[r, c])) for r, c in zip(rows, cols)]
         return sorted(found, key=lambda c: (c[0], c[1], -c[3]))
 
@@ -262,6 +286,10 @@ class SpanStudent(TrainablePipe):
         labels[label] = label
         self.set_labels(labels)
         return 1
+
+
+def _is_probability(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0.0 < value < 1.0
 
 
 def _sigmoid(x: numpy.ndarray) -> numpy.ndarray:

@@ -3,8 +3,10 @@
 Each doc stores the type names it is annotated for in ``doc._.uniner_types`` (saved with
 ``DocBin(store_user_data=True)``): a type in that list without a mention in ``doc.ents`` is
 a known negative. The reader ``spacy_uniner.StudentCorpus.v1`` adds negative types sampled
-in proportion to their frequency in the corpus (UniversalNER's scheme) and can swap type
-names for synonyms, finer or broader names, so the student learns from varied type texts.
+in proportion to their frequency in the corpus (UniversalNER's scheme), can swap type
+names for synonyms, finer or broader names, so the student learns from varied type texts,
+and can replace mentions by other mentions of the same type from the corpus (mention
+replacement, Dai & Adel 2020), so a small corpus is not learnt by heart.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy
 import srsly
@@ -60,6 +62,7 @@ def create_student_corpus(
     negatives: int = 0,
     synonyms: Optional[Union[str, Path]] = None,
     synonym_rate: float = 0.0,
+    mention_replace_rate: float = 0.0,
     shuffle_types: bool = True,
     shuffle: bool = False,
     gold_preproc: bool = False,
@@ -72,6 +75,8 @@ def create_student_corpus(
         frequency in this corpus.
     synonyms: JSON file ``{type name: [other names]}``; with probability ``synonym_rate``
         each type name of a doc is replaced (in its queries and its mentions) by one of them.
+    mention_replace_rate: probability that each mention is replaced by the words of
+        another mention of the same type drawn from the corpus.
     shuffle_types: shuffle the order of each doc's type names.
     shuffle: shuffle the docs on every pass (use with ``[training] max_epochs = -1``, so
         that each epoch reads the corpus again and draws new negatives).
@@ -79,13 +84,15 @@ def create_student_corpus(
     """
     if not isinstance(negatives, int) or negatives < 0:
         raise ValueError(Errors.E303.format(name="negatives", what="an integer >= 0", value=negatives))
-    if not 0.0 <= synonym_rate <= 1.0:
-        raise ValueError(Errors.E303.format(name="synonym_rate", what="in [0, 1]", value=synonym_rate))
+    for name, rate in (("synonym_rate", synonym_rate), ("mention_replace_rate", mention_replace_rate)):
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(Errors.E303.format(name=name, what="in [0, 1]", value=rate))
     return StudentCorpus(
         Path(path),
         negatives=negatives,
         synonyms=_read_synonyms(Path(synonyms)) if synonyms else {},
         synonym_rate=synonym_rate,
+        mention_replace_rate=mention_replace_rate,
         shuffle_types=shuffle_types,
         shuffle=shuffle,
         gold_preproc=gold_preproc,
@@ -104,6 +111,7 @@ class StudentCorpus:
         negatives: int = 0,
         synonyms: Optional[Dict[str, List[str]]] = None,
         synonym_rate: float = 0.0,
+        mention_replace_rate: float = 0.0,
         shuffle_types: bool = True,
         shuffle: bool = False,
         gold_preproc: bool = False,
@@ -116,6 +124,7 @@ class StudentCorpus:
         self.negatives = negatives
         self.synonyms = synonyms or {}
         self.synonym_rate = synonym_rate
+        self.mention_replace_rate = mention_replace_rate
         self.shuffle_types = shuffle_types
         self.shuffle = shuffle
         self.gold_preproc = gold_preproc
@@ -123,6 +132,7 @@ class StudentCorpus:
         self.random = random.Random(seed)
         self.rng = numpy.random.default_rng(seed)
         self._frequencies: Optional[Counter] = None
+        self._mentions: Optional[Dict[str, List[Tuple[str, ...]]]] = None
 
     def _files(self) -> List[Path]:
         return sorted(self.path.glob("**/*.spacy")) if self.path.is_dir() else [self.path]
@@ -141,6 +151,8 @@ class StudentCorpus:
     def __call__(self, nlp: Language) -> Iterator[Example]:
         if self.negatives and self._frequencies is None:
             self._frequencies = type_frequencies(self._docs(nlp.vocab))
+        if self.mention_replace_rate and self._mentions is None:
+            self._mentions = mention_pool(self._docs(nlp.vocab))
         docs: Iterable[Doc] = self._docs(nlp.vocab)
         if self.shuffle:
             docs = list(docs)
@@ -155,6 +167,8 @@ class StudentCorpus:
             yield Example(predicted, reference)
 
     def _augment(self, doc: Doc) -> Doc:
+        if self.mention_replace_rate:
+            doc = self._replace_mentions(doc)
         types = doc_types(doc)
         if self.negatives and self._frequencies:
             types += self._sample_negatives(set(types))
@@ -167,6 +181,48 @@ class StudentCorpus:
         doc._.set(TYPES_ATTR, types)
         return doc
 
+    def _replace_mentions(self, doc: Doc) -> Doc:
+        """A copy of ``doc`` where each mention is, with probability ``mention_replace_rate``,
+        swapped for another mention of its type. Entities and span groups move with the
+        words; a mention that a grouped span overlaps without matching it is kept."""
+        grouped = [span for group in doc.spans.values() for span in group]
+        boundary = list(range(len(doc) + 1))  # old token boundary -> new one
+        words: List[str] = []
+        spaces: List[bool] = []
+        position = 0
+        for ent in doc.ents:
+            for token in doc[position : ent.start]:
+                boundary[token.i] = len(words)
+                words.append(token.text)
+                spaces.append(bool(token.whitespace_))
+            choices = self._mentions.get(ent.label_, []) if self._mentions else []
+            new = tuple(t.text for t in ent)
+            crossed = any(s.start < ent.end and ent.start < s.end and (s.start, s.end) != (ent.start, ent.end) for s in grouped)
+            if len(choices) > 1 and not crossed and self.random.random() < self.mention_replace_rate:
+                new = self.random.choice(choices)
+            boundary[ent.start] = len(words)
+            if new == tuple(t.text for t in ent):
+                for token in ent:
+                    boundary[token.i] = len(words)
+                    words.append(token.text)
+                    spaces.append(bool(token.whitespace_))
+            else:
+                words += new
+                spaces += [True] * (len(new) - 1) + [bool(ent[-1].whitespace_)]
+            position = ent.end
+            boundary[ent.end] = len(words)
+        for token in doc[position:]:
+            boundary[token.i] = len(words)
+            words.append(token.text)
+            spaces.append(bool(token.whitespace_))
+        boundary[len(doc)] = len(words)
+        new_doc = Doc(doc.vocab, words=words, spaces=spaces)
+        new_doc.ents = [Span(new_doc, boundary[e.start], boundary[e.end], label=e.label_) for e in doc.ents]
+        for name, group in doc.spans.items():
+            new_doc.spans[name] = [Span(new_doc, boundary[s.start], boundary[s.end], label=s.label_) for s in group]
+        new_doc._.set(TYPES_ATTR, doc._.get(TYPES_ATTR))
+        return new_doc
+
     def _sample_negatives(self, present: set) -> List[str]:
         pool = [(t, n) for t, n in self._frequencies.items() if t not in present]
         if not pool:
@@ -174,6 +230,15 @@ class StudentCorpus:
         weights = numpy.asarray([n for _, n in pool], dtype="float64")
         picks = self.rng.choice(len(pool), size=min(self.negatives, len(pool)), replace=False, p=weights / weights.sum())
         return [pool[i][0] for i in picks]
+
+
+def mention_pool(docs: Iterable[Doc]) -> Dict[str, List[Tuple[str, ...]]]:
+    """The distinct mentions (as word tuples) of each type in ``docs``."""
+    pool: Dict[str, Dict[Tuple[str, ...], None]] = {}
+    for doc in docs:
+        for ent in doc.ents:
+            pool.setdefault(ent.label_, {})[tuple(t.text for t in ent)] = None
+    return {label: list(mentions) for label, mentions in pool.items()}
 
 
 def _read_synonyms(path: Path) -> Dict[str, List[str]]:

@@ -4,6 +4,11 @@ The type names are encoded together with the text::
 
     [CLS] <<ENT>> person <<ENT>> city <<SEP>> word word word ... [SEP]
 
+Uncased encoders (the default one included) cannot see capitalisation, the strongest cue
+for names; a learned word-shape embedding (lower, Title, UPPER, mIxed, digits, other) is added
+to the input embedding of every text sub-word, starting from zero so the pretrained encoder
+is unchanged at initialization.
+
 Each type is represented by the hidden state of its ``<<ENT>>`` marker plus the mean of its
 name's sub-words, each span (up to
 ``max_width`` tokens) by the first sub-word of its first token and the last sub-word of
@@ -45,6 +50,25 @@ _PACKAGED_ENCODERS = {
 }
 
 Query = Tuple[Doc, Sequence[str]]
+# Word-shape classes; 0 is every prompt, marker and padding position.
+SHAPE_PROMPT, SHAPE_LOWER, SHAPE_TITLE, SHAPE_UPPER, SHAPE_MIXED, SHAPE_DIGIT, SHAPE_OTHER = range(7)
+N_SHAPES = 7
+
+
+def word_shape(text: str) -> int:
+    """Coarse shape class of a word: the capitalisation an uncased encoder loses."""
+    if any(c.isdigit() for c in text):
+        return SHAPE_DIGIT
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return SHAPE_OTHER
+    if all(c.islower() for c in letters):
+        return SHAPE_LOWER
+    if all(c.isupper() for c in letters):
+        return SHAPE_UPPER if len(letters) > 1 else SHAPE_TITLE
+    if letters[0].isupper() and all(c.islower() for c in letters[1:]):
+        return SHAPE_TITLE
+    return SHAPE_MIXED
 
 
 @dataclass
@@ -59,10 +83,13 @@ class SpanScores:
 class SpanTypeModule(nn.Module):
     """The torch part: encoder plus span and type heads."""
 
-    def __init__(self, encoder: nn.Module, max_width: int, hidden_width: int, dropout: float):
+    def __init__(self, encoder: nn.Module, max_width: int, hidden_width: int, dropout: float, word_shapes: bool = True):
         super().__init__()
         width = encoder.config.hidden_size
         self.encoder = encoder
+        self.shapes = nn.Embedding(N_SHAPES, width) if word_shapes else None
+        if self.shapes is not None:
+            nn.init.zeros_(self.shapes.weight)
         self.dropout = nn.Dropout(dropout)
         self.start = nn.Linear(width, hidden_width)
         self.end = nn.Linear(width, hidden_width, bias=False)
@@ -82,9 +109,14 @@ class SpanTypeModule(nn.Module):
         type_pool: torch.Tensor,  # (W, T, L) mean-pooling weights over each type name's sub-words
         word_start: torch.Tensor,  # (W, N) first sub-word of each token
         word_end: torch.Tensor,  # (W, N) last sub-word of each token
+        shape_ids: torch.Tensor,  # (W, L) word-shape class of each sub-word
     ) -> torch.Tensor:
         """Return logits of shape (W, N, max_width, T): span (n, n + k) against type t."""
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if self.shapes is None:
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        else:
+            embeds = self.encoder.get_input_embeddings()(input_ids) + self.shapes(shape_ids)
+            hidden = self.encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
         hidden = self.dropout(hidden)
         dim = hidden.shape[-1]
 
@@ -115,11 +147,11 @@ class SpanTypeShim(PyTorchShim):
 
     def finish_update(self, optimizer: Optimizer) -> None:
         """Update the weights; the freshly initialised heads learn ``head_lr_scale`` times
-        faster than the pretrained encoder."""
+        faster than the pretrained encoder and the word-shape embedding that feeds it."""
         for name, param in self._model.named_parameters():
             if param.grad is None:
                 continue
-            scale = 1.0 if name.startswith("encoder.") else self.head_lr_scale
+            scale = 1.0 if name.startswith(("encoder.", "shapes.")) else self.head_lr_scale
             weights, _ = optimizer((self.id, name), torch2xp(param.data), torch2xp(param.grad), lr_scale=scale)
             param.data = xp2torch(weights, requires_grad=True, device=param.device)
             param.grad.zero_()
@@ -176,6 +208,7 @@ def build_span_type_matcher(
     max_length: int = 512,
     window_overlap: int = 32,
     head_lr_scale: float = 10.0,
+    word_shapes: bool = True,
 ) -> Model[List[Query], List[SpanScores]]:
     """Score every span of up to ``max_width`` tokens of each doc against its type names.
 
@@ -183,6 +216,7 @@ def build_span_type_matcher(
     max_length: sub-word tokens per encoder input (type prompt plus text window).
     window_overlap: tokens shared by consecutive windows of a long doc (>= max_width).
     head_lr_scale: learning-rate multiplier of the span and type heads over the encoder's.
+    word_shapes: add a learned word-shape (capitalisation) embedding to the text's sub-words.
     """
     for name, value in (("max_width", max_width), ("hidden_width", hidden_width), ("max_length", max_length)):
         if not isinstance(value, int) or value < 1:
@@ -193,7 +227,7 @@ def build_span_type_matcher(
         raise ValueError(Errors.E402.format(name="window_overlap", what=f"an integer >= max_width ({max_width})", value=window_overlap))
 
     def build(encoder_module: nn.Module) -> SpanTypeModule:
-        return SpanTypeModule(encoder_module, max_width, hidden_width, dropout)
+        return SpanTypeModule(encoder_module, max_width, hidden_width, dropout, word_shapes)
 
     return Model(
         "span_type_matcher",
@@ -278,7 +312,7 @@ def _make_batch(model: Model, queries: List[Query]) -> _Batch:
         if not isinstance(type_name, str) or not type_name.strip():
             raise ValueError(Errors.E405.format(value=type_name))
     type_pieces = dict(zip(all_types, tokenizer(all_types, add_special_tokens=False)["input_ids"])) if all_types else {}
-    rows: List[Tuple[List[int], List[int], List[int], List[int]]] = []  # ids, type_pos, word_start, word_end
+    rows: List[Tuple[List[int], List[int], List[int], List[int], List[int]]] = []  # ids, type_pos, word_start, word_end, shapes
     name_lengths: List[List[int]] = []
     index_parts: List[numpy.ndarray] = []
     spans_out, sizes = [], []
@@ -298,6 +332,7 @@ def _make_batch(model: Model, queries: List[Query]) -> _Batch:
         words = [t.text for t in doc]
         pieces = tokenizer(words, add_special_tokens=False)["input_ids"] if words else []
         pieces = [(p or [tokenizer.unk_token_id])[:budget] for p in pieces]
+        shapes = [word_shape(w) for w in words]
         windows = _windows([len(p) for p in pieces], budget, overlap)
         starts, ends = _candidate_spans(doc, max_width)
         owner, n_skipped = _assign_windows(starts, ends, windows)
@@ -309,13 +344,15 @@ def _make_batch(model: Model, queries: List[Query]) -> _Batch:
         first_row = len(rows)
         for w_start, w_end in windows:
             ids = list(prompt)
+            shape_ids = [SHAPE_PROMPT] * len(prompt)
             first, last = [], []
-            for p in pieces[w_start:w_end]:
+            for p, shape in zip(pieces[w_start:w_end], shapes[w_start:w_end]):
                 first.append(len(ids))
                 ids += p
+                shape_ids += [shape] * len(p)
                 last.append(len(ids) - 1)
             ids.append(tokenizer.sep_token_id)
-            rows.append((ids, type_pos, first, last))
+            rows.append((ids, type_pos, first, last, shape_ids))
             name_lengths.append([len(type_pieces[t]) for t in types])
         if len(starts) and len(types):
             local = starts - numpy.asarray([windows[o][0] for o in owner], dtype="int64")
@@ -384,7 +421,7 @@ def _assign_windows(starts: numpy.ndarray, ends: numpy.ndarray, windows: List[Tu
     return owner, int((~inside).sum())
 
 
-def _pad(rows: List[Tuple[List[int], List[int], List[int], List[int]]], name_lengths: List[List[int]], pad_id: int) -> Tuple[torch.Tensor, ...]:
+def _pad(rows: List[Tuple[List[int], List[int], List[int], List[int], List[int]]], name_lengths: List[List[int]], pad_id: int) -> Tuple[torch.Tensor, ...]:
     n_rows = len(rows)
     length = max(len(r[0]) for r in rows)
     n_types = max(1, max(len(r[1]) for r in rows))
@@ -395,12 +432,14 @@ def _pad(rows: List[Tuple[List[int], List[int], List[int], List[int]]], name_len
     type_pool = numpy.zeros((n_rows, n_types, length), dtype="float32")
     first = numpy.zeros((n_rows, n_words), dtype="int64")
     last = numpy.zeros((n_rows, n_words), dtype="int64")
-    for i, (row_ids, row_types, row_first, row_last) in enumerate(rows):
+    shapes = numpy.full((n_rows, length), SHAPE_PROMPT, dtype="int64")
+    for i, (row_ids, row_types, row_first, row_last, row_shapes) in enumerate(rows):
         ids[i, : len(row_ids)] = row_ids
+        shapes[i, : len(row_shapes)] = row_shapes
         mask[i, : len(row_ids)] = 1
         type_pos[i, : len(row_types)] = row_types
         for t, (pos, n) in enumerate(zip(row_types, name_lengths[i])):
             type_pool[i, t, pos + 1 : pos + 1 + n] = 1.0 / max(1, n)
         first[i, : len(row_first)] = row_first
         last[i, : len(row_last)] = row_last
-    return tuple(torch.from_numpy(a) for a in (ids, mask, type_pos, type_pool, first, last))
+    return tuple(torch.from_numpy(a) for a in (ids, mask, type_pos, type_pool, first, last, shapes))

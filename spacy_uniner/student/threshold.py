@@ -1,7 +1,9 @@
-"""Choose the student's decision threshold on a dev split (never on test)."""
+"""Choose the student's decision thresholds on a dev split (never on test)."""
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Sequence, Tuple
 
 from spacy.language import Language
@@ -12,6 +14,62 @@ from .component import SpanStudent
 
 # Finer at the low end: students trained briefly are often under-confident.
 DEFAULT_GRID = (0.01, 0.02, 0.03, 0.04) + tuple(round(0.05 * i, 2) for i in range(1, 20))
+# (start, end, label, probability, type text) of one candidate entity.
+_Candidate = Tuple[int, int, str, float, str]
+
+
+@dataclass
+class Thresholds:
+    """A tuned global threshold, per-type overrides and the dev F1 they give."""
+
+    threshold: float
+    type_thresholds: Dict[str, float] = field(default_factory=dict)
+    f1: float = 0.0  # dev span F1 with both
+    f_by_threshold: Dict[float, float] = field(default_factory=dict)  # dev span F1 per global threshold
+
+    def apply(self, nlp: Language, component: str = "universal_ner_span") -> None:
+        """Set them on the component and in ``nlp.config``, so ``nlp.to_disk`` keeps them."""
+        pipe = nlp.get_pipe(component)
+        pipe.threshold = self.threshold
+        pipe.type_thresholds = self.type_thresholds
+        nlp.config["components"][component]["threshold"] = self.threshold
+        nlp.config["components"][component]["type_thresholds"] = dict(self.type_thresholds)
+
+
+class _DevDecoder:
+    """Dev examples with every candidate above the lowest threshold, re-decoded under any
+    thresholds without running the model again."""
+
+    def __init__(self, nlp: Language, examples: Iterable[Example], component: str, lowest: float, batch_size: int):
+        pipe = nlp.get_pipe(component)
+        if not isinstance(pipe, SpanStudent):
+            raise TypeError(f"Component {component!r} is a {type(pipe).__name__}, not a universal_ner_span component.")
+        self.pipe = pipe
+        self.examples = [Example(eg.predicted.copy(), eg.reference) for eg in examples]
+        docs = [eg.predicted for eg in self.examples]
+        for name, proc in nlp.pipeline:
+            if name == component:
+                break
+            docs = list(proc.pipe(docs))
+        self.candidates: List[List[_Candidate]] = []
+        saved = pipe.threshold, pipe.type_thresholds
+        pipe.threshold, pipe.type_thresholds = lowest, {}
+        try:
+            for start in range(0, len(docs), batch_size):
+                batch = docs[start : start + batch_size]
+                maps = [pipe._label_map_for(doc) for doc in batch]
+                for scores, label_map in zip(pipe._predict(batch, maps), maps):
+                    self.candidates.append([(*c, label_map[c[2]]) for c in pipe.candidates(scores, label_map)])
+        finally:
+            pipe.threshold, pipe.type_thresholds = saved
+        self.support = Counter(e.label_ for eg in self.examples for e in eg.reference.ents)
+        self.text_of = {label: text for found in self.candidates for _, _, label, _, text in found}
+
+    def f1(self, threshold: float, type_thresholds: Dict[str, float]) -> float:
+        for eg, found in zip(self.examples, self.candidates):
+            kept = [c[:4] for c in found if c[3] >= type_thresholds.get(c[4], threshold)]
+            self.pipe._set_ents(eg.predicted, kept)
+        return get_ner_prf(self.examples)["ents_f"]
 
 
 def tune_threshold(
@@ -27,31 +85,39 @@ def tune_threshold(
     The model runs once; each threshold only re-decodes its scores. The threshold is not
     set: assign ``nlp.get_pipe(component).threshold`` and save the pipeline to keep it.
     """
-    pipe = nlp.get_pipe(component)
-    if not isinstance(pipe, SpanStudent):
-        raise TypeError(f"Component {component!r} is a {type(pipe).__name__}, not a universal_ner_span component.")
-    examples = [Example(eg.predicted.copy(), eg.reference) for eg in examples]
-    docs = [eg.predicted for eg in examples]
-    for name, proc in nlp.pipeline:
-        if name == component:
+    decoder = _DevDecoder(nlp, examples, component, min(grid), batch_size)
+    f_scores = {t: decoder.f1(t, {}) for t in sorted(float(t) for t in grid)}
+    return max(f_scores, key=lambda t: f_scores[t]), f_scores
+
+
+def tune_thresholds(
+    nlp: Language,
+    examples: Iterable[Example],
+    component: str = "universal_ner_span",
+    grid: Sequence[float] = DEFAULT_GRID,
+    per_type: bool = True,
+    min_support: int = 10,
+    batch_size: int = 32,
+) -> Thresholds:
+    """The best global threshold, then (``per_type``) one coordinate-ascent pass over the
+    type names with at least ``min_support`` gold mentions in ``examples`` (most frequent
+    first): each keeps its own threshold only where it raises the dev span F1. Rare types
+    keep the global one. Nothing is set: call ``.apply(nlp)``.
+    """
+    decoder = _DevDecoder(nlp, examples, component, min(grid), batch_size)
+    grid = sorted(float(t) for t in grid)
+    f_scores = {t: decoder.f1(t, {}) for t in grid}
+    best = max(f_scores, key=lambda t: f_scores[t])
+    chosen: Dict[str, float] = {}
+    current = f_scores[best]
+    for label, support in decoder.support.most_common() if per_type else ():
+        text = decoder.text_of.get(label, label)
+        if support < min_support:
             break
-        docs = list(proc.pipe(docs))
-    lowest = min(grid)
-    candidates: List[List[Tuple[int, int, str, float]]] = []
-    saved = pipe.threshold
-    pipe.threshold = lowest
-    try:
-        for start in range(0, len(docs), batch_size):
-            batch = docs[start : start + batch_size]
-            maps = [pipe._label_map_for(doc) for doc in batch]
-            for scores, label_map in zip(pipe._predict(batch, maps), maps):
-                candidates.append(pipe.candidates(scores, list(label_map)))
-    finally:
-        pipe.threshold = saved
-    f_scores: Dict[float, float] = {}
-    for threshold in sorted(float(t) for t in grid):
-        for eg, found in zip(examples, candidates):
-            pipe._set_ents(eg.predicted, [c for c in found if c[3] >= threshold])
-        f_scores[threshold] = get_ner_prf(examples)["ents_f"]
-    best = max(sorted(f_scores), key=lambda t: f_scores[t])
-    return best, f_scores
+        for threshold in grid:
+            if threshold == best:
+                continue
+            f1 = decoder.f1(best, {**chosen, text: threshold})
+            if f1 > current:
+                current, chosen[text] = f1, threshold
+    return Thresholds(best, chosen, current, f_scores)
