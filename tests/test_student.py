@@ -23,7 +23,7 @@ from spacy_uniner.student.model import (
     SHAPE_DIGIT, SHAPE_LOWER, SHAPE_MIXED, SHAPE_OTHER, SHAPE_TITLE, SHAPE_UPPER, SpanScores, _windows,
     build_span_type_matcher, word_shape,
 )
-from spacy_uniner.student.threshold import tune_threshold, tune_thresholds
+from spacy_uniner.student.threshold import tune_thresholds
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "universal_ner_span"
@@ -128,7 +128,9 @@ def test_word_shapes_let_the_uncased_encoder_see_capitals(trained, politics):
 def test_threshold_is_tuned_on_dev_and_saved(trained, politics, tmp_path):
     nlp = spacy.load(trained["path"])
     examples = examples_for(nlp, politics[:8])
-    best, f_scores = tune_threshold(nlp, examples)
+    chosen = tune_thresholds(nlp, examples, per_type=False)
+    best, f_scores = chosen.threshold, chosen.f_by_threshold
+    assert chosen.type_thresholds == {} and chosen.f1 == f_scores[best]
     assert best in f_scores and f_scores[best] == max(f_scores.values())
     pipe = nlp.get_pipe(NAME)
     pipe.threshold = best

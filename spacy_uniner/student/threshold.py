@@ -12,8 +12,8 @@ from spacy.training import Example
 
 from .component import SpanStudent
 
-# Finer at the low end: students trained briefly are often under-confident.
-DEFAULT_GRID = (0.01, 0.02, 0.03, 0.04) + tuple(round(0.05 * i, 2) for i in range(1, 20))
+# Finer at the low end: students trained on little data are often under-confident.
+DEFAULT_GRID = (0.002, 0.005, 0.01, 0.02, 0.03, 0.04) + tuple(round(0.05 * i, 2) for i in range(1, 20))
 # (start, end, label, probability, type text) of one candidate entity.
 _Candidate = Tuple[int, int, str, float, str]
 
@@ -72,24 +72,6 @@ class _DevDecoder:
         return get_ner_prf(self.examples)["ents_f"]
 
 
-def tune_threshold(
-    nlp: Language,
-    examples: Iterable[Example],
-    component: str = "universal_ner_span",
-    grid: Sequence[float] = DEFAULT_GRID,
-    batch_size: int = 32,
-) -> Tuple[float, Dict[float, float]]:
-    """Return the threshold with the best span-level F1 of ``doc.ents`` on ``examples``
-    (ties: the lower threshold) and the F1 at every threshold of ``grid``.
-
-    The model runs once; each threshold only re-decodes its scores. The threshold is not
-    set: assign ``nlp.get_pipe(component).threshold`` and save the pipeline to keep it.
-    """
-    decoder = _DevDecoder(nlp, examples, component, min(grid), batch_size)
-    f_scores = {t: decoder.f1(t, {}) for t in sorted(float(t) for t in grid)}
-    return max(f_scores, key=lambda t: f_scores[t]), f_scores
-
-
 def tune_thresholds(
     nlp: Language,
     examples: Iterable[Example],
@@ -102,7 +84,8 @@ def tune_thresholds(
     """The best global threshold, then (``per_type``) one coordinate-ascent pass over the
     type names with at least ``min_support`` gold mentions in ``examples`` (most frequent
     first): each keeps its own threshold only where it raises the dev span F1. Rare types
-    keep the global one. Nothing is set: call ``.apply(nlp)``.
+    keep the global one. Ties go to the lower threshold. The model runs once; each
+    setting only re-decodes its scores. Nothing is set: call ``.apply(nlp)``.
     """
     decoder = _DevDecoder(nlp, examples, component, min(grid), batch_size)
     grid = sorted(float(t) for t in grid)
