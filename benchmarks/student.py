@@ -1,6 +1,7 @@
 """Benchmark of the compact ``universal_ner_span`` student.
 
-    python benchmarks/student.py targeted --data-dir DATA --output benchmarks/results/student
+    python benchmarks/student.py targeted --data-dir DATA --output benchmarks/results/student --seed 0
+    python benchmarks/student.py table benchmarks/results/student benchmarks/results/student-seed1
     python benchmarks/student.py speed MODEL --eval-file DATA/uniner_eval/CrossNER_AI.json
 
 ``targeted``: per CrossNER domain, train with ``spacy train configs/student.cfg`` on its
@@ -144,6 +145,7 @@ def targeted(
     max_steps: int = typer.Option(600, help="Training steps per domain"),
     domains: str = typer.Option(",".join(DOMAINS), help="Comma-separated CrossNER domains"),
     overrides: List[str] = typer.Option([], "--set", help="Config override for `spacy train`, e.g. --set training.dropout=0.2"),
+    seed: int = typer.Option(0, help="Seed of the training run and its reader"),
 ) -> None:
     """Train one student per CrossNER domain, threshold on dev, score the eval file."""
     results = srsly.read_json(output / "targeted.json") if (output / "targeted.json").exists() else {}
@@ -157,12 +159,13 @@ def targeted(
             paths[split] = output / domain / f"{split}.spacy"
             paths[split].parent.mkdir(parents=True, exist_ok=True)
             to_docbin(read_docs(raw / f"{split}.txt", "bio", nlp.vocab, label_map), types).to_disk(paths[split])
-        settings = [f"--training.max_steps={max_steps}", *(f"--{o}" for o in overrides)]
+        settings = [f"--training.max_steps={max_steps}", f"--system.seed={seed}", *(f"--{o}" for o in overrides)]
         minutes = train(config, paths["train"], paths["dev"], output / domain, settings)
         model_dir = output / domain / "model-best"
         if not model_dir.exists():
             model_dir = output / domain / "model-last"
-        results[domain] = {"train_minutes": minutes, "max_steps": max_steps, "overrides": overrides}
+        threads = os.environ.get("OMP_NUM_THREADS", "all")
+        results[domain] = {"train_minutes": minutes, "max_steps": max_steps, "seed": seed, "threads": threads, "overrides": overrides}
         results[domain].update(tune_and_score(model_dir, paths["dev"], data_dir / "uniner_eval" / f"{DOMAINS[domain]}.json"))
         typer.echo(f"{domain}: {json.dumps(results[domain])}")
         srsly.write_json(output / "targeted.json", results)
@@ -187,6 +190,44 @@ def retune(
         typer.echo(f"{domain}: {json.dumps(result)}")
     srsly.write_json(output / "targeted.json", results)
     typer.echo(f"average string F1 over {len(results)} domains: {sum(r['string_f1'] for r in results.values()) / len(results):.1f}")
+
+
+@app.command()
+def table(
+    outputs: List[Path] = typer.Argument(..., help="Output folders of `targeted` runs (e.g. one per seed)"),
+    paper: Path = typer.Option(ROOT / "configs" / "paper_results.json", help="Published results"),
+) -> None:
+    """Markdown table of targeted runs: per domain the string F1 of each run, their mean,
+    span F1 and global-threshold string F1 (means), the longest training, and UniNER-7B."""
+    runs = [srsly.read_json(out / "targeted.json") for out in outputs]
+    published = srsly.read_json(paper)["zero_shot"]["systems"]["UniNER-7B"]["f1"]
+    names = {"ai": "AI", "literature": "Literature", "music": "Music", "politics": "Politics", "science": "Science"}
+    header = ["domain", *(f"string F1 run {i + 1}" for i in range(len(runs))), "string F1 mean", "span F1 mean",
+              "global threshold only", "training min (max)", "UniNER-7B (paper)"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    columns: Dict[str, List[float]] = {}
+    for domain in DOMAINS:
+        done = [run[domain] for run in runs if domain in run]
+        if len(done) < len(runs):
+            continue
+        row = {
+            "string": [r["string_f1"] for r in done],
+            "span": sum(r["span_f1"] for r in done) / len(done),
+            "global": sum(r.get("global_threshold_string_f1", r["string_f1"]) for r in done) / len(done),
+            "minutes": max(r["train_minutes"] for r in done),
+            "paper": published[names[domain]],
+        }
+        row["mean"] = sum(row["string"]) / len(done)
+        for key in ("mean", "span", "global", "paper"):
+            columns.setdefault(key, []).append(row[key])
+        cells = [names[domain], *(f"{f:.1f}" for f in row["string"]), f"{row['mean']:.1f}", f"{row['span']:.1f}",
+                 f"{row['global']:.1f}", f"{row['minutes']:.1f}", f"{row['paper']:.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    if columns:
+        avg = {k: sum(v) / len(v) for k, v in columns.items()}
+        cells = ["**average**", *([""] * len(runs)), f"**{avg['mean']:.1f}**", f"{avg['span']:.1f}", f"{avg['global']:.1f}", "", f"{avg['paper']:.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    typer.echo("\n".join(lines))
 
 
 ZERO_SHOT_POOL = [

@@ -149,7 +149,7 @@ def test_per_type_thresholds_never_lower_dev_f1_and_are_saved(trained, politics,
     assert nlp.evaluate(examples)["ents_f"] == pytest.approx(chosen.f1)
     nlp.to_disk(tmp_path / "tuned")
     loaded = spacy.load(tmp_path / "tuned").get_pipe(NAME)
-    assert loaded.type_thresholds == chosen.type_thresholds and loaded.threshold == chosen.threshold
+    assert loaded.type_thresholds == pytest.approx(chosen.type_thresholds) and loaded.threshold == pytest.approx(chosen.threshold)
     assert tune_thresholds(nlp, examples, per_type=False).type_thresholds == {}
 
 def scored(nlp, words, spans_and_probs, labels):
