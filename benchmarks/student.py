@@ -313,24 +313,26 @@ def speed(
     model: Path = typer.Argument(..., help="A trained student pipeline"),
     eval_file: Path = typer.Option(..., help="UniNER eval file; every passage is asked all its types"),
     batch_size: int = typer.Option(32),
+    baseline_batch_size: int = typer.Option(1, help="Baseline in the same run: passages per batch"),
     limit: int = typer.Option(0, help="Use only the first N passages (0: all)"),
 ) -> None:
-    """Passages per second with all of a dataset's types, and peak memory."""
-    nlp = spacy.load(model)
-    _, _, types, docs = eval_queries(nlp, eval_file, limit)
-    list(nlp.pipe(docs[:batch_size], batch_size=batch_size))  # warm-up
-    start = time.perf_counter()
-    list(nlp.pipe(docs, batch_size=batch_size))
-    seconds = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Passages per second with all of a dataset's types, against a baseline batch size in
+    the same run, and peak memory."""
     import torch
 
-    typer.echo(
-        json.dumps(
-            {"passages": len(docs), "types": len(types), "seconds": round(seconds, 2), "passages_per_s": round(len(docs) / seconds, 1),
-             "peak_rss_mb": round(peak_mb), "torch_threads": torch.get_num_threads(), "batch_size": batch_size}
-        )
-    )
+    nlp = spacy.load(model)
+    _, _, types, docs = eval_queries(nlp, eval_file, limit)
+    rows = []
+    for size in (baseline_batch_size, batch_size):
+        list(nlp.pipe(docs[:size], batch_size=size))  # warm-up
+        start = time.perf_counter()
+        list(nlp.pipe(docs, batch_size=size))
+        rows.append((size, len(docs) / (time.perf_counter() - start)))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    typer.echo(f"{len(docs)} passages x {len(types)} types, {torch.get_num_threads()} torch threads, peak RSS {peak_mb:.0f} MB")
+    typer.echo("| batch size | passages/s | vs baseline |\n|---|---|---|")
+    for size, rate in rows:
+        typer.echo(f"| {size} | {rate:.1f} | {rate / rows[0][1]:.2f}x |")
 
 
 if __name__ == "__main__":
