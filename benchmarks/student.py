@@ -102,6 +102,11 @@ def score_eval_file(nlp, eval_file: Path, batch_size: int = 32) -> Dict[str, flo
     }
 
 
+def trained_model(output: Path) -> Path:
+    """The pipeline ``spacy train`` kept in ``output``: model-best, else model-last."""
+    return output / "model-best" if (output / "model-best").exists() else output / "model-last"
+
+
 def tune_and_score(model_dir: Path, dev_path: Path, eval_file: Path) -> Dict:
     """Tune the thresholds of a trained student on dev, save them into it, and score the
     eval file with them and with the global threshold alone (ablation)."""
@@ -161,9 +166,7 @@ def targeted(
             to_docbin(read_docs(raw / f"{split}.txt", "bio", nlp.vocab, label_map), types).to_disk(paths[split])
         settings = [f"--training.max_steps={max_steps}", f"--system.seed={seed}", *(f"--{o}" for o in overrides)]
         minutes = train(config, paths["train"], paths["dev"], output / domain, settings)
-        model_dir = output / domain / "model-best"
-        if not model_dir.exists():
-            model_dir = output / domain / "model-last"
+        model_dir = trained_model(output / domain)
         threads = os.environ.get("OMP_NUM_THREADS", "all")
         results[domain] = {"train_minutes": minutes, "max_steps": max_steps, "seed": seed, "threads": threads, "overrides": overrides}
         results[domain].update(tune_and_score(model_dir, paths["dev"], data_dir / "uniner_eval" / f"{DOMAINS[domain]}.json"))
@@ -183,9 +186,7 @@ def retune(
     default grid) and rescore the eval files; no retraining."""
     results = srsly.read_json(output / "targeted.json")
     for domain, result in results.items():
-        model_dir = output / domain / "model-best"
-        if not model_dir.exists():
-            model_dir = output / domain / "model-last"
+        model_dir = trained_model(output / domain)
         result.update(tune_and_score(model_dir, output / domain / "dev.spacy", data_dir / "uniner_eval" / f"{DOMAINS[domain]}.json"))
         typer.echo(f"{domain}: {json.dumps(result)}")
     srsly.write_json(output / "targeted.json", results)
@@ -292,7 +293,7 @@ def zero_shot(
         f"--paths.synonyms={synonyms}",
     ]
     minutes = train(config, output / "train.spacy", output / "dev.spacy", output, overrides)
-    model_dir = output / "model-best" if (output / "model-best").exists() else output / "model-last"
+    model_dir = trained_model(output)
     nlp = spacy.load(model_dir)
     dev = list(StudentCorpus(output / "dev.spacy", shuffle_types=False, gold_preproc=True)(nlp))
     # The eval files ask type names the pool never saw: per-type thresholds cannot apply.

@@ -189,32 +189,30 @@ class StudentCorpus:
         boundary = list(range(len(doc) + 1))  # old token boundary -> new one
         words: List[str] = []
         spaces: List[bool] = []
-        position = 0
-        for ent in doc.ents:
-            for token in doc[position : ent.start]:
+
+        def copy(tokens: Span) -> None:
+            for token in tokens:
                 boundary[token.i] = len(words)
                 words.append(token.text)
                 spaces.append(bool(token.whitespace_))
+
+        position = 0
+        for ent in doc.ents:
+            copy(doc[position : ent.start])
+            original = tuple(t.text for t in ent)
+            new = original
             choices = self._mentions.get(ent.label_, []) if self._mentions else []
-            new = tuple(t.text for t in ent)
             crossed = any(s.start < ent.end and ent.start < s.end and (s.start, s.end) != (ent.start, ent.end) for s in grouped)
             if len(choices) > 1 and not crossed and self.random.random() < self.mention_replace_rate:
                 new = self.random.choice(choices)
-            boundary[ent.start] = len(words)
-            if new == tuple(t.text for t in ent):
-                for token in ent:
-                    boundary[token.i] = len(words)
-                    words.append(token.text)
-                    spaces.append(bool(token.whitespace_))
+            if new == original:
+                copy(ent)
             else:
+                boundary[ent.start] = len(words)
                 words += new
                 spaces += [True] * (len(new) - 1) + [bool(ent[-1].whitespace_)]
             position = ent.end
-            boundary[ent.end] = len(words)
-        for token in doc[position:]:
-            boundary[token.i] = len(words)
-            words.append(token.text)
-            spaces.append(bool(token.whitespace_))
+        copy(doc[position:])
         boundary[len(doc)] = len(words)
         new_doc = Doc(doc.vocab, words=words, spaces=spaces)
         new_doc.ents = [Span(new_doc, boundary[e.start], boundary[e.end], label=e.label_) for e in doc.ents]

@@ -9,6 +9,7 @@ from typing import Dict, Iterable, List, Sequence, Tuple
 from spacy.language import Language
 from spacy.scorer import get_ner_prf
 from spacy.training import Example
+from spacy.util import minibatch
 
 from .component import SpanStudent
 
@@ -52,18 +53,18 @@ class _DevDecoder:
                 break
             docs = list(proc.pipe(docs))
         self.candidates: List[List[_Candidate]] = []
+        self.text_of: Dict[str, str] = {}  # spaCy label -> the type text it asks
         saved = pipe.threshold, pipe.type_thresholds
         pipe.threshold, pipe.type_thresholds = lowest, {}
         try:
-            for start in range(0, len(docs), batch_size):
-                batch = docs[start : start + batch_size]
+            for batch in minibatch(docs, size=batch_size):
                 maps = [pipe._label_map_for(doc) for doc in batch]
                 for scores, label_map in zip(pipe._predict(batch, maps), maps):
                     self.candidates.append([(*c, label_map[c[2]]) for c in pipe.candidates(scores, label_map)])
+                    self.text_of.update(label_map)
         finally:
             pipe.threshold, pipe.type_thresholds = saved
         self.support = Counter(e.label_ for eg in self.examples for e in eg.reference.ents)
-        self.text_of = {label: text for found in self.candidates for _, _, label, _, text in found}
 
     def f1(self, threshold: float, type_thresholds: Dict[str, float]) -> float:
         for eg, found in zip(self.examples, self.candidates):
