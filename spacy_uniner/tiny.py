@@ -78,3 +78,75 @@ def build_tiny_model(
     model.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)
     return output_dir
+
+
+def build_llama1_folder(
+    output_dir: str | Path,
+    tokenizer_model: str | Path,
+    dtype: str = "float32",
+    seed: int = 0,
+    **config_kwargs,
+) -> Path:
+    """Write a LLaMA-1-style checkpoint folder with random weights.
+
+    The folder holds what ``yahma/llama-7b-hf`` and the released UniNER checkpoints ship:
+    the sentencepiece ``tokenizer.model``, a ``tokenizer_config.json`` naming
+    ``LlamaTokenizer``, ``special_tokens_map.json`` and no ``tokenizer.json``. Weights are
+    random, sized by ``config_kwargs`` (``LlamaConfig`` fields; ``vocab_size`` defaults to
+    the 32,000 pieces of the LLaMA tokenizer).
+    """
+    import shutil
+
+    import srsly
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    settings = {
+        "vocab_size": 32000,
+        "hidden_size": 64,
+        "intermediate_size": 172,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "max_position_embeddings": 2048,
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+        "pad_token_id": 0,
+        "tie_word_embeddings": False,
+        **config_kwargs,
+    }
+    torch.manual_seed(seed)
+    with torch.device("meta" if settings["hidden_size"] >= 2048 else "cpu"):
+        model = LlamaForCausalLM(LlamaConfig(**settings))
+    if settings["hidden_size"] >= 2048:
+        # Large shapes: allocate directly in the target dtype instead of fp32 first.
+        # (non-persistent buffers such as rotary frequencies are rebuilt by from_pretrained)
+        model = model.to_empty(device="cpu").to(getattr(torch, dtype))
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for param in model.parameters():
+                if param.ndim == 1:  # RMSNorm weights
+                    param.fill_(1.0)
+                else:
+                    param.normal_(0.0, 0.02, generator=generator)
+    else:
+        model = model.to(getattr(torch, dtype))
+    model.generation_config.pad_token_id = settings["pad_token_id"]
+    model.save_pretrained(output_dir)
+    shutil.copyfile(tokenizer_model, output_dir / "tokenizer.model")
+    specials = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}
+    srsly.write_json(
+        output_dir / "tokenizer_config.json",
+        {
+            "tokenizer_class": "LlamaTokenizer",
+            "model_max_length": settings["max_position_embeddings"],
+            "add_bos_token": True,
+            "add_eos_token": False,
+            "clean_up_tokenization_spaces": False,
+            "padding_side": "left",
+            **specials,
+        },
+    )
+    srsly.write_json(output_dir / "special_tokens_map.json", specials)
+    return output_dir
