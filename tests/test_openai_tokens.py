@@ -1,0 +1,234 @@
+"""Token-id prompts, passage-grouped requests and the coded errors of the OpenAI backend.
+
+A fake server on 127.0.0.1 records what it is sent; ``/tokenize`` answers with a given
+tokenizer's ids, as llama.cpp's and vLLM's servers do. The model is a LLaMA-1-style folder
+(``build_llama1_folder``) with the real LLaMA tokenizer.
+"""
+
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from conftest import FIXTURES, read_jsonl
+
+from spacy_uniner import protocol
+from spacy_uniner.errors import Errors
+from spacy_uniner.backends.openai_compat import PROBE, BackendRequestError, OpenAICompatibleBackend
+
+LLAMA_TOKENIZER = FIXTURES / "llama_tokenizer" / "tokenizer.model"
+ROWS = read_jsonl(FIXTURES / "uniner_prompts.jsonl")
+LLAMA_CPP_CONTEXT = {  # llama.cpp's server, status 400
+    "error": {
+        "code": 400,
+        "message": "the request exceeds the available context size, try increasing it",
+        "type": "exceed_context_size_error",
+        "n_prompt_tokens": 2100,
+        "n_ctx": 2048,
+    }
+}
+VLLM_CONTEXT = {  # vLLM, status 400
+    "object": "error",
+    "message": "This model's maximum context length is 2048 tokens. However, you requested "
+    "2356 tokens (2100 in the messages, 256 in the completion). Please reduce the length of "
+    "the messages or completion.",
+    "type": "BadRequestError",
+    "param": None,
+    "code": 400,
+}
+VLLM_NO_MODEL = {
+    "object": "error",
+    "message": "The model `uniner` does not exist.",
+    "type": "NotFoundError",
+    "param": None,
+    "code": 404,
+}
+TEXT_ONLY = {  # llama-cpp-python's server validates `prompt` as text
+    "detail": [{"type": "string_type", "loc": ["body", "prompt", "str"], "msg": "Input should be a valid string"}]
+}
+
+
+class FakeServer:
+    """``/v1/completions``, ``/v1/models`` and ``/tokenize``; every request body is logged."""
+
+    def __init__(self, tokenizer=None):
+        self.tokenizer = tokenizer  # answers /tokenize; None: no such endpoint (404)
+        self.completion_error = None  # (status, payload) for every completion request
+        self.log: list = []
+        self.tokenize_calls = 0
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.fake = self
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path == "/v1/models":
+            self._send(200, {"object": "list", "data": [{"id": "uniner-7b", "object": "model"}]})
+        else:
+            self._send(404, {"error": {"message": "not found"}})
+
+    def do_POST(self):
+        fake = self.server.fake
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.path == "/tokenize" and fake.tokenizer is not None:
+            fake.tokenize_calls += 1
+            ids = fake.tokenizer(body["content"], add_special_tokens=body["add_special"])["input_ids"]
+            return self._send(200, {"tokens": ids})
+        if self.path != "/v1/completions":
+            return self._send(404, {"error": {"message": "File Not Found", "type": "not_found_error"}})
+        fake.log.append(body)
+        if fake.completion_error is not None:
+            return self._send(*fake.completion_error)
+        time.sleep(0.01)
+        n = len(body["prompt"]) if isinstance(body["prompt"], list) else len(body["prompt"].split())
+        usage = {"prompt_tokens": n, "completion_tokens": 1, "total_tokens": n + 1,
+                 "prompt_tokens_details": {"cached_tokens": n - 20}}
+        choice = {"index": 0, "text": " []", "finish_reason": "stop", "logprobs": None}
+        self._send(200, {"id": "cmpl", "object": "text_completion", "created": 0, "model": body["model"],
+                         "choices": [choice], "usage": usage, "timings": {"prompt_n": 20}})
+
+    def _send(self, status, payload):
+        data = json.dumps(payload).encode("utf8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture(scope="module")
+def llama1_dir(tmp_path_factory):
+    if not LLAMA_TOKENIZER.exists():
+        pytest.skip(f"LLaMA tokenizer fixture not found at {LLAMA_TOKENIZER}")
+    from spacy_uniner.tiny import build_llama1_folder
+
+    return build_llama1_folder(tmp_path_factory.mktemp("llama1"), LLAMA_TOKENIZER)
+
+
+@pytest.fixture(scope="module")
+def llama_tokenizer(llama1_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(llama1_dir))
+
+
+@pytest.fixture
+def server(llama_tokenizer):
+    fake = FakeServer(llama_tokenizer)
+    fake.thread.start()
+    yield fake
+    fake.httpd.shutdown()
+    fake.httpd.server_close()
+
+
+def backend_for(server, **settings):
+    settings = {"concurrency": 4, "timeout": 5.0, "backoff": 0.01, "max_retries": 1, **settings}
+    return OpenAICompatibleBackend(settings.pop("model", "uniner-7b"), base_url=server.url, **settings)
+
+
+def fixture_prompts():
+    prompts = [(protocol.passage_prefix(r["text"]), protocol.query_suffix(r["entity_type"])) for r in ROWS]
+    assert [p + s for p, s in prompts] == [r["prompt"] for r in ROWS]  # byte-exact protocol
+    return prompts
+
+
+def test_token_ids_sent_are_the_tokenizers_for_every_fixture_prompt(server, llama1_dir, llama_tokenizer):
+    backend = backend_for(server, tokenizer=str(llama1_dir))
+    assert backend.generate(fixture_prompts()) == ["[]"] * len(ROWS)
+    sent = {tuple(body["prompt"]) for body in server.log}
+    expected = {tuple(llama_tokenizer(r["prompt"]).input_ids) for r in ROWS}
+    assert sent == expected and len(server.log) == len(expected)
+    for row in ROWS:  # BOS, and each `</s>` as the EOS id (not the pieces of "<", "/", "s", ">")
+        ids = llama_tokenizer(row["prompt"]).input_ids
+        assert ids[0] == 1 and ids.count(2) == row["prompt"].count("</s>") >= 1
+    assert server.tokenize_calls == 1  # the tokenizer is checked once, before the first prompt
+    assert backend.stats["prompt_tokens"] == sum(len(ids) for ids in sent)
+    assert backend.stats["evaluated_prompt_tokens"] == 20 * len(sent)  # llama.cpp's timings
+    assert backend.stats["cached_prompt_tokens"] == sum(len(ids) - 20 for ids in sent)
+
+
+def test_the_model_folder_is_the_default_tokenizer_and_text_stays_an_option(server, llama1_dir):
+    prompts = fixture_prompts()[:5]
+    backend_for(server, model=str(llama1_dir)).generate(prompts)
+    assert all(isinstance(body["prompt"], list) for body in server.log)
+    del server.log[:]
+    text = backend_for(server, model=str(llama1_dir), prompt_format="text")
+    assert text.tokenizer is None and text.generate(prompts) == ["[]"] * 5
+    assert sorted(body["prompt"] for body in server.log) == sorted(p + s for p, s in prompts)
+    del server.log[:]
+    # A name that does not load locally (a GGUF alias, an API model) falls back to text.
+    backend_for(server, model="uniner-7b").generate(prompts)
+    assert sorted(body["prompt"] for body in server.log) == sorted(p + s for p, s in prompts)
+
+
+def test_queries_go_out_grouped_by_passage_and_pinned_to_a_llamacpp_slot(server, llama1_dir):
+    texts = [r["text"] for r in ROWS[:3]]
+    types = ["person", "location", "organization"]
+    interleaved = [(protocol.passage_prefix(t), protocol.query_suffix(e)) for e in types for t in texts]
+    backend = backend_for(server, tokenizer=str(llama1_dir), concurrency=1, llamacpp_slots=2)
+    backend.generate(interleaved)
+    prefixes = [backend.encode(protocol.passage_prefix(t)) for t in texts]
+    order = [[body["prompt"][: len(ids)] == ids for ids in prefixes].index(True) for body in server.log]
+    assert order == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert [body["id_slot"] for body in server.log] == [0, 0, 0, 1, 1, 1, 0, 0, 0]
+    assert {body["cache_prompt"] for body in server.log} == {True}
+
+
+def test_a_tokenizer_that_is_not_the_served_models_is_an_error(server, tiny_llama_dir, llama1_dir, caplog):
+    backend = backend_for(server, tokenizer=str(tiny_llama_dir))
+    with pytest.raises(ValueError, match=r"\[E153\].*tiny-llama.*Set `tokenizer`"):
+        backend.generate(fixture_prompts()[:1])
+    assert server.log == []  # nothing was sent
+    server.tokenizer = None  # no /tokenize endpoint: the check is skipped, and says so
+    assert backend_for(server, tokenizer=str(llama1_dir)).generate(fixture_prompts()[:1]) == ["[]"]
+    assert "has no /tokenize endpoint" in caplog.text and PROBE in str(Errors.E153.format(
+        tokenizer="t", base_url="u", probe=PROBE, local=[], served=[]))
+
+
+def test_server_errors_users_meet_are_coded(server, llama1_dir):
+    prompts = fixture_prompts()[:1]
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    unreachable = OpenAICompatibleBackend(
+        "m", base_url=f"http://127.0.0.1:{port}/v1", max_retries=1, backoff=0.01, prompt_format="text"
+    )
+    with pytest.raises(BackendRequestError, match=rf"\[E150\].*127.0.0.1:{port}.*2 attempt"):
+        unreachable.generate(prompts)
+
+    backend = backend_for(server, tokenizer=str(llama1_dir), model="uniner")
+    server.completion_error = (404, VLLM_NO_MODEL)
+    with pytest.raises(BackendRequestError, match=r"\[E151\].*'uniner'.*serves: 'uniner-7b'"):
+        backend.generate(prompts)
+    for payload in (LLAMA_CPP_CONTEXT, VLLM_CONTEXT):
+        server.completion_error = (400, payload)
+        n = len(backend.encode(prompts[0][0] + prompts[0][1]))
+        with pytest.raises(BackendRequestError, match=rf"\[E152\] Prompt 0 \({n} prompt tokens.*max_input_length"):
+            backend.generate(prompts)
+    server.completion_error = (422, TEXT_ONLY)
+    with pytest.raises(BackendRequestError, match=r"\[E154\].*token ids.*prompt_format = \"text\""):
+        backend.generate(prompts)
+    assert backend.stats["requests"] == 4 and backend.stats["retries"] == 0  # none retried
+
+
+def test_prompt_format_settings_are_validated(server):
+    with pytest.raises(ValueError, match=r"\[E155\]"):
+        backend_for(server, prompt_format="ids")
+    with pytest.raises(OSError, match=r"\[E156\].*'uniner-7b'"):
+        backend_for(server, prompt_format="tokens")
+    with pytest.raises(ValueError, match=r"\[E105\].*llamacpp_slots"):
+        backend_for(server, llamacpp_slots=-1)
