@@ -34,6 +34,11 @@ class Errors:
     E010 = "[E010] Unknown torch_dtype {dtype!r}; use 'auto', 'float32', 'float16' or 'bfloat16'."
     E011 = "[E011] The backend returned {got} answers for {expected} prompts."
     E012 = "[E012] `window_overlap` ({overlap}) must be >= 0."
+    E013 = (
+        "[E013] The tokenizer of {name!r} needs {packages}, which is not installed. "
+        "Install it with `pip install {packages}` (spacy-uniner depends on sentencepiece "
+        "and protobuf: reinstall it if they went missing). Cause: {error}"
+    )
 
     # OpenAI-compatible backend (spacy_uniner/backends/openai_compat.py) and the
     # response cache (spacy_uniner/cache.py)
@@ -125,6 +130,22 @@ class Errors:
         "path of a folder written by `save_pretrained`."
     )
     E405 = "[E405] Type names must be non-blank strings, got {value!r}."
+
+    # Open-type training pool (distill/pool.py) and the pretrained student (student/)
+    E620 = (
+        "[E620] Dataset {name!r} is part of the benchmark (CrossNER, MIT or a UniNER eval "
+        "file) and never enters the training pool."
+    )
+    E621 = "[E621] Unknown pool dataset {name!r}; the catalogue has: {known}."
+    E622 = (
+        "[E622] No pretrained student named {name!r}; shipped: {shipped}. Set `pretrained` "
+        "to one of them, to a folder with `student.safetensors`, or to null to start from "
+        "the bare encoder."
+    )
+    E623 = (
+        "[E623] The pretrained student at {path} was saved for a different model "
+        "({detail}); set `pretrained = null` or use its settings."
+    )
 
 
 class Warnings:

@@ -85,6 +85,7 @@ def build_llama1_folder(
     tokenizer_model: str | Path,
     dtype: str = "float32",
     seed: int = 0,
+    device: str = "cpu",
     **config_kwargs,
 ) -> Path:
     """Write a LLaMA-1-style checkpoint folder with random weights.
@@ -92,8 +93,9 @@ def build_llama1_folder(
     The folder holds what ``yahma/llama-7b-hf`` and the released UniNER checkpoints ship:
     the sentencepiece ``tokenizer.model``, a ``tokenizer_config.json`` naming
     ``LlamaTokenizer``, ``special_tokens_map.json`` and no ``tokenizer.json``. Weights are
-    random, sized by ``config_kwargs`` (``LlamaConfig`` fields; ``vocab_size`` defaults to
-    the 32,000 pieces of the LLaMA tokenizer).
+    random (normal, std 0.02; norms 1), sized by ``config_kwargs`` (``LlamaConfig`` fields;
+    ``vocab_size`` defaults to the 32,000 pieces of the LLaMA tokenizer), created directly
+    in ``dtype`` on ``device`` so that a 7B shape needs no fp32 copy.
     """
     import shutil
 
@@ -116,22 +118,22 @@ def build_llama1_folder(
         "tie_word_embeddings": False,
         **config_kwargs,
     }
-    torch.manual_seed(seed)
-    with torch.device("meta" if settings["hidden_size"] >= 2048 else "cpu"):
-        model = LlamaForCausalLM(LlamaConfig(**settings))
-    if settings["hidden_size"] >= 2048:
-        # Large shapes: allocate directly in the target dtype instead of fp32 first.
-        # (non-persistent buffers such as rotary frequencies are rebuilt by from_pretrained)
-        model = model.to_empty(device="cpu").to(getattr(torch, dtype))
-        generator = torch.Generator().manual_seed(seed)
-        with torch.no_grad():
-            for param in model.parameters():
-                if param.ndim == 1:  # RMSNorm weights
-                    param.fill_(1.0)
-                else:
-                    param.normal_(0.0, 0.02, generator=generator)
-    else:
-        model = model.to(getattr(torch, dtype))
+    default_dtype = torch.get_default_dtype()
+    torch.set_default_dtype(getattr(torch, dtype))
+    try:
+        with torch.device("meta"):
+            model = LlamaForCausalLM(LlamaConfig(**settings))
+    finally:
+        torch.set_default_dtype(default_dtype)
+    # Non-persistent buffers (rotary frequencies) are not saved; from_pretrained rebuilds them.
+    model = model.to_empty(device=device)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    with torch.no_grad():
+        for param in model.parameters():
+            if param.ndim == 1:  # RMSNorm weights
+                param.fill_(1.0)
+            else:
+                param.normal_(0.0, 0.02, generator=generator)
     model.generation_config.pad_token_id = settings["pad_token_id"]
     model.save_pretrained(output_dir)
     shutil.copyfile(tokenizer_model, output_dir / "tokenizer.model")

@@ -25,10 +25,39 @@ def shared_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_llama_dir(tmp_path_factory) -> Path:
+def tiny_llama_dir(shared_dir, tmp_path_factory) -> Path:
     """A ~100k-parameter LLaMA with random weights and a BPE tokenizer trained here."""
     from spacy_uniner.tiny import build_tiny_model
 
     texts = [row["text"] for row in read_jsonl(FIXTURES / "uniner_prompts.jsonl")]
     texts += ["Barack Obama met Tim Cook in Cupertino.", "Zürich, 東京 and São Paulo."]
     return build_tiny_model(texts, tmp_path_factory.mktemp("tiny-llama"), vocab_size=600)
+
+
+@pytest.fixture(scope="session")
+def llama1_dir(shared_dir, tmp_path_factory) -> Path:
+    """A LLaMA-1-style checkpoint folder: the released models' sentencepiece tokenizer
+    (``tokenizer.model``, ``LlamaTokenizer``, no ``tokenizer.json``), random tiny weights."""
+    from spacy_uniner.tiny import build_llama1_folder
+
+    tokenizer_model = FIXTURES / "llama_tokenizer" / "tokenizer.model"
+    if not tokenizer_model.exists():
+        pytest.skip(f"LLaMA tokenizer fixture not found at {tokenizer_model}")
+    return build_llama1_folder(tmp_path_factory.mktemp("llama1"), tokenizer_model)
+
+
+@pytest.fixture(scope="module")
+def exact_torch():
+    """What makes an equality of two computations exact on any CPU: fp32 models (the tiny
+    test models are saved in fp32), one intra-op thread (no split-dependent reduction
+    order) and deterministic algorithms. Tests that prove a mechanism by equality (batched
+    equals one at a time, shared prefix equals per query, resumed equals uninterrupted)
+    use it; learning tests assert margins instead."""
+    import torch
+
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    yield
+    torch.use_deterministic_algorithms(deterministic)
+    torch.set_num_threads(threads)

@@ -11,10 +11,12 @@ from typing import Optional
 
 import pytest
 import spacy
+
 from spacy import displacy
 from spacy.tokens import Span
 from spacy.training import Example
 
+from spacy_uniner import protocol
 from spacy_uniner.registry import registry
 
 PASSAGE = re.compile(r"USER: Text: (.*) ASSISTANT: I've read this text\.</s>", re.S)
@@ -41,8 +43,8 @@ class ScriptedBackend:
                 out.append(self.answers.get(entity_type, "[]"))
         return out
 
-    def count_tokens(self, texts):
-        return [len(t.split()) for t in texts]
+    def count_tokens(self, texts, add_special_tokens=False):
+        return [len(t.split()) + add_special_tokens for t in texts]
 
     @property
     def config(self):
@@ -150,9 +152,10 @@ def test_spacy_span_filter_by_registry_name():
 
 def test_long_doc_windows_find_entity_across_the_cut():
     words = [f"w{i}" for i in range(60)]
-    # The prompt around the passage takes 30 "tokens" (words here): windows hold 20 words,
-    # so without overlap the cut falls between words 19 and 20.
-    words[19:22] = ["Barack", "Hussein", "Obama"]
+    # Windows hold what the prompt around the passage leaves of the 50 "tokens" (words
+    # here); without overlap the first cut falls inside the name.
+    cut = 50 - ScriptedBackend().count_tokens([protocol.inference_prompt("", "person")], True)[0]
+    words[cut - 1 : cut + 2] = ["Barack", "Hussein", "Obama"]
     text = " ".join(words)
     oracle = {"person": ["Barack Hussein Obama"]}
     nlp = make_nlp(["person"], oracle=oracle, max_input_length=50, window_overlap=8)

@@ -14,6 +14,10 @@ LABEL_SETS = [
     ["award", "chemical compound", "astronomical object"],
 ]
 
+# Equalities here prove a mechanism; `exact_torch` pins what makes them exact on any CPU
+# (fp32, one thread, deterministic algorithms).
+pytestmark = pytest.mark.usefixtures("exact_torch")
+
 
 @pytest.fixture(scope="module")
 def prompts(shared_dir):

@@ -15,6 +15,10 @@ from conftest import FIXTURES, read_jsonl
 
 TYPES = ["person", "organization", "location"]
 
+# Equalities here prove a mechanism; `exact_torch` pins what makes them exact on any CPU
+# (fp32, one thread, deterministic algorithms).
+pytestmark = pytest.mark.usefixtures("exact_torch")
+
 
 @pytest.fixture(scope="module")
 def passages(shared_dir):

@@ -16,8 +16,9 @@ class Backend(Protocol):
 
     def generate(self, prompts: Sequence[tuple[str, str]]) -> List[str]: ...
 
-    def count_tokens(self, texts: List[str]) -> List[int]:
-        """Model tokens in each text (no special tokens added); used to window long docs."""
+    def count_tokens(self, texts: List[str], add_special_tokens: bool = False) -> List[int]:
+        """Model tokens in each text; with ``add_special_tokens`` as the model receives it as a
+        whole prompt (BOS included). Used to window long docs."""
         ...
 
     @property

@@ -10,6 +10,7 @@ from tqdm import tqdm
 from ..errors import Errors
 from ..registry import registry
 from .decoding import SharedPrefixDecoder, encode_queries, plan_chunks
+from .loading import load_tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class HuggingFaceBackend:
         progress: bool = False,
     ) -> None:
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
 
         positive = (("batch_size", batch_size), ("max_new_tokens", max_new_tokens), ("max_batch_tokens", max_batch_tokens))
         for key, value in positive:
@@ -66,8 +67,8 @@ class HuggingFaceBackend:
         }
         dtype = torch_dtype if torch_dtype == "auto" else getattr(torch, torch_dtype)
         load_kwargs: Dict[str, Any] = {"revision": revision, "trust_remote_code": trust_remote_code}
+        self.tokenizer = load_tokenizer(name, padding_side="left", **load_kwargs)
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(name, padding_side="left", **load_kwargs)
             self.model = AutoModelForCausalLM.from_pretrained(
                 name, torch_dtype=dtype, device_map=device_map, **load_kwargs
             )
@@ -95,8 +96,8 @@ class HuggingFaceBackend:
             ids.append(turn_end)
         return sorted({i for i in ids if i is not None})
 
-    def count_tokens(self, texts: List[str]) -> List[int]:
-        encoded = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+    def count_tokens(self, texts: List[str], add_special_tokens: bool = False) -> List[int]:
+        encoded = self.tokenizer(texts, add_special_tokens=add_special_tokens)["input_ids"]
         return [len(ids) for ids in encoded]
 
     def generate(self, prompts: Sequence[tuple[str, str]]) -> List[str]:

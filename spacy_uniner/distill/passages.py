@@ -44,9 +44,9 @@ def whitespace_spans(text: str) -> list[tuple[int, int]]:
 
 def hf_token_spans(name_or_path: str) -> TokenSpans:
     """Character spans of the tokens of a Hugging Face fast tokenizer."""
-    from transformers import AutoTokenizer
+    from ..backends.loading import load_tokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+    tokenizer = load_tokenizer(name_or_path)
     if not tokenizer.is_fast:
         raise ValueError(f"Tokenizer {name_or_path!r} is not a fast tokenizer: offsets are needed.")
     tokenizer.model_max_length = int(1e30)  # whole documents are encoded, then chunked

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, Optional, Tuple
 
 from .. import tiny
+from ..backends.loading import load_tokenizer
 from .config import LoraSettings, ModelConfig
 
 
@@ -20,9 +21,7 @@ def load_student(
     if config.name_or_path is None:
         shape = config.scratch
         if tokenizer_dir is not None:
-            from transformers import AutoTokenizer
-
-            tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+            tokenizer = load_tokenizer(str(tokenizer_dir))
         else:
             tokenizer = tiny.train_tokenizer(texts, vocab_size=shape.vocab_size)
         model = tiny.init_llama(
@@ -36,11 +35,9 @@ def load_student(
         )
         model.generation_config.pad_token_id = tokenizer.pad_token_id
         return tokenizer, model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
-    tokenizer = AutoTokenizer.from_pretrained(
-        config.name_or_path, trust_remote_code=config.trust_remote_code
-    )
+    tokenizer = load_tokenizer(config.name_or_path, trust_remote_code=config.trust_remote_code)
     kwargs: Dict[str, Any] = {"torch_dtype": _dtype(config.torch_dtype)}
     if config.attn_implementation:
         kwargs["attn_implementation"] = config.attn_implementation
