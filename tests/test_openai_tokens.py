@@ -45,8 +45,14 @@ VLLM_NO_MODEL = {
     "param": None,
     "code": 404,
 }
-TEXT_ONLY = {  # llama-cpp-python's server validates `prompt` as text
-    "detail": [{"type": "string_type", "loc": ["body", "prompt", "str"], "msg": "Input should be a valid string"}]
+TEXT_ONLY = {  # llama-cpp-python's server validates `prompt` as text, and answers 500
+    "error": {
+        "message": "4 validation errors:\n  {'type': 'string_type', 'loc': ('body', 'prompt', 'str'), "
+        "'msg': 'Input should be a valid string', 'input': [1, 319, 6901]}",
+        "type": "internal_server_error",
+        "param": None,
+        "code": None,
+    }
 }
 
 
@@ -178,13 +184,15 @@ def test_queries_go_out_grouped_by_passage_and_pinned_to_a_llamacpp_slot(server,
     texts = [r["text"] for r in ROWS[:3]]
     types = ["person", "location", "organization"]
     interleaved = [(protocol.passage_prefix(t), protocol.query_suffix(e)) for e in types for t in texts]
-    backend = backend_for(server, tokenizer=str(llama1_dir), concurrency=1, llamacpp_slots=2)
+    backend = backend_for(
+        server, tokenizer=str(llama1_dir), concurrency=1, llamacpp_slots=2, extra_body={"repeat_penalty": 1.0}
+    )
     backend.generate(interleaved)
     prefixes = [backend.encode(protocol.passage_prefix(t)) for t in texts]
     order = [[body["prompt"][: len(ids)] == ids for ids in prefixes].index(True) for body in server.log]
     assert order == [0, 0, 0, 1, 1, 1, 2, 2, 2]
     assert [body["id_slot"] for body in server.log] == [0, 0, 0, 1, 1, 1, 0, 0, 0]
-    assert {body["cache_prompt"] for body in server.log} == {True}
+    assert {(body["cache_prompt"], body["repeat_penalty"]) for body in server.log} == {(True, 1.0)}
 
 
 def test_a_tokenizer_that_is_not_the_served_models_is_an_error(server, tiny_llama_dir, llama1_dir, caplog):
@@ -219,10 +227,10 @@ def test_server_errors_users_meet_are_coded(server, llama1_dir):
         n = len(backend.encode(prompts[0][0] + prompts[0][1]))
         with pytest.raises(BackendRequestError, match=rf"\[E152\] Prompt 0 \({n} prompt tokens.*max_input_length"):
             backend.generate(prompts)
-    server.completion_error = (422, TEXT_ONLY)
-    with pytest.raises(BackendRequestError, match=r"\[E154\].*token ids.*prompt_format = \"text\""):
+    server.completion_error = (500, TEXT_ONLY)
+    with pytest.raises(BackendRequestError, match=r"(?s)\[E154\].*token ids.*valid string.*prompt_format = \"text\""):
         backend.generate(prompts)
-    assert backend.stats["requests"] == 4 and backend.stats["retries"] == 0  # none retried
+    assert backend.stats["requests"] == 4 and backend.stats["retries"] == 0  # none retried, not even the 500
 
 
 def test_prompt_format_settings_are_validated(server):

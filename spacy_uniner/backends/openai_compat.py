@@ -40,6 +40,7 @@ from ..credentials import PLACEHOLDER_KEY, api_key_from_env
 from ..errors import Errors
 from ..registry import registry
 from ..retry import backoff_delay, classify
+from .loading import load_tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +104,9 @@ class OpenAICompatibleBackend:
     ``prompt_format`` is ``"auto"`` (token ids when a tokenizer loads, else text),
     ``"tokens"`` or ``"text"``. ``llamacpp_slots`` (the ``--parallel`` of a llama.cpp
     server) pins the queries of each passage to one slot with ``cache_prompt``.
+    ``extra_body`` adds server-specific fields to every request (and to the cache key), e.g.
+    ``{"repeat_penalty": 1.0}`` for llama-cpp-python, whose server otherwise penalises
+    repeats (1.1) before its greedy pick.
 
     ``stats`` counts HTTP ``requests`` (retries included), ``retries``, ``cache_hits``,
     ``duplicate_prompts`` (asked once per call), ``failures`` (prompts given up on), the
@@ -127,6 +131,7 @@ class OpenAICompatibleBackend:
         tokenizer: Optional[str] = None,
         prompt_format: str = "auto",
         llamacpp_slots: int = 0,
+        extra_body: Optional[Dict[str, Any]] = None,
         stop: Sequence[str] = ("</s>",),
         progress: bool = False,
     ) -> None:
@@ -156,6 +161,7 @@ class OpenAICompatibleBackend:
         self.backoff = float(backoff)
         self.max_backoff = float(max_backoff)
         self.llamacpp_slots = llamacpp_slots
+        self.extra_body = dict(extra_body or {})
         self.stop = list(stop)
         self.progress = progress
         self.cache_dir = str(cache_dir) if cache_dir is not None else None
@@ -180,23 +186,19 @@ class OpenAICompatibleBackend:
             "tokenizer": tokenizer,
             "prompt_format": prompt_format,
             "llamacpp_slots": llamacpp_slots,
+            "extra_body": extra_body,
             "cache_dir": self.cache_dir,
         }
 
     def _load_tokenizer(self, name: Optional[str], prompt_format: str) -> Any:
         """The given tokenizer; else, unless prompts go as text, the model's if it is local."""
-        from transformers import AutoTokenizer
-
         if name is not None:
-            try:
-                return AutoTokenizer.from_pretrained(name)
-            except (OSError, ValueError) as e:
-                raise OSError(Errors.E009.format(name=name, error=e)) from e
+            return load_tokenizer(name)
         if prompt_format == "text":
             return None
         try:
-            return AutoTokenizer.from_pretrained(self.model, local_files_only=True)
-        except (OSError, ValueError) as e:
+            return load_tokenizer(self.model, local_files_only=True)
+        except OSError as e:
             if prompt_format == "tokens":
                 raise OSError(Errors.E156.format(name=self.model)) from e
         logger.warning(
@@ -218,7 +220,10 @@ class OpenAICompatibleBackend:
 
     def cache_key(self, prompt: Union[str, List[int]]) -> str:
         field = "prompt_ids" if isinstance(prompt, list) else "prompt"
-        return hash_key({"model": self.model, field: prompt, "params": self.params})
+        key = {"model": self.model, field: prompt, "params": self.params}
+        if self.extra_body:
+            key["extra_body"] = self.extra_body
+        return hash_key(key)
 
     def encode(self, text: str) -> List[int]:
         """The ids the model was trained on for ``text``: its tokenizer, special tokens added."""
@@ -346,9 +351,10 @@ class OpenAICompatibleBackend:
         return choice.text.strip()
 
     def _extra_body(self, item: _Prompt) -> Optional[Dict[str, Any]]:
+        """``extra_body``, plus the llama.cpp slot of the prompt's passage."""
         if not self.llamacpp_slots:
-            return None
-        return {"cache_prompt": True, "id_slot": item.group % self.llamacpp_slots}
+            return self.extra_body or None
+        return {**self.extra_body, "cache_prompt": True, "id_slot": item.group % self.llamacpp_slots}
 
     def _request(self, item: _Prompt, total: int) -> Any:
         """Call the completions API, retrying transient failures with backoff and jitter."""
@@ -366,7 +372,7 @@ class OpenAICompatibleBackend:
             except openai.APIError as e:
                 cause = self._describe(e)
                 verdict = classify(e)
-                if not verdict.retryable or attempt > self.max_retries:
+                if not verdict.retryable or attempt > self.max_retries or self._rejects_ids(e, item):
                     raise self._permanent(e, item, total, attempt, cause) from None
                 delay = backoff_delay(attempt - 1, self.backoff, self.max_backoff, verdict.retry_after)
                 self._count("retries")
@@ -388,7 +394,7 @@ class OpenAICompatibleBackend:
 
         index = item.indices[0]
         status = getattr(error, "status_code", None)
-        detail = f"{error} {getattr(error, 'body', '')}".lower()  # 422 bodies are not in the message
+        detail = _detail(error).lower()
         if isinstance(error, openai.APIConnectionError) and not isinstance(error, openai.APITimeoutError):
             return self._failure(Errors.E150, index, total, attempts, cause)
         if status == 404 and "model" in detail:
@@ -406,10 +412,21 @@ class OpenAICompatibleBackend:
                 cause=cause,
             )
             return self._failed(message, index)
-        if status in (400, 422) and isinstance(item.prompt, list) and "prompt" in detail:
-            cause = self._describe(f"{cause} {getattr(error, 'body', '')}")
+        if self._rejects_ids(error, item):
+            cause = self._describe(f"{type(error).__name__}: {_detail(error)}")
             return self._failed(Errors.E154.format(base_url=self.base_url, cause=cause), index)
         return self._failure(Errors.E101, index, total, attempts, cause)
+
+    @staticmethod
+    def _rejects_ids(error: Exception, item: _Prompt) -> bool:
+        """A server that validates ``prompt`` as text only (llama-cpp-python answers 500)."""
+        detail = _detail(error).lower()
+        return (
+            isinstance(item.prompt, list)
+            and getattr(error, "status_code", None) in (400, 422, 500)
+            and "prompt" in detail
+            and "string" in detail
+        )
 
     def _served_models(self) -> str:
         """The model names the server lists, for E151."""
@@ -443,6 +460,15 @@ class OpenAICompatibleBackend:
             self.stats[name] += amount
 
 
+def _detail(error: Exception) -> str:
+    """The error's message, with the response body when the message leaves it out (FastAPI's
+    422 ``detail`` lists, for one)."""
+    body = getattr(error, "body", None)
+    if body is None or (isinstance(body, dict) and "message" in body):
+        return str(error)
+    return f"{error} {body}"
+
+
 @registry.uniner_backends("spacy_uniner.OpenAICompatible.v1")
 def make_openai_backend(
     model: str = "Universal-NER/UniNER-7B-type",
@@ -458,6 +484,7 @@ def make_openai_backend(
     tokenizer: Optional[str] = None,
     prompt_format: str = "auto",
     llamacpp_slots: int = 0,
+    extra_body: Optional[Dict[str, Any]] = None,
     stop: Sequence[str] = ("</s>",),
     progress: bool = False,
 ) -> OpenAICompatibleBackend:
@@ -480,6 +507,7 @@ def make_openai_backend(
         tokenizer=tokenizer,
         prompt_format=prompt_format,
         llamacpp_slots=llamacpp_slots,
+        extra_body=extra_body,
         stop=stop,
         progress=progress,
     )
