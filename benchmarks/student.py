@@ -31,7 +31,7 @@ from spacy.scorer import get_ner_prf
 from spacy.tokens import Doc
 from spacy.training import Example
 
-from spacy_uniner.evaluation.metric import string_prf
+from spacy_uniner.data.metric import string_prf
 from spacy_uniner.evaluation.readers import read_docs, read_uniner_eval
 from spacy_uniner.student.component import TYPES_ATTR
 from spacy_uniner.student.corpus import StudentCorpus, to_docbin

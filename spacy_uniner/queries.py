@@ -9,6 +9,7 @@ from spacy.tokens import Doc
 
 from . import protocol
 from .errors import Errors
+from .spans import token_windows
 
 
 class CountTokens(Protocol):
@@ -54,27 +55,11 @@ def plan_windows(
     if doc.has_annotation("SENT_START"):
         units: List[Tuple[int, int]] = []
         for sent in doc.sents:
-            units.extend(_token_windows(token_costs, sent.start, sent.end, budget, overlap))
+            units.extend(token_windows(token_costs, sent.start, sent.end, budget, overlap))
         spans = _pack(units, token_costs, budget)
     else:
-        spans = _token_windows(token_costs, 0, len(doc), budget, overlap)
+        spans = token_windows(token_costs, 0, len(doc), budget, overlap)
     return [Window(s, e, doc[s].idx, doc[e - 1].idx + len(doc[e - 1])) for s, e in spans]
-
-
-def _token_windows(
-    costs: Sequence[int], start: int, end: int, budget: int, overlap: int
-) -> List[Tuple[int, int]]:
-    windows = []
-    while start < end:
-        stop, used = start, 0
-        while stop < end and (used + costs[stop] <= budget or stop == start):
-            used += costs[stop]
-            stop += 1
-        windows.append((start, stop))
-        if stop >= end:
-            break
-        start = max(start + 1, stop - overlap)
-    return windows
 
 
 def _pack(units: List[Tuple[int, int]], costs: Sequence[int], budget: int) -> List[Tuple[int, int]]:

@@ -9,15 +9,15 @@ import spacy
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 
-from spacy_uniner.evaluation.metric import (
+from spacy_uniner.data.docs import GOLD_SPANS_KEY
+from spacy_uniner.data.metric import (
     PRF,
     normalize_answer,
     normalize_items,
     parse_answer,
-    score_uniner,
     string_prf,
 )
-from spacy_uniner.evaluation.readers import GOLD_SPANS_KEY
+from spacy_uniner.pipes.scorer import score_uniner
 
 from conftest import FIXTURES, read_jsonl
 
@@ -70,7 +70,7 @@ def _example(nlp, answers=None):
 
 
 def test_scorer_string_metric_equals_reference_on_json_strings():
-    import spacy_uniner.component  # noqa: F401  (registers doc._.uniner_answers)
+    import spacy_uniner.pipes.universal_ner  # noqa: F401  (registers doc._.uniner_answers)
 
     nlp = spacy.blank("en")
     golds = ['["Barack Obama"]', '["Paris", "Paris"]', '["IBM"]', "[]"]

@@ -17,7 +17,7 @@ from spacy_uniner.evaluation.catalogue import (
     select,
     weasel_assets,
 )
-from spacy_uniner.evaluation.metric import gold_answers, parse_answer
+from spacy_uniner.data.metric import gold_answers, parse_answer
 from spacy_uniner.evaluation.readers import (
     FORMATS,
     GOLD_SPANS_KEY,

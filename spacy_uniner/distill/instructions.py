@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from ..data.docs import GOLD_SPANS_KEY
 from ..protocol import conversation
 from .teacher_output import Pair, TeacherOutputError, filter_pairs, parse_teacher_output
 
@@ -127,7 +128,6 @@ def supervised_data(
     order, as the released evaluation files do. Gold mentions are the readers' full set
     (``doc.spans["uniner_gold"]``, nested ones included) when present, else ``doc.ents``.
     """
-    from ..evaluation.readers import GOLD_SPANS_KEY
 
     docs = list(docs)
     gold = [

@@ -1,8 +1,9 @@
 """Benchmark evaluation: readers, the dataset catalogue, the paper's metric and reports."""
 
 from .catalogue import Dataset, DatasetSpec, load_catalogue, load_dataset
-from .metric import PRF, normalize_answer, parse_answer, string_prf
-from .readers import GOLD_SPANS_KEY, Query, ReadStats, read_docs, read_uniner_eval
+from ..data.metric import PRF, normalize_answer, parse_answer, string_prf
+from ..data.docs import GOLD_SPANS_KEY
+from .readers import Query, ReadStats, read_docs, read_uniner_eval
 
 __all__ = [
     "GOLD_SPANS_KEY",

@@ -18,7 +18,7 @@ from spacy.vocab import Vocab
 from tqdm import tqdm
 
 from .catalogue import Dataset
-from .metric import PRF, gold_answers, predicted_answers
+from ..data.metric import PRF, gold_answers, predicted_answers
 
 logger = logging.getLogger("spacy_uniner")
 

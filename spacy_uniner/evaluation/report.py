@@ -11,7 +11,7 @@ from spacy.tokens import Doc
 
 from ..colors import DISPLACY_COLORS, register_label_colors
 from .evaluate import DatasetResult, summarize
-from .metric import ANSWERS_ATTR
+from ..data.metric import ANSWERS_ATTR
 
 DEFAULT_PAPER_RESULTS = Path(__file__).resolve().parents[2] / "configs" / "paper_results.json"
 

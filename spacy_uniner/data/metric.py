@@ -14,12 +14,9 @@ import string
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from spacy.scorer import get_ner_prf
 from spacy.tokens import Doc
-from spacy.training import Example
-from spacy.util import registry
 
-from .readers import GOLD_SPANS_KEY
+from .docs import GOLD_SPANS_KEY
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _FIRST_LIST = re.compile(r"\[(.*?)\]")
@@ -127,30 +124,3 @@ def predicted_answers(doc: Doc, label: str) -> list:
     if answers is not None and label in answers:
         return normalize_items(answers[label])
     return normalize_items(ent.text for ent in doc.ents if ent.label_ == label)
-
-
-def score_uniner(examples: Iterable[Example], **kwargs) -> dict[str, Any]:
-    """spaCy's NER scores (``ents_*``) plus the paper's string metric (``uniner_*``).
-
-    Every label in the gold or predicted docs is one query per doc; labels absent from both
-    add nothing, so this equals scoring the dataset's full label set.
-    """
-    examples = list(examples)
-    scores: dict[str, Any] = dict(get_ner_prf(examples))
-    prf = PRF()
-    for eg in examples:
-        pred, gold = eg.predicted, eg.reference
-        labels = {s.label_ for s in gold.spans.get(GOLD_SPANS_KEY, gold.ents)}
-        labels |= {s.label_ for s in gold.ents} | {s.label_ for s in pred.ents}
-        answers = pred._.get(ANSWERS_ATTR) if pred.has_extension(ANSWERS_ATTR) else None
-        labels |= set(answers or ())
-        for label in sorted(labels):
-            prf.add(predicted_answers(pred, label), gold_answers(gold, label))
-    scores.update(uniner_p=prf.precision, uniner_r=prf.recall, uniner_f=prf.f1)
-    return scores
-
-
-@registry.scorers("spacy_uniner.scorer.v1")
-def make_uniner_scorer():
-    """Scorer for ``universal_ner``: ``scorer = {"@scorers": "spacy_uniner.scorer.v1"}``."""
-    return score_uniner

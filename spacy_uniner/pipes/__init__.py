@@ -1,0 +1,1 @@
+"""The spaCy components: one base (labels, ents policy, scorer, serialization) and its pipes."""
