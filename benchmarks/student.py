@@ -32,6 +32,7 @@ from spacy.tokens import Doc
 from spacy.training import Example
 
 from spacy_uniner.data.metric import string_prf
+from spacy_uniner.evaluation.report import DEFAULT_PAPER_RESULTS
 from spacy_uniner.evaluation.readers import read_docs, read_uniner_eval
 from spacy_uniner.student.component import TYPES_ATTR
 from spacy_uniner.student.corpus import StudentCorpus, to_docbin
@@ -196,7 +197,7 @@ def retune(
 @app.command()
 def table(
     outputs: List[Path] = typer.Argument(..., help="Output folders of `targeted` runs (e.g. one per seed)"),
-    paper: Path = typer.Option(ROOT / "configs" / "paper_results.json", help="Published results"),
+    paper: Path = typer.Option(DEFAULT_PAPER_RESULTS, help="Published results"),
 ) -> None:
     """Markdown table of targeted runs: per domain the string F1 of each run, their mean,
     span F1 and global-threshold string F1 (means), the longest training, and UniNER-7B."""

@@ -8,16 +8,18 @@ from typing import Any, Sequence
 import srsly
 from spacy import displacy
 from spacy.tokens import Doc
+from wasabi import MarkdownRenderer
 
 from ..colors import DISPLACY_COLORS, register_label_colors
-from .evaluate import DatasetResult, summarize
+from ..data import resource_path
 from ..data.metric import ANSWERS_ATTR
+from .evaluate import DatasetResult, summarize
 
-DEFAULT_PAPER_RESULTS = Path(__file__).resolve().parents[2] / "configs" / "paper_results.json"
+DEFAULT_PAPER_RESULTS = resource_path("paper_results.json")
 
 
 def load_paper_results(path: str | Path | None = None) -> dict[str, Any]:
-    """The paper's published F1s (``configs/paper_results.json``); empty if absent."""
+    """The paper's published F1s (shipped ``paper_results.json`` by default); empty if absent."""
     path = Path(path) if path is not None else DEFAULT_PAPER_RESULTS
     return srsly.read_json(path) if path.exists() else {}
 
@@ -62,32 +64,32 @@ def markdown_table(summary: dict[str, Any], paper: dict[str, Any]) -> str:
     systems = paper.get("compare", [])
     head = ["dataset", "domain", "passages", "queries", "P", "R", "F1", "span F1"]
     head += [f"{s} (paper)" for s in systems]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = []
     for name, d in summary["datasets"].items():
         published = paper_scores(paper, d["paper_name"])
         row = [name, d["domain"], str(d["passages"]), str(d["queries"])]
         row += [f"{100 * d['string'][k]:.1f}" for k in ("p", "r", "f")]
         row += [f"{100 * d['spans']['ents_f']:.1f}"]
         row += [f"{published[s]:.1f}" if s in published else "" for s in systems]
-        lines.append("| " + " | ".join(row) + " |")
+        rows.append(row)
     domain_paper = paper.get("domain_average", {})
     for domain, avg in summary["domains"].items():
         row = [f"*{domain} (avg)*", domain, "", "", "", "", f"{100 * avg['string_f']:.1f}"]
         row += [f"{100 * avg['spans_f']:.1f}"]
         row += [str(domain_paper.get(s, {}).get(domain, "")) for s in systems]
-        lines.append("| " + " | ".join(row) + " |")
+        rows.append(row)
     if summary["overall"]:
         avg = summary["overall"]
         row = ["**overall (avg)**", "", "", "", "", "", f"{100 * avg['string_f']:.1f}"]
-        row += [f"{100 * avg['spans_f']:.1f}"] + [""] * len(systems)
-        lines.append("| " + " | ".join(row) + " |")
-    notes = [
-        "",
+        rows.append(row + [f"{100 * avg['spans_f']:.1f}"] + [""] * len(systems))
+    md = MarkdownRenderer()
+    md.add(md.table(rows, head))
+    md.add(
         "F1 in %. P/R/F1: the paper's string metric (normalised mention strings per passage "
         "and type); span F1: strict span-level micro-F1 (spaCy Scorer). Averages are means "
-        "of dataset F1s. Paper columns: published zero-shot/domain numbers.",
-    ]
-    return "\n".join(lines + notes) + "\n"
+        "of dataset F1s. Paper columns: published zero-shot/domain numbers."
+    )
+    return md.text + "\n"
 
 
 def bar_chart(summary: dict[str, Any], paper: dict[str, Any], path: Path, title: str) -> None:
