@@ -2,8 +2,9 @@
 
     python scripts/vllm_gpu_check.py --tokenizer PATH/tokenizer.model [--model DIR]
 
-Needs vLLM installed next to spacy-uniner and a GPU with room for two bf16 7B models
-(~14 GB each: an 80 GB H100 or an H200). In about 5 minutes it
+Needs vLLM (in this environment, or in its own: ``--vllm PATH/bin/vllm``; its wheels pin
+their own torch and transformers) and a GPU with room for two bf16 7B models (~14 GB
+each: an 80 GB H100 or an H200). In about 5 minutes it
 
 1. writes the random-weight LLaMA-7B-shaped folder of ``benchmarks/gpu.py build-model``
    (skipped when ``--model`` holds one);
@@ -98,6 +99,7 @@ def main(
     max_new_tokens: int = typer.Option(16),
     gpu_memory_utilization: float = typer.Option(0.45),
     token_prompts: int = typer.Option(12),
+    vllm: str = typer.Option("vllm", help="The vllm command (e.g. from its own virtual environment)"),
 ) -> None:
     if not (model / "config.json").exists():
         subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu.py"), "build-model", str(model),
@@ -123,7 +125,7 @@ def main(
     port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
     log = Path(f"vllm-{port}.log").resolve()
-    vllm = shutil.which("vllm") or sys.exit("the `vllm` command is not installed")
+    vllm = shutil.which(vllm) or sys.exit(f"the vllm command {vllm!r} is not installed")
     cmd = [vllm, "serve", str(model), "--host", "127.0.0.1", "--port", str(port),
            "--served-model-name", "uniner", "--dtype", "bfloat16", "--max-model-len", "2048",
            "--enable-prefix-caching", "--enable-prompt-tokens-details", "--enforce-eager",
