@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from .errors import Errors, Warnings
-
-logger = logging.getLogger(__name__)
 
 
 def hash_key(payload: Any) -> str:
@@ -49,7 +47,7 @@ class ResponseCache:
         complete = data.rfind(b"\n") + 1
         if complete < len(data):
             self.torn_lines = 1
-            logger.warning(Warnings.W101.format(path=self.path, size=len(data) - complete))
+            warnings.warn(Warnings.W101.format(path=self.path, size=len(data) - complete))
             with self.path.open("r+b") as f:
                 f.truncate(complete)
                 f.flush()

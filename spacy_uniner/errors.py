@@ -1,64 +1,77 @@
-"""Error and warning messages with codes, in the style of ``spacy.errors``."""
+"""Error and warning messages with codes, in the style of ``spacy.errors``.
+
+The metaclass prefixes each message with its code: ``Errors.E001`` reads ``"[E001] ..."``.
+"""
+
+from spacy.errors import ErrorsWithCodes
 
 
-class Errors:
+class Errors(metaclass=ErrorsWithCodes):
     E001 = (
-        "[E001] `labels` must not be empty: give a list of entity types "
+        "`labels` must not be empty: give a list of entity types "
         '(["person", "organization"]) or a mapping from spaCy label to the type '
         'text asked ({"ORG": "organization"}).'
     )
     E002 = (
-        "[E002] Invalid label {label!r}: labels and entity-type texts must be "
+        "Invalid label {label!r}: labels and entity-type texts must be "
         "non-blank strings."
     )
-    E003 = "[E003] Duplicate label {label!r} in `labels`; each label may appear once."
-    E004 = "[E004] Duplicate entity-type text {text!r}: labels {labels} ask the same question."
+    E003 = "Duplicate label {label!r} in `labels`; each label may appear once."
+    E004 = "Duplicate entity-type text {text!r}: labels {labels} ask the same question."
     E005 = (
-        "[E005] `labels` must be a list of strings or a dict of strings, "
+        "`labels` must be a list of strings or a dict of strings, "
         "got {type_name}."
     )
     E006 = (
-        "[E006] Unknown alignment mode {mode!r}; choose one of 'strict', 'contract', 'expand' "
+        "Unknown alignment mode {mode!r}; choose one of 'strict', 'contract', 'expand' "
         "(see `Doc.char_span`)."
     )
     E007 = (
-        "[E007] max_input_length={max_input_length} leaves no room for the passage: the "
+        "max_input_length={max_input_length} leaves no room for the passage: the "
         "prompt around it already takes {overhead} tokens. Increase `max_input_length`."
     )
-    E008 = "[E008] `{name}` must be a positive integer, got {value!r}."
+    E008 = "`{name}` must be a positive integer, got {value!r}."
     E009 = (
-        "[E009] Could not load model {name!r}: {error}. Give a Hugging Face hub name "
+        "Could not load model {name!r}: {error}. Give a Hugging Face hub name "
         "(e.g. 'Universal-NER/UniNER-7B-type') or the path of a folder written by "
         "`save_pretrained`."
     )
-    E010 = "[E010] Unknown torch_dtype {dtype!r}; use 'auto', 'float32', 'float16' or 'bfloat16'."
-    E011 = "[E011] The backend returned {got} answers for {expected} prompts."
-    E012 = "[E012] `window_overlap` ({overlap}) must be >= 0."
+    E010 = "Unknown torch_dtype {dtype!r}; use 'auto', 'float32', 'float16' or 'bfloat16'."
+    E011 = "The backend returned {got} answers for {expected} prompts."
+    E012 = "`window_overlap` ({overlap}) must be >= 0."
     E013 = (
-        "[E013] The tokenizer of {name!r} needs {packages}, which is not installed. "
+        "The tokenizer of {name!r} needs {packages}, which is not installed. "
         "Install it with `pip install {packages}` (spacy-uniner depends on sentencepiece "
         "and protobuf: reinstall it if they went missing). Cause: {error}"
+    )
+    E014 = (
+        "Conversation turn {index} is from {got!r}, expected {expected!r}: turns must "
+        "alternate human/gpt, starting with human (the Pile-NER `conversations` format)."
+    )
+    E015 = (
+        "Got {got} predictions for {expected} gold answers: give one prediction per gold "
+        "answer, in the same order."
     )
 
     # OpenAI-compatible backend (spacy_uniner/backends/openai_compat.py) and the
     # response cache (spacy_uniner/cache.py)
     E101 = (
-        "[E101] Prompt {index} of {total} failed after {attempts} attempt(s) at {base_url} "
+        "Prompt {index} of {total} failed after {attempts} attempt(s) at {base_url} "
         "(model {model!r}): {cause}. Answers received before it are kept in `cache_dir` "
         "when one is set, so a rerun resumes."
     )
     E102 = (
-        "[E102] No API key: the environment variable {env!r} is not set. Set it, or give a "
+        "No API key: the environment variable {env!r} is not set. Set it, or give a "
         "`base_url` (for the backend also OPENAI_BASE_URL) of a server that needs no key, "
         "e.g. a local vLLM."
     )
     E103 = (
-        "[E103] {path}:{line}: corrupt cache record ({error}). Only a torn final line is "
+        "{path}:{line}: corrupt cache record ({error}). Only a torn final line is "
         "dropped automatically; remove line {line} or the file."
     )
-    E104 = "[E104] `stop` must be a list of non-empty strings, got {value!r}."
-    E105 = "[E105] `{name}` must be {condition}, got {value!r}."
-    E106 = "[E106] The cache {path} already holds a record for key {key}; keys are written once."
+    E104 = "`stop` must be a list of non-empty strings, got {value!r}."
+    E105 = "`{name}` must be {condition}, got {value!r}."
+    E106 = "The cache {path} already holds a record for key {key}; keys are written once."
     E150 = (
         "[E150] Could not reach the server at {base_url} ({cause}) after {attempts} "
         "attempt(s). Start it (llama.cpp: `llama-server -m MODEL.gguf --port 8000`; vLLM: "
@@ -101,67 +114,248 @@ class Errors:
 
     # Span student component (student/component.py)
     E201 = (
-        "[E201] No type names for a doc: configure `labels`, pass them per call "
+        "No type names for a doc: configure `labels`, pass them per call "
         '(component_cfg={{"{name}": {{"labels": [...]}}}}) or set `doc._.uniner_types`.'
     )
-    E202 = "[E202] `threshold` must be a number in (0, 1), got {value!r}."
-    E203 = "[E203] The model returned scores for {got} docs but {expected} were given."
+    E202 = "`threshold` must be a number in (0, 1), got {value!r}."
+    E203 = "The model returned scores for {got} docs but {expected} were given."
     E204 = (
-        "[E204] `type_thresholds` must map type names to numbers in (0, 1), got {key!r}: {value!r}. "
+        "`type_thresholds` must map type names to numbers in (0, 1), got {key!r}: {value!r}. "
         "Example: {{\"person\": 0.3, \"city\": 0.5}}."
     )
 
     # Student training data (student/corpus.py)
-    E301 = "[E301] Training data not found: {path}. Give a .spacy file or a folder of them."
-    E302 = "[E302] Doc {index} of {path} has no type names in `doc._.{attr}`; write it with `to_docbin`."
-    E303 = "[E303] `{name}` must be {what}, got {value!r}."
-    E304 = "[E304] Type synonyms in {path} must map a type name to a list of names."
+    E301 = "Training data not found: {path}. Give a .spacy file or a folder of them."
+    E302 = "Doc {index} of {path} has no type names in `doc._.{attr}`; write it with `to_docbin`."
+    E303 = "`{name}` must be {what}, got {value!r}."
+    E304 = "Type synonyms in {path} must map a type name to a list of names."
 
     # Span/type matcher model (student/model.py)
-    E401 = "[E401] The span/type matcher is not initialized: call `nlp.initialize()` first."
-    E402 = "[E402] `{name}` must be {what}, got {value!r}."
+    E401 = "The span/type matcher is not initialized: call `nlp.initialize()` first."
+    E402 = "`{name}` must be {what}, got {value!r}."
     E403 = (
-        "[E403] The {n_types} type names take {prompt} of the encoder's {max_length} input "
+        "The {n_types} type names take {prompt} of the encoder's {max_length} input "
         "tokens, leaving {left} for the text (at least {needed} are needed): pass fewer or "
         "shorter type names."
     )
     E404 = (
-        "[E404] Could not load encoder {name!r}: {error}. Give a Hugging Face hub name or the "
+        "Could not load encoder {name!r}: {error}. Give a Hugging Face hub name or the "
         "path of a folder written by `save_pretrained`."
     )
-    E405 = "[E405] Type names must be non-blank strings, got {value!r}."
+    E405 = "Type names must be non-blank strings, got {value!r}."
+
+    # Distillation (distill/): teacher prompts, gold teacher, passages, instruction data
+    E501 = "Unknown prompt variant {variant!r}: choose one of {choices}."
+    E502 = (
+        "Passage {index} (id {id!r}) has no 'text' string: give rows like "
+        '{{"id": "doc-0", "text": "..."}}, as `python -m spacy_uniner passages` writes.'
+    )
+    E503 = "{path}:{line}: expected a JSON object per line; fix or remove that line."
+    E504 = (
+        "{path}:{line}: unknown annotation layout (keys {keys}). Give 'text' + 'entities' "
+        "([[mention, type], ...]) or the SLIMER Pile-NER fields 'doc_question_pairID', "
+        "'tagName', 'input' and 'output'."
+    )
+    E505 = (
+        "{path}: expected a JSON object mapping each type to its definition (a string, or "
+        "SLIMER's {{\"gpt_answer\": ...}})."
+    )
+    E506 = (
+        "{path}: no definition for type {etype!r}: give a string, or a `gpt_answer` that "
+        'holds "Definition": "...".'
+    )
+    E507 = "Unknown fault kind(s) {kinds}; choose from {choices}."
+    E508 = (
+        "Transient fault rates {rates} sum to {total}: keep the sum below 1 so that some "
+        "requests succeed."
+    )
+    E509 = (
+        "Dataset {dataset!r}: no labels given and no entities in the docs. Pass `labels`, "
+        "or docs with gold entities."
+    )
+    E510 = (
+        "Tokenizer {name!r} is not a fast tokenizer, and passages need its character "
+        "offsets: give a model with a `tokenizer.json`, or leave --tokenizer out for "
+        "white-space tokens."
+    )
+    E511 = "{path}:{line}: not a JSON line ({error}); fix or remove that line."
+    E512 = "{path}:{line}: expected an object with a 'text' string, like {{\"text\": \"...\"}}."
+    E513 = (
+        "{path}: no .jsonl, .jsonl.gz or .txt files in this directory; give the corpus "
+        "files or a folder that holds them."
+    )
+    E514 = (
+        "Corpus file not found: {path}. Give .jsonl (a 'text' field per line), .jsonl.gz "
+        "or .txt files, or folders of them."
+    )
+    E515 = "Faults are given as KIND=RATE (e.g. 429=0.1,malformed=0.02), got {item!r}."
 
     # Open-type training pool (distill/pool.py) and the pretrained student (student/)
     E620 = (
-        "[E620] Dataset {name!r} is part of the benchmark (CrossNER, MIT or a UniNER eval "
+        "Dataset {name!r} is part of the benchmark (CrossNER, MIT or a UniNER eval "
         "file) and never enters the training pool."
     )
-    E621 = "[E621] Unknown pool dataset {name!r}; the catalogue has: {known}."
+    E621 = "Unknown pool dataset {name!r}; the catalogue has: {known}."
     E622 = (
-        "[E622] No pretrained student named {name!r}; shipped: {shipped}. Set `pretrained` "
+        "No pretrained student named {name!r}; shipped: {shipped}. Set `pretrained` "
         "to one of them, to a folder with `student.safetensors`, or to null to start from "
         "the bare encoder."
     )
     E623 = (
-        "[E623] The pretrained student at {path} was saved for a different model "
+        "The pretrained student at {path} was saved for a different model "
         "({detail}); set `pretrained = null` or use its settings."
     )
 
+    # Training (training/): config, conversation data, student model, trainer
+    E701 = (
+        "Config file not found: {path}. Give a .yml, .yaml or .json training config "
+        "(examples: configs/train_tiny.yml, configs/train_paper_7b.yml)."
+    )
+    E702 = "Unsupported config file {path}: use .yml, .yaml or .json."
+    E703 = "{path} must hold a mapping with model/data/training sections, got {type_name}."
+    E704 = "training.output_dir is not set: give it in the config or with --output."
+    E705 = "Invalid `{where}` settings: {error}"
+    E706 = (
+        "model.lora needs a pretrained base: set model.name_or_path, or drop model.lora to "
+        "train a model from scratch."
+    )
+    E707 = "Unexpected argument {arg!r}: overrides look like --training.learning_rate 1e-4."
+    E708 = (
+        "effective_batch_size={effective} is not a multiple of per_device_train_batch_size "
+        "({per_device}) x {world} process(es) = {per_step}: change one of them so that it "
+        "divides."
+    )
+    E709 = "{where}: expected {type_name}, got {value!r}."
+    E710 = "Unknown setting(s) {names}.{hints} Valid keys {where}: {valid}."
+    E711 = (
+        "Training data not found: {path}. Give a .json or .jsonl file of conversations "
+        "(see `python -m spacy_uniner build-data`)."
+    )
+    E712 = (
+        "Unsupported training data file {path}: use .json (a list of conversations) or "
+        ".jsonl (one per line)."
+    )
+    E713 = "{path} must hold a JSON list of conversation records, got {type_name}."
+    E714 = (
+        "{where}: expected a dict with a non-empty 'conversations' list, as in "
+        '{{"id": ..., "conversations": [{{"from": "human", "value": ...}}, ...]}}.'
+    )
+    E715 = (
+        "{where}: {n} turns; a conversation must end with a gpt turn (the answer to its "
+        "last question)."
+    )
+    E716 = "{where}: turn {index} must be a dict with a string 'value'."
+    E717 = "{where}: invalid conversation: {error}"
+    E718 = (
+        "The tokenizer has no EOS token, so assistant turns cannot be ended: set "
+        "`tokenizer.eos_token` or use a tokenizer that has one."
+    )
+    E719 = (
+        "The tokenizer does not encode the turn end {eos!r} as its EOS token (id {eos_id}); "
+        "got {token!r}. Use a tokenizer whose EOS is a special token kept whole in text."
+    )
+    E720 = (
+        "Found {found} of {expected} assistant turn ends in the tokenized text: the "
+        "tokenizer's offsets do not line up with the text. Use a fast tokenizer with exact "
+        "character offsets."
+    )
+    E721 = (
+        "No training conversation fits max_length={max_length}; nothing to train on. Raise "
+        "data.max_length or give shorter passages."
+    )
+    E722 = "model.lora needs peft: pip install 'spacy-uniner[lora]'."
+    E723 = (
+        "model.lora.load_in_4bit (QLoRA) needs bitsandbytes and a CUDA GPU: install "
+        "bitsandbytes on a GPU machine, or set load_in_4bit to false."
+    )
+    E724 = "data.train_file is not set: give it in the config or with --train-file."
+    E725 = (
+        "data.max_length={max_length} exceeds the model's max_position_embeddings="
+        "{positions}: lower data.max_length, or for a model from scratch raise "
+        "model.scratch.max_position_embeddings."
+    )
+    E726 = (
+        "No checkpoint-N folder to resume from in {output_dir}: train without resuming, or "
+        "give the path of a checkpoint."
+    )
+    E727 = (
+        "{path} is not a Trainer checkpoint (no trainer_state.json): give a checkpoint-N "
+        "folder written by an earlier run."
+    )
 
-class Warnings:
+    # Benchmark catalogue and evaluation (evaluation/)
+    E801 = (
+        "Dataset {name!r} has no split {split!r}; it has: {splits}. Choose one of them "
+        "(--split)."
+    )
+    E802 = (
+        "Catalogue entry {name!r} lacks {keys}: every entry needs 'domain', 'format' and "
+        "'splits'."
+    )
+    E803 = "Catalogue entry {name!r}: domain {domain!r} is not one of {domains}."
+    E804 = "Catalogue entry {name!r}: unknown format {format!r}; the readers know {formats}."
+    E805 = (
+        "Dataset catalogue not found at {path}: pass the path of a datasets.yml "
+        "(--catalogue)."
+    )
+    E806 = "{path}: expected a top-level 'datasets' mapping of dataset name to entry."
+    E807 = (
+        "Unknown dataset or tag {name!r}: choose from the datasets {datasets} or the tags "
+        "{tags}."
+    )
+    E808 = (
+        "Unknown dataset {name!r}; the catalogue has: {known}. Add an entry to the "
+        "catalogue to evaluate another dataset."
+    )
+    E809 = "{name}/{split}: missing {path}. Fetch it with `weasel assets` or from {url}."
+
+
+class Warnings(metaclass=ErrorsWithCodes):
     W001 = (
-        "[W001] {count} model answer(s) could not be parsed as a JSON list and gave no "
+        "{count} model answer(s) could not be parsed as a JSON list and gave no "
         "entities (first: {example!r}). See `{component}.stats`."
     )
 
     # Response cache
     W101 = (
-        "[W101] {path}: dropped a torn final line ({size} bytes) left by an interrupted run."
+        "{path}: dropped a torn final line ({size} bytes) left by an interrupted run."
     )
 
     # Span student component (student/component.py)
     W201 = (
-        "[W201] Gold span {text!r} ({n} tokens) is not a candidate: it is longer than the "
+        "Gold span {text!r} ({n} tokens) is not a candidate: it is longer than the "
         "model's `max_width`, starts or ends on white space, or is misaligned. Such spans are "
         "counted in `{name}.stats['unreachable_gold_spans']`."
+    )
+
+    # Distillation (distill/)
+    W501 = (
+        "Passage {id!r} failed ({error}); it has no cache record, so the next run with the "
+        "same cache asks for it again."
+    )
+
+    # Training (training/)
+    W701 = (
+        "Dropped {dropped} of {total} conversations: the passage and its first answer "
+        "exceed max_length={max_length} tokens (ids: {ids}). Raise data.max_length to keep "
+        "them."
+    )
+    W702 = (
+        "{count} conversations exceed max_length={max_length} tokens: {dropped} trailing "
+        "queries are left out in all (queries are reshuffled each epoch, so which ones "
+        "varies). Raise data.max_length to train on all of them."
+    )
+    W703 = (
+        "{count} target tokens also cover prompt text (the tokenizer merges across "
+        "'ASSISTANT:' and the answer); they are trained as answers."
+    )
+
+    # Benchmark catalogue and evaluation (evaluation/)
+    W801 = (
+        "{path}: md5 differs from the catalogue's {md5}: the file is damaged or another "
+        "version. Fetch it again with `weasel assets`."
+    )
+    W802 = (
+        "{dataset}: ignored predicted entities with labels outside the dataset's types: "
+        "{counts}. Map the pipeline's labels to the dataset's types with --label-map."
     )

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Iterable, Sequence
 
+from .errors import Errors
+
 SYSTEM = "A virtual assistant answers questions from a user based on the provided text."
 USER = "USER"
 ASSISTANT = "ASSISTANT"
@@ -82,10 +84,7 @@ def training_segments(conversations: Sequence[dict[str, str]]) -> list[tuple[str
     for i, turn in enumerate(conversations):
         expected = "human" if i % 2 == 0 else "gpt"
         if turn.get("from") != expected:
-            raise ValueError(
-                f"Conversation turn {i} is from {turn.get('from')!r}, expected {expected!r}: "
-                "turns must alternate human/gpt, starting with human."
-            )
+            raise ValueError(Errors.E014.format(index=i, got=turn.get("from"), expected=expected))
         if expected == "human":
             segments.append((f"{USER}: {turn['value']}{USER_SEP}", False))
         else:

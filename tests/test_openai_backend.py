@@ -324,14 +324,14 @@ def test_duplicate_prompts_are_asked_once(server):
     assert backend.generate([]) == []
 
 
-def test_torn_final_cache_line_is_dropped_and_corrupt_lines_are_errors(server, tmp_path, caplog):
+def test_torn_final_cache_line_is_dropped_and_corrupt_lines_are_errors(server, tmp_path):
     prompts = [(protocol.passage_prefix(t), protocol.query_suffix("person")) for t in TEXTS[:3]]
     answers = OpenAICompatibleBackend("m", base_url=server.url, cache_dir=tmp_path).generate(prompts)
     path = tmp_path / CACHE_FILE
     with path.open("a", encoding="utf8") as f:
         f.write('{"key": "0123", "text": "[\\"Ti')
-    backend = OpenAICompatibleBackend("m", base_url=server.url, cache_dir=tmp_path)
-    assert "[W101]" in caplog.text
+    with pytest.warns(UserWarning, match=r"\[W101\].*torn final line"):
+        backend = OpenAICompatibleBackend("m", base_url=server.url, cache_dir=tmp_path)
     assert backend.generate(prompts) == answers and len(server.log) == 3
     extra = (protocol.passage_prefix(TEXTS[3]), protocol.query_suffix("person"))
     backend.generate([extra])

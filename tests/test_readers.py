@@ -219,9 +219,9 @@ def test_catalogue_files_are_the_shared_copies(shared_dir, catalogue):
 def test_load_dataset_queries_and_errors(shared_dir, catalogue):
     ds = load_dataset("bc5cdr", "test", DATA, catalogue=catalogue)
     assert ds.labels == ["chemical", "disease"] and len(ds.queries) == 2 * len(ds.docs) == 2 * 4797
-    with pytest.raises(KeyError, match="has no split 'dev'"):
+    with pytest.raises(ValueError, match=r"\[E801\].*has no split 'dev'"):
         load_dataset("uniner_crossner_ai", "dev", DATA, catalogue=catalogue)
-    with pytest.raises(KeyError, match="Unknown dataset 'nope'"):
+    with pytest.raises(ValueError, match=r"\[E808\] Unknown dataset 'nope'"):
         load_dataset("nope", "test", DATA, catalogue=catalogue)
     with pytest.raises(FileNotFoundError, match="weasel assets"):
         load_dataset("bc5cdr", "test", DATA / "elsewhere", catalogue=catalogue)
@@ -232,7 +232,7 @@ def test_select_and_weasel_assets(catalogue):
         "uniner_crossner_ai", "uniner_crossner_literature", "uniner_crossner_music",
         "uniner_crossner_politics", "uniner_crossner_science", "uniner_mit_restaurant",
     ]
-    with pytest.raises(KeyError, match="Unknown dataset or tag 'nope'"):
+    with pytest.raises(ValueError, match=r"\[E807\] Unknown dataset or tag 'nope'"):
         select(["nope"], catalogue)
     assets = weasel_assets(["uniner_crossner_ai"], catalogue)
     assert assets == [{

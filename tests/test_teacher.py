@@ -165,7 +165,7 @@ def test_cache_key_covers_model_and_parameters(tmp_path, annotations, passages):
 def test_torn_final_line_is_dropped(tmp_path):
     path = tmp_path / "cache.jsonl"
     path.write_text('{"key": "a", "response": "[]"}\n{"key": "b", "resp', encoding="utf8")
-    with ResponseCache(path) as cache:
+    with pytest.warns(UserWarning, match=r"^\[W101\]"), ResponseCache(path) as cache:
         assert cache.torn_lines == 1 and len(cache) == 1
         cache.append({"key": "b", "response": "[]"})
         with pytest.raises(ValueError, match="already holds"):
@@ -180,7 +180,8 @@ def test_permanent_errors_fail_without_retry(tmp_path, annotations):
     gold = GoldTeacher(annotations)
     rows = [{"id": "unknown", "text": "A passage the gold teacher never saw."}]
     with GoldTeacherServer(gold) as server, ResponseCache(tmp_path / "cache.jsonl") as cache:
-        summary = Teacher(_config(server.base_url)).annotate(rows, cache, progress=False)
+        with pytest.warns(UserWarning, match=r"^\[W501\] Passage 'unknown' failed \(NotFoundError"):
+            summary = Teacher(_config(server.base_url)).annotate(rows, cache, progress=False)
     assert (summary.failed, summary.retries, len(cache)) == (1, 0, 0)
     assert "NotFoundError" in summary.failures[0]["error"]
 

@@ -175,10 +175,10 @@ def test_dataset_drops_conversations_whose_first_answer_does_not_fit(fixture_row
         )
     messages = [str(w.message) for w in caught]
     assert any(
-        m.startswith(f"Dropped {len(fixture_rows)} of {len(records)} conversations")
+        m.startswith(f"[W701] Dropped {len(fixture_rows)} of {len(records)} conversations")
         for m in messages
     )
-    assert any(m.startswith("1 conversations exceed max_length") for m in messages)  # the short one
+    assert any(m.startswith("[W702] 1 conversations exceed max_length") for m in messages)  # the short one
     assert len(dataset) == 1 and dataset.stats["too_long"] == len(fixture_rows)
     assert dataset.stats["turns"] == 1 and dataset.stats["turns_dropped"] == 1
     with pytest.raises(ValueError, match="No training conversation fits"):

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Sequence
 
 from spacy.tokens import Doc
 
+from ..errors import Errors
 from .docs import GOLD_SPANS_KEY
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -101,7 +102,7 @@ class PRF:
 def string_prf(preds: Sequence[str], golds: Sequence[str]) -> PRF:
     """The reference ``NEREvaluator.evaluate`` over raw prediction and gold strings."""
     if len(preds) != len(golds):
-        raise ValueError(f"Got {len(preds)} predictions for {len(golds)} gold answers.")
+        raise ValueError(Errors.E015.format(got=len(preds), expected=len(golds)))
     prf = PRF()
     for pred, gold in zip(preds, golds):
         prf.add(parse_answer(pred), parse_answer(gold))

@@ -13,6 +13,7 @@ import typer
 from wasabi import msg
 
 from ..cache import ResponseCache
+from ..errors import Errors
 from . import gold_teacher as gold
 from .instructions import examples_from_records, instruction_data, supervised_data
 from .passages import PassageStats, hf_token_spans, read_documents, sample_passages, whitespace_spans
@@ -205,7 +206,7 @@ def gold_teacher(
         try:
             rates[kind.strip()] = float(rate)
         except ValueError:
-            raise typer.BadParameter(f"expected KIND=RATE, got {item!r}", param_hint="--faults") from None
+            raise typer.BadParameter(Errors.E515.format(item=item), param_hint="--faults") from None
     teacher = gold.GoldTeacher(
         gold.load_annotations(data),
         definitions=gold.load_definitions(definitions) if definitions else None,

@@ -28,6 +28,7 @@ from typing import Any, Mapping, Sequence
 
 import srsly
 
+from ..errors import Errors
 from .teacher import INSTRUCTIONS, PASSAGE_LINE
 from .teacher_output import Pair
 
@@ -48,17 +49,14 @@ def load_annotations(path: str | Path) -> dict[str, list[Pair]]:
     grouped: dict[str, list[Pair]] = defaultdict(list)
     for lineno, row in enumerate(srsly.read_jsonl(path), 1):
         if not isinstance(row, dict):
-            raise ValueError(f"{path}:{lineno}: expected a JSON object")
+            raise ValueError(Errors.E503.format(path=path, line=lineno))
         if "text" in row and "entities" in row:
             grouped[row["text"]].extend((str(m), str(t)) for m, t in row["entities"])
         elif {"doc_question_pairID", "tagName", "input", "output"} <= row.keys():
             mentions = json.loads(row["output"])
             grouped[row["input"]].extend((str(m), row["tagName"]) for m in mentions)
         else:
-            raise ValueError(
-                f"{path}:{lineno}: unknown layout; expected 'text' + 'entities', or the "
-                f"SLIMER Pile-NER fields (got {sorted(row)})"
-            )
+            raise ValueError(Errors.E504.format(path=path, line=lineno, keys=sorted(row)))
     return {text: _in_passage_order(text, pairs) for text, pairs in grouped.items()}
 
 
@@ -67,7 +65,7 @@ def load_definitions(path: str | Path) -> dict[str, str]:
     (whose ``gpt_answer`` holds a JSON-ish ``{"Definition": ..., "Guidelines": ...}``)."""
     data = srsly.read_json(path)
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object of type -> definition")
+        raise ValueError(Errors.E505.format(path=path))
     definitions = {}
     for etype, value in data.items():
         if isinstance(value, str):
@@ -76,7 +74,7 @@ def load_definitions(path: str | Path) -> dict[str, str]:
         answer = value.get("gpt_answer", "") if isinstance(value, dict) else ""
         match = _DEFINITION.search(answer)
         if match is None:
-            raise ValueError(f"{path}: no definition for type {etype!r}")
+            raise ValueError(Errors.E506.format(path=path, etype=etype))
         definitions[etype] = json.loads(f'"{match.group(1)}"')
     return definitions
 
@@ -113,9 +111,10 @@ class GoldTeacher:
         faults = dict(faults or {})
         unknown = set(faults) - set(FAULT_KINDS)
         if unknown:
-            raise ValueError(f"Unknown fault kinds {sorted(unknown)}; expected {FAULT_KINDS}")
-        if sum(faults.get(kind, 0.0) for kind in TRANSIENT_FAULTS) >= 1.0:
-            raise ValueError("Transient fault rates must sum to less than 1")
+            raise ValueError(Errors.E507.format(kinds=sorted(unknown), choices=FAULT_KINDS))
+        transient = {kind: faults[kind] for kind in TRANSIENT_FAULTS if kind in faults}
+        if sum(transient.values()) >= 1.0:
+            raise ValueError(Errors.E508.format(rates=transient, total=sum(transient.values())))
         self.annotations = {text: list(pairs) for text, pairs in annotations.items()}
         self._folded = {" ".join(text.split()): text for text in self.annotations}
         self.definitions = dict(definitions or {})

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from ..data.docs import GOLD_SPANS_KEY
+from ..errors import Errors
 from ..protocol import conversation
 from .teacher_output import Pair, TeacherOutputError, filter_pairs, parse_teacher_output
 
@@ -100,7 +101,7 @@ def instruction_data(examples: Sequence[Example], negatives: int = 2, seed: int 
     """``{"id", "conversations"}`` per example: positives, ``negatives`` sampled negative
     types (answer ``[]``), all in a seeded random order."""
     if negatives < 0:
-        raise ValueError(f"negatives must be >= 0, got {negatives}")
+        raise ValueError(Errors.E105.format(name="negatives", condition="an integer >= 0", value=negatives))
     rng = np.random.default_rng(seed)
     sampler = NegativeSampler(type_frequencies(examples))
     data = []
@@ -136,7 +137,7 @@ def supervised_data(
     if labels is None:
         labels = sorted({span.label_ for spans in gold for span in spans})
     if not labels:
-        raise ValueError(f"Dataset {dataset!r}: no labels given and no entities in the docs")
+        raise ValueError(Errors.E509.format(dataset=dataset))
     rng = np.random.default_rng(seed)
     data = []
     for i, (doc, spans) in enumerate(zip(docs, gold, strict=True)):

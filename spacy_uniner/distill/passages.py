@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from ..errors import Errors
+
 TokenSpans = Callable[[str], list[tuple[int, int]]]
 
 _WORD = re.compile(r"\S+")
@@ -48,7 +50,7 @@ def hf_token_spans(name_or_path: str) -> TokenSpans:
 
     tokenizer = load_tokenizer(name_or_path)
     if not tokenizer.is_fast:
-        raise ValueError(f"Tokenizer {name_or_path!r} is not a fast tokenizer: offsets are needed.")
+        raise ValueError(Errors.E510.format(name=name_or_path))
     tokenizer.model_max_length = int(1e30)  # whole documents are encoded, then chunked
 
     def spans(text: str) -> list[tuple[int, int]]:
@@ -75,9 +77,9 @@ def read_documents(paths: Iterable[Path], stats: PassageStats | None = None) -> 
                     try:
                         row = json.loads(line)
                     except json.JSONDecodeError as err:
-                        raise ValueError(f"{path}:{lineno}: not a JSON line ({err})") from None
+                        raise ValueError(Errors.E511.format(path=path, line=lineno, error=err)) from None
                     if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-                        raise ValueError(f"{path}:{lineno}: expected an object with a 'text' string")
+                        raise ValueError(Errors.E512.format(path=path, line=lineno))
                     yield row["text"]
         else:
             yield path.read_text(encoding="utf8")
@@ -89,12 +91,12 @@ def _expand(paths: Iterable[Path]) -> Iterator[Path]:
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.name.endswith((".jsonl", ".jsonl.gz", ".txt")))
             if not found:
-                raise ValueError(f"{path}: no .jsonl, .jsonl.gz or .txt files in this directory")
+                raise ValueError(Errors.E513.format(path=path))
             yield from found
         elif path.exists():
             yield path
         else:
-            raise FileNotFoundError(f"Corpus file not found: {path}")
+            raise FileNotFoundError(Errors.E514.format(path=path))
 
 
 def chunk_bounds(text: str, spans: list[tuple[int, int]], max_tokens: int) -> list[tuple[int, int]]:
@@ -104,7 +106,7 @@ def chunk_bounds(text: str, spans: list[tuple[int, int]], max_tokens: int) -> li
     window when there is one, else after exactly ``max_tokens`` tokens.
     """
     if max_tokens < 1:
-        raise ValueError(f"max_tokens must be positive, got {max_tokens}")
+        raise ValueError(Errors.E008.format(name="max_tokens", value=max_tokens))
     bounds = []
     i = 0
     while i < len(spans):
@@ -148,7 +150,7 @@ def sample_passages(
     key per distinct passage. Rows are ``{"id": "<doc>-<chunk>", "text": ...}`` in corpus order.
     """
     if n < 1:
-        raise ValueError(f"n must be positive, got {n}")
+        raise ValueError(Errors.E008.format(name="n", value=n))
     stats = stats if stats is not None else PassageStats()
     rng = random.Random(seed)
     seen: set[bytes] = set()

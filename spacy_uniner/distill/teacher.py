@@ -10,8 +10,8 @@ run resumes where it stopped.
 
 from __future__ import annotations
 
-import logging
 import time
+import warnings
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
@@ -22,10 +22,9 @@ from tqdm import tqdm
 
 from ..cache import ResponseCache, hash_key
 from ..credentials import api_key_from_env
+from ..errors import Errors, Warnings
 from ..retry import backoff_delay, classify
 from .teacher_output import TeacherOutputError, parse_teacher_output
-
-logger = logging.getLogger(__name__)
 
 Variant = Literal["type", "definition"]
 
@@ -47,7 +46,7 @@ PASSAGE_LINE = "\nPassage: "
 def teacher_messages(passage: str, variant: Variant = "type") -> list[dict[str, str]]:
     """Chat messages asking the teacher for the (entity, type) pairs of one passage."""
     if variant not in INSTRUCTIONS:
-        raise ValueError(f"Unknown prompt variant {variant!r}: expected one of {sorted(INSTRUCTIONS)}")
+        raise ValueError(Errors.E501.format(variant=variant, choices=sorted(INSTRUCTIONS)))
     return [
         {"role": "system", "content": SYSTEM_MESSAGE},
         {"role": "user", "content": INSTRUCTIONS[variant] + PASSAGE_LINE + passage},
@@ -74,11 +73,13 @@ class TeacherConfig:
 
     def __post_init__(self) -> None:
         if self.variant not in INSTRUCTIONS:
+            raise ValueError(Errors.E501.format(variant=self.variant, choices=sorted(INSTRUCTIONS)))
+        if self.concurrency < 1:
+            raise ValueError(Errors.E008.format(name="concurrency", value=self.concurrency))
+        if self.max_retries < 0:
             raise ValueError(
-                f"Unknown prompt variant {self.variant!r}: expected one of {sorted(INSTRUCTIONS)}"
+                Errors.E105.format(name="max_retries", condition="an integer >= 0", value=self.max_retries)
             )
-        if self.concurrency < 1 or self.max_retries < 0:
-            raise ValueError("concurrency must be >= 1 and max_retries >= 0")
 
     def params(self) -> dict[str, Any]:
         """Generation parameters: part of the cache key."""
@@ -156,7 +157,7 @@ class Teacher:
         queued: set[str] = set()
         for i, row in enumerate(passages):
             if not isinstance(row.get("text"), str):
-                raise ValueError(f"Passage {i} (id {row.get('id')!r}) has no 'text' string")
+                raise ValueError(Errors.E502.format(index=i, id=row.get("id")))
             summary.passages += 1
             key = self.key(row["text"])
             if key in cache:
@@ -242,7 +243,7 @@ class Teacher:
         if outcome.text is None:
             summary.failed += 1
             summary.failures.append({"id": str(row.get("id", "")), "error": outcome.error or ""})
-            logger.warning("passage %s failed: %s", row.get("id"), outcome.error)
+            warnings.warn(Warnings.W501.format(id=row.get("id"), error=outcome.error))
             return
         error = None
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -12,9 +12,8 @@ import srsly
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
+from ..errors import Errors, Warnings
 from .readers import FORMATS, Query, ReadStats, read_with_stats
-
-logger = logging.getLogger("spacy_uniner")
 
 DEFAULT_CATALOGUE = Path(__file__).resolve().parents[2] / "configs" / "datasets.yml"
 DOMAINS = (
@@ -55,8 +54,8 @@ class DatasetSpec:
 
     def files(self, split: str) -> tuple[DataFile, ...]:
         if split not in self.splits:
-            raise KeyError(
-                f"Dataset {self.name!r} has no split {split!r}; it has: {', '.join(self.splits)}"
+            raise ValueError(
+                Errors.E801.format(name=self.name, split=split, splits=", ".join(self.splits))
             )
         return self.splits[split]
 
@@ -87,11 +86,11 @@ class Dataset:
 def _spec(name: str, entry: dict) -> DatasetSpec:
     missing = [key for key in ("domain", "format", "splits") if key not in entry]
     if missing:
-        raise ValueError(f"Catalogue entry {name!r} lacks {', '.join(missing)}")
+        raise ValueError(Errors.E802.format(name=name, keys=", ".join(missing)))
     if entry["domain"] not in DOMAINS:
-        raise ValueError(f"Catalogue entry {name!r}: domain {entry['domain']!r} not in {DOMAINS}")
+        raise ValueError(Errors.E803.format(name=name, domain=entry["domain"], domains=", ".join(DOMAINS)))
     if entry["format"] not in FORMATS:
-        raise ValueError(f"Catalogue entry {name!r}: unknown format {entry['format']!r}")
+        raise ValueError(Errors.E804.format(name=name, format=entry["format"], formats=", ".join(FORMATS)))
     labels = entry.get("labels")
     if isinstance(labels, list):
         labels = {label: label for label in labels}
@@ -117,12 +116,10 @@ def load_catalogue(path: str | Path | None = None) -> dict[str, DatasetSpec]:
     """Read the catalogue (default: the project's ``configs/datasets.yml``)."""
     path = Path(path) if path is not None else DEFAULT_CATALOGUE
     if not path.exists():
-        raise FileNotFoundError(
-            f"Dataset catalogue not found at {path}; pass the path of a datasets.yml"
-        )
+        raise FileNotFoundError(Errors.E805.format(path=path))
     data = srsly.read_yaml(path)
     if not isinstance(data, dict) or not isinstance(data.get("datasets"), dict):
-        raise ValueError(f"{path}: expected a top-level 'datasets' mapping")
+        raise ValueError(Errors.E806.format(path=path))
     return {name: _spec(name, entry) for name, entry in data["datasets"].items()}
 
 
@@ -136,9 +133,8 @@ def select(names: Iterable[str], catalogue: dict[str, DatasetSpec]) -> list[str]
             matches = [n for n, spec in catalogue.items() if name in spec.tags]
         if not matches:
             tags = sorted({t for spec in catalogue.values() for t in spec.tags})
-            raise KeyError(
-                f"Unknown dataset or tag {name!r}. Datasets: {', '.join(catalogue)}; "
-                f"tags: {', '.join(tags)}"
+            raise ValueError(
+                Errors.E807.format(name=name, datasets=", ".join(catalogue), tags=", ".join(tags))
             )
         out.extend(m for m in matches if m not in out)
     return out
@@ -166,7 +162,7 @@ def load_dataset(
     """
     catalogue = catalogue if catalogue is not None else load_catalogue()
     if name not in catalogue:
-        raise KeyError(f"Unknown dataset {name!r}; known: {', '.join(catalogue)}")
+        raise ValueError(Errors.E808.format(name=name, known=", ".join(catalogue)))
     spec = catalogue[name]
     vocab = vocab if vocab is not None else Vocab()
     docs: list[Doc] = []
@@ -176,10 +172,10 @@ def load_dataset(
         path = Path(data_dir) / data_file.path
         if not path.exists():
             raise FileNotFoundError(
-                f"{name}/{split}: missing {path}. Fetch it with `weasel assets` or from {data_file.url}"
+                Errors.E809.format(name=name, split=split, path=path, url=data_file.url)
             )
         if data_file.md5 and path.is_file() and file_md5(path) != data_file.md5:
-            logger.warning("%s: md5 differs from the catalogue's %s", path, data_file.md5)
+            warnings.warn(Warnings.W801.format(path=path, md5=data_file.md5))
         file_docs, file_queries, file_stats = read_with_stats(path, spec.format, vocab, spec.label_map)
         file_stats.log(path)
         if file_queries is not None:

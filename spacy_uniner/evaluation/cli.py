@@ -48,8 +48,8 @@ def evaluate_command(
     specs = load_catalogue(catalogue)
     try:
         names = select(datasets, specs)
-    except KeyError as err:
-        msg.fail(str(err.args[0]), exits=1)
+    except ValueError as err:
+        msg.fail(str(err), exits=1)
     mapping = srsly.read_json(label_map) if label_map is not None else None
     if is_pipeline(model):
         nlp = load_pipeline(model, [], overrides)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from tqdm import tqdm
 
 from .catalogue import Dataset
 from ..data.metric import PRF, gold_answers, predicted_answers
+from ..errors import Warnings
 
 logger = logging.getLogger("spacy_uniner")
 
@@ -168,10 +170,7 @@ def evaluate_dataset(
         nlp, docs, dataset.labels, batch_size=batch_size, desc=dataset.name, label_map=label_map
     )
     if dropped:
-        logger.warning(
-            "%s: ignored predicted entities with labels outside the dataset's types: %s",
-            dataset.name, dict(dropped),
-        )
+        warnings.warn(Warnings.W802.format(dataset=dataset.name, counts=dict(dropped)))
     result = score_dataset(dataset, preds)
     result.dropped_predictions = dropped
     return result

@@ -1,6 +1,6 @@
 """The ``universal_ner`` pipeline component: docs -> queries -> backend -> spans -> doc.ents."""
 
-import logging
+import warnings
 from collections import Counter
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
@@ -15,8 +15,6 @@ from ..labels import LabelsInput
 from ..queries import build_queries
 from .scorer import make_uniner_scorer  # noqa: F401  (registers the scorer)
 from .base import EntsFilter, OpenNERPipe
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_CONFIG = {
     "@uniner_backends": "spacy_uniner.HuggingFace.v1",
@@ -171,7 +169,7 @@ class UniversalNER(OpenNERPipe):
             self.stats["mentions_unaligned"] += len(found.unaligned)
             candidates[query.doc_index].extend(found.spans)
         if malformed:
-            logger.warning(
+            warnings.warn(
                 Warnings.W001.format(count=len(malformed), example=malformed[0][:80], component=self.name)
             )
         for doc, parsed in zip(docs, parsed_per_doc):

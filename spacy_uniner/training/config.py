@@ -34,6 +34,8 @@ from typing import (
 
 import srsly
 
+from ..errors import Errors
+
 # Defaults of ours where transformers' differ: no experiment tracker unless asked for.
 TRAINING_DEFAULTS: Dict[str, Any] = {"report_to": "none"}
 
@@ -109,15 +111,15 @@ def load_config(
     if path is not None:
         path = Path(path)
         if not path.exists():
-            raise FileNotFoundError(f"Config file not found: {path}")
+            raise FileNotFoundError(Errors.E701.format(path=path))
         if path.suffix in (".yml", ".yaml"):
             data = srsly.read_yaml(path) or {}
         elif path.suffix == ".json":
             data = srsly.read_json(path)
         else:
-            raise ValueError(f"Unsupported config file {path}: use .yml, .yaml or .json.")
+            raise ValueError(Errors.E702.format(path=path))
         if not isinstance(data, dict):
-            raise ValueError(f"{path} must hold a mapping with model/data/training sections.")
+            raise ValueError(Errors.E703.format(path=path, type_name=type(data).__name__))
     for key, value in (overrides or {}).items():
         _set_dotted(data, key, value)
     return config_from_dict(data)
@@ -130,20 +132,17 @@ def config_from_dict(data: Mapping[str, Any]) -> TrainConfig:
     data = dict(data)
     training = {**TRAINING_DEFAULTS, **(data.pop("training", None) or {})}
     if not training.get("output_dir"):
-        raise ValueError("training.output_dir is not set: give it in the config or with --output.")
+        raise ValueError(Errors.E704)
     config = _build(TrainConfig, {**data, "training": None}, "")
-    try:
-        config.training = _build(TrainingArguments, training, "training")
-    except ValueError as e:
-        raise ValueError(f"Invalid training settings: {e}") from e
+    config.training = _build(TrainingArguments, training, "training")
     if config.effective_batch_size is not None and config.effective_batch_size < 1:
         raise ValueError(
-            f"effective_batch_size must be positive, got {config.effective_batch_size}."
+            Errors.E008.format(name="effective_batch_size", value=config.effective_batch_size)
         )
     if config.data.max_length < 1:
-        raise ValueError(f"data.max_length must be positive, got {config.data.max_length}.")
+        raise ValueError(Errors.E008.format(name="data.max_length", value=config.data.max_length))
     if config.model.lora is not None and config.model.name_or_path is None:
-        raise ValueError("model.lora needs a pretrained base: set model.name_or_path.")
+        raise ValueError(Errors.E706)
     return config
 
 
@@ -157,9 +156,7 @@ def parse_overrides(args: Sequence[str]) -> Dict[str, Any]:
     while i < len(args):
         arg = args[i]
         if not arg.startswith("--") or len(arg) == 2:
-            raise ValueError(
-                f"Unexpected argument {arg!r}: overrides look like --training.learning_rate 1e-4."
-            )
+            raise ValueError(Errors.E707.format(arg=arg))
         key, sep, value = arg[2:].partition("=")
         if not sep:
             if i + 1 < len(args) and not args[i + 1].startswith("--"):
@@ -176,9 +173,12 @@ def apply_effective_batch_size(args, effective_batch_size: int) -> None:
     per_step = args.per_device_train_batch_size * args.world_size
     if effective_batch_size % per_step:
         raise ValueError(
-            f"effective_batch_size={effective_batch_size} is not a multiple of "
-            f"per_device_train_batch_size ({args.per_device_train_batch_size}) x "
-            f"{args.world_size} process(es) = {per_step}."
+            Errors.E708.format(
+                effective=effective_batch_size,
+                per_device=args.per_device_train_batch_size,
+                world=args.world_size,
+                per_step=per_step,
+            )
         )
     args.gradient_accumulation_steps = effective_batch_size // per_step
 
@@ -193,24 +193,34 @@ def _set_dotted(data: Dict[str, Any], key: str, value: Any) -> None:
     node[leaf] = value
 
 
+# Ours, not HfArgumentParser or TRL's: they take no nested dataclasses (model.lora.r), give no typo hints.
 def _build(cls: type, data: Any, where: str) -> Any:
     if not isinstance(data, Mapping):
-        raise ValueError(f"{where or 'config'}: expected a mapping, got {data!r}.")
+        raise ValueError(
+            Errors.E709.format(where=where or "config", type_name="a mapping", value=data)
+        )
     hints = get_type_hints(cls)
     known = [f.name for f in dataclasses.fields(cls) if f.init]
     unknown = sorted(set(data) - set(known))
     if unknown:
-        hints_text = []
+        suggestions = ""
         for key in unknown:
             close = difflib.get_close_matches(key, known, n=3)
             if close:
-                hints_text.append(f"Did you mean {' or '.join(_join(where, c) for c in close)}?")
-        valid = ", ".join(known) if len(known) <= 12 else f"the fields of {cls.__name__}"
-        names = ", ".join(_join(where, k) for k in unknown)
-        parts = [f"Unknown setting(s) {names}.", *hints_text]
-        parts.append(f"Valid keys {where or 'at the top level'}: {valid}.")
-        raise ValueError(" ".join(parts))
-    return cls(**{k: _coerce(v, hints[k], _join(where, k)) for k, v in data.items()})
+                suggestions += f" Did you mean {' or '.join(_join(where, c) for c in close)}?"
+        raise ValueError(
+            Errors.E710.format(
+                names=", ".join(_join(where, k) for k in unknown),
+                hints=suggestions,
+                where=where or "at the top level",
+                valid=", ".join(known) if len(known) <= 12 else f"the fields of {cls.__name__}",
+            )
+        )
+    values = {k: _coerce(v, hints[k], _join(where, k)) for k, v in data.items()}
+    try:
+        return cls(**values)
+    except ValueError as e:  # the class's own checks, e.g. TrainingArguments.__post_init__
+        raise ValueError(Errors.E705.format(where=where or "config", error=e)) from e
 
 
 def _coerce(value: Any, tp: Any, where: str) -> Any:
@@ -236,7 +246,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             raise TypeError
     except (TypeError, ValueError):
         raise ValueError(
-            f"{where}: expected {getattr(tp, '__name__', tp)}, got {value!r}."
+            Errors.E709.format(where=where, type_name=getattr(tp, "__name__", tp), value=value)
         ) from None
     return value
 

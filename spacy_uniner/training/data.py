@@ -23,6 +23,7 @@ import srsly
 from tqdm import tqdm
 
 from .. import protocol
+from ..errors import Errors, Warnings
 
 IGNORE_INDEX = -100
 Conversation = List[Dict[str, str]]
@@ -48,15 +49,15 @@ def read_conversations(path: str | Path) -> List[Dict[str, Any]]:
     """Read ``.json`` (a list, like the released ``train.json``) or ``.jsonl`` records."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"Training data not found: {path}")
+        raise FileNotFoundError(Errors.E711.format(path=path))
     if path.suffix == ".jsonl":
         records = list(srsly.read_jsonl(path))
     elif path.suffix == ".json":
         records = srsly.read_json(path)
     else:
-        raise ValueError(f"Unsupported training data file {path}: use .json or .jsonl.")
+        raise ValueError(Errors.E712.format(path=path))
     if not isinstance(records, list):
-        raise ValueError(f"{path} must hold a JSON list of conversation records.")
+        raise ValueError(Errors.E713.format(path=path, type_name=type(records).__name__))
     for n, record in enumerate(records):
         validate_record(record, where=f"{path}, record {n} (id {_record_id(record)!r})")
     return records
@@ -66,16 +67,16 @@ def validate_record(record: Any, where: str) -> None:
     """Check the Pile-NER shape: passage, acknowledgement, then (question, answer) pairs."""
     turns = record.get("conversations") if isinstance(record, dict) else None
     if not isinstance(turns, list) or not turns:
-        raise ValueError(f"{where}: expected a dict with a non-empty 'conversations' list.")
+        raise ValueError(Errors.E714.format(where=where))
     if len(turns) % 2:
-        raise ValueError(f"{where}: {len(turns)} turns; a conversation must end with a gpt turn.")
+        raise ValueError(Errors.E715.format(where=where, n=len(turns)))
     for i, turn in enumerate(turns):
         if not isinstance(turn, dict) or not isinstance(turn.get("value"), str):
-            raise ValueError(f"{where}: turn {i} must be a dict with a string 'value'.")
+            raise ValueError(Errors.E716.format(where=where, index=i))
     try:
         protocol.training_segments(turns)
     except ValueError as e:
-        raise ValueError(f"{where}: {e}") from e
+        raise ValueError(Errors.E717.format(where=where, error=e)) from e
 
 
 def file_sha256(path: str | Path) -> str:
@@ -101,7 +102,7 @@ def turn_end_token(tokenizer) -> str:
     each turn with their own EOS, which is what generation stops at.
     """
     if tokenizer.eos_token is None:
-        raise ValueError("The tokenizer has no EOS token; cannot mark the end of assistant turns.")
+        raise ValueError(Errors.E718)
     return tokenizer.eos_token
 
 
@@ -141,16 +142,15 @@ def encode(
             if end == targets[t][1]:
                 if ids[i] != tokenizer.eos_token_id or start != end - len(eos):
                     raise ValueError(
-                        f"The tokenizer does not encode the turn end {eos!r} as its EOS token "
-                        f"(id {tokenizer.eos_token_id}); "
-                        f"got {tokenizer.convert_ids_to_tokens(ids[i])!r}."
+                        Errors.E719.format(
+                            eos=eos,
+                            eos_id=tokenizer.eos_token_id,
+                            token=tokenizer.convert_ids_to_tokens(ids[i]),
+                        )
                     )
                 turn_ends.append(i)
     if len(turn_ends) != len(targets):
-        raise ValueError(
-            f"Found {len(turn_ends)} of {len(targets)} assistant turn ends in the tokenized "
-            "text; the tokenizer's offsets do not line up with the text."
-        )
+        raise ValueError(Errors.E720.format(found=len(turn_ends), expected=len(targets)))
     limit = len(ids) if max_length is None else max_length
     kept = [i for i in turn_ends if i < limit]
     if not kept:
@@ -184,7 +184,7 @@ class ConversationDataset:
         progress: bool = True,
     ) -> None:
         if max_length < 1:
-            raise ValueError(f"max_length must be a positive integer, got {max_length}.")
+            raise ValueError(Errors.E008.format(name="max_length", value=max_length))
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.shuffle = shuffle
@@ -218,24 +218,24 @@ class ConversationDataset:
             self.stats["straddling_tokens"] += encoded.straddling
         self.stats["too_long"] = len(too_long)
         if too_long:
+            ids = ", ".join(map(repr, too_long[:5])) + (", ..." if len(too_long) > 5 else "")
             warnings.warn(
-                f"Dropped {len(too_long)} of {len(records)} conversations: the passage and its "
-                f"first answer exceed max_length={max_length} tokens (ids: {too_long[:5]}"
-                f"{', ...' if len(too_long) > 5 else ''})."
+                Warnings.W701.format(
+                    dropped=len(too_long), total=len(records), max_length=max_length, ids=ids
+                )
             )
         if self.stats["truncated"]:
             warnings.warn(
-                f"{self.stats['truncated']} conversations exceed max_length={max_length} tokens: "
-                f"{self.stats['turns_dropped']} trailing queries are left out in all (queries are "
-                "reshuffled each epoch, so which ones varies)."
+                Warnings.W702.format(
+                    count=self.stats["truncated"],
+                    max_length=max_length,
+                    dropped=self.stats["turns_dropped"],
+                )
             )
         if self.stats["straddling_tokens"]:
-            warnings.warn(
-                f"{self.stats['straddling_tokens']} target tokens also cover prompt text (the "
-                "tokenizer merges across 'ASSISTANT:' and the answer); they are trained as answers."
-            )
+            warnings.warn(Warnings.W703.format(count=self.stats["straddling_tokens"]))
         if not self.records:
-            raise ValueError("No training conversation fits max_length; nothing to train on.")
+            raise ValueError(Errors.E721.format(max_length=max_length))
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch

@@ -7,6 +7,7 @@ from typing import Any, Dict, Iterable, Optional, Tuple
 
 from .. import tiny
 from ..backends.loading import load_tokenizer
+from ..errors import Errors
 from .config import LoraSettings, ModelConfig
 
 
@@ -54,7 +55,7 @@ def add_lora(model, settings: LoraSettings, gradient_checkpointing: bool):
     try:
         from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
     except ImportError as e:
-        raise ImportError("model.lora needs peft: pip install 'spacy-uniner[lora]'.") from e
+        raise ImportError(Errors.E722) from e
     if settings.load_in_4bit:
         model = prepare_model_for_kbit_training(
             model, use_gradient_checkpointing=gradient_checkpointing
@@ -92,9 +93,7 @@ def _dtype(name: str):
         return "auto"
     dtype = getattr(torch, name, None)
     if not isinstance(dtype, torch.dtype):
-        raise ValueError(
-            f"Unknown model.torch_dtype {name!r}; use auto, float32, bfloat16 or float16."
-        )
+        raise ValueError(Errors.E010.format(dtype=name))
     return dtype
 
 
@@ -102,9 +101,7 @@ def _nf4_config():
     try:
         import bitsandbytes  # noqa: F401
     except ImportError as e:
-        raise ImportError(
-            "model.lora.load_in_4bit (QLoRA) needs bitsandbytes and a CUDA GPU."
-        ) from e
+        raise ImportError(Errors.E723) from e
     import torch
     from transformers import BitsAndBytesConfig
 

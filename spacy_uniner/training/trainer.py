@@ -15,6 +15,7 @@ import srsly
 from wasabi import msg
 
 from .. import __version__, protocol
+from ..errors import Errors
 from .config import TrainConfig, apply_effective_batch_size
 from .data import ConversationDataset, PaddingCollator, file_sha256, read_conversations
 from .model import add_lora, load_student, merge_lora
@@ -37,7 +38,7 @@ def train(
 
     args = config.training
     if config.data.train_file is None:
-        raise ValueError("data.train_file is not set: give it in the config or with --train-file.")
+        raise ValueError(Errors.E724)
     checkpoint = resolve_checkpoint(resume_from_checkpoint, args.output_dir)
     set_seed(args.seed)
     records = read_conversations(config.data.train_file)
@@ -45,10 +46,7 @@ def train(
     tokenizer, model = load_student(config.model, texts, seed=args.seed, tokenizer_dir=checkpoint)
     positions = getattr(model.config, "max_position_embeddings", None)
     if positions is not None and config.data.max_length > positions:
-        raise ValueError(
-            f"data.max_length={config.data.max_length} exceeds the model's "
-            f"max_position_embeddings={positions}."
-        )
+        raise ValueError(Errors.E725.format(max_length=config.data.max_length, positions=positions))
     if config.model.lora is not None:
         model = add_lora(model, config.model.lora, args.gradient_checkpointing)
     dataset = ConversationDataset(
@@ -114,10 +112,10 @@ def resolve_checkpoint(resume: Union[str, Path, bool, None], output_dir: str) ->
     if resume is True:
         last = get_last_checkpoint(output_dir) if Path(output_dir).is_dir() else None
         if last is None:
-            raise FileNotFoundError(f"No checkpoint-N folder to resume from in {output_dir}.")
+            raise FileNotFoundError(Errors.E726.format(output_dir=output_dir))
         return Path(last)
     if not (Path(resume) / "trainer_state.json").exists():
-        raise FileNotFoundError(f"{resume} is not a Trainer checkpoint (no trainer_state.json).")
+        raise FileNotFoundError(Errors.E727.format(path=resume))
     return Path(resume)
 
 
