@@ -73,41 +73,41 @@ class Errors(metaclass=ErrorsWithCodes):
     E105 = "`{name}` must be {condition}, got {value!r}."
     E106 = "The cache {path} already holds a record for key {key}; keys are written once."
     E150 = (
-        "[E150] Could not reach the server at {base_url} ({cause}) after {attempts} "
+        "Could not reach the server at {base_url} ({cause}) after {attempts} "
         "attempt(s). Start it (llama.cpp: `llama-server -m MODEL.gguf --port 8000`; vLLM: "
         "`vllm serve MODEL --port 8000`) and check `base_url`: scheme, host, port and the "
         "trailing /v1."
     )
     E151 = (
-        "[E151] The server at {base_url} does not serve a model named {model!r} ({cause}). "
+        "The server at {base_url} does not serve a model named {model!r} ({cause}). "
         "It serves: {served}. Set `model` to one of them (vLLM: the name given to `vllm "
         "serve` or --served-model-name)."
     )
     E152 = (
-        "[E152] Prompt {index} ({tokens} prompt tokens, max_new_tokens={max_new_tokens}) "
+        "Prompt {index} ({tokens} prompt tokens, max_new_tokens={max_new_tokens}) "
         "does not fit the context of the server at {base_url}: {cause}. Lower the "
         "component's `max_input_length` so long passages are split into windows, lower "
         "`max_new_tokens`, or serve a longer context (llama.cpp `-c`/`--n_ctx`, vLLM "
         "`--max-model-len`; UniNER-7B was trained with 2048)."
     )
     E153 = (
-        "[E153] The tokenizer {tokenizer!r} is not the one of the model served at "
+        "The tokenizer {tokenizer!r} is not the one of the model served at "
         "{base_url}: the probe {probe!r} is {local} here but {served} on the server. Set "
         "`tokenizer` to the served model's folder or hub name, or set "
         "prompt_format = \"text\" to let the server tokenize."
     )
     E154 = (
-        "[E154] The server at {base_url} rejected a prompt given as token ids ({cause}). "
+        "The server at {base_url} rejected a prompt given as token ids ({cause}). "
         "Serve with llama.cpp's `llama-server` or vLLM, which take token ids, or set "
         "prompt_format = \"text\" for servers that parse `</s>` in text as the EOS token "
         "(llama-cpp-python's server does)."
     )
     E155 = (
-        "[E155] prompt_format = {value!r}: choose 'auto' (token ids when a tokenizer "
+        "prompt_format = {value!r}: choose 'auto' (token ids when a tokenizer "
         "loads, else text), 'tokens' or 'text'."
     )
     E156 = (
-        "[E156] prompt_format = \"tokens\" needs the served model's tokenizer, and none "
+        "prompt_format = \"tokens\" needs the served model's tokenizer, and none "
         "loaded from {name!r}: set `tokenizer` to the model's folder or hub name."
     )
 
