@@ -71,3 +71,16 @@ def _salvage(fragment: str) -> ParsedAnswer:
         if mention and mention not in answer.mentions:
             answer.mentions.append(mention)
     return answer
+
+
+def answer_is_complete(text: str) -> bool:
+    """Whether ``text`` already holds a whole JSON list, so generating more cannot change
+    what :func:`parse_answer` reads (decoders stop there)."""
+    start = text.find("[")
+    if start < 0:
+        return False
+    try:
+        json.JSONDecoder().raw_decode(text, start)
+    except json.JSONDecodeError:
+        return False
+    return True

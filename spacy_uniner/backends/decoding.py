@@ -9,11 +9,12 @@ batch. Rows leave the batch as soon as they stop, so finished answers cost nothi
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Dict, List, Sequence, Set, Tuple
 
 import torch
+
+from ..answers import answer_is_complete
 
 
 @dataclass
@@ -102,14 +103,7 @@ class SharedPrefixDecoder:
         if tokens[-1] in self.stop_token_ids or len(tokens) >= max_new_tokens:
             return True
         if self.stop_at_list_end and tokens[-1] in self._closing_ids:
-            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-            start = text.find("[")
-            if start >= 0:
-                try:
-                    json.JSONDecoder().raw_decode(text, start)
-                    return True
-                except json.JSONDecodeError:
-                    return False
+            return answer_is_complete(self.tokenizer.decode(tokens, skip_special_tokens=True))
         return False
 
     @torch.inference_mode()

@@ -7,15 +7,14 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from tqdm import tqdm
 
+from .. import protocol
 from ..errors import Errors
 from ..registry import registry
 from .decoding import SharedPrefixDecoder, encode_queries, plan_chunks
 from .loading import load_tokenizer
+from .loading import torch_dtype as resolve_dtype
 
 logger = logging.getLogger(__name__)
-
-DTYPES = ("auto", "float32", "float16", "bfloat16")
-
 
 class HuggingFaceBackend:
     """Greedy decoding with ``AutoModelForCausalLM``, many prompts per batch, left padding.
@@ -42,6 +41,7 @@ class HuggingFaceBackend:
         max_batch_tokens: int = 65536,
         stop_at_list_end: bool = True,
         progress: bool = False,
+        model_kwargs: Optional[Dict[str, Any]] = None,
     ) -> None:
         import torch
         from transformers import AutoModelForCausalLM
@@ -50,8 +50,7 @@ class HuggingFaceBackend:
         for key, value in positive:
             if not isinstance(value, int) or value < 1:
                 raise ValueError(Errors.E008.format(name=key, value=value))
-        if torch_dtype not in DTYPES:
-            raise ValueError(Errors.E010.format(dtype=torch_dtype))
+        dtype = resolve_dtype(torch_dtype)
         self.name = name
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
@@ -64,13 +63,13 @@ class HuggingFaceBackend:
             "device": device,
             "device_map": device_map,
             "revision": revision,
+            "model_kwargs": dict(model_kwargs or {}),
         }
-        dtype = torch_dtype if torch_dtype == "auto" else getattr(torch, torch_dtype)
         load_kwargs: Dict[str, Any] = {"revision": revision, "trust_remote_code": trust_remote_code}
         self.tokenizer = load_tokenizer(name, padding_side="left", **load_kwargs)
         try:
             self.model = AutoModelForCausalLM.from_pretrained(
-                name, torch_dtype=dtype, device_map=device_map, **load_kwargs
+                name, torch_dtype=dtype, device_map=device_map, **load_kwargs, **(model_kwargs or {})
             )
         except (OSError, ValueError) as e:
             raise OSError(Errors.E009.format(name=name, error=e)) from e
@@ -91,7 +90,7 @@ class HuggingFaceBackend:
 
     def _stop_token_ids(self) -> List[int]:
         ids = [self.tokenizer.eos_token_id]
-        turn_end = self.tokenizer.convert_tokens_to_ids("</s>")
+        turn_end = self.tokenizer.convert_tokens_to_ids(protocol.TURN_END)
         if turn_end is not None and turn_end != self.tokenizer.unk_token_id:
             ids.append(turn_end)
         return sorted({i for i in ids if i is not None})
@@ -167,8 +166,25 @@ def make_hf_backend(
     max_batch_tokens: int = 65536,
     stop_at_list_end: bool = True,
     progress: bool = False,
+    model_kwargs: Optional[Dict[str, Any]] = None,
 ) -> HuggingFaceBackend:
-    """A local or hub causal LM run with ``transformers`` (greedy decoding)."""
+    """A local or hub causal LM run with ``transformers`` (greedy decoding).
+
+    name (str): hub name or local folder (``save_pretrained`` layout, LLaMA-1 style included).
+    torch_dtype (str): ``auto``, ``float32``, ``float16`` or ``bfloat16``.
+    device (Optional[str]): e.g. ``cuda:0``; defaults to ``cuda`` when available. Ignored
+        with ``device_map``.
+    device_map (Optional[str]): e.g. ``auto`` to spread the model over the GPUs.
+    batch_size (int): rows per forward pass.
+    max_new_tokens (int): answer cap (the paper's 256).
+    revision (Optional[str]), trust_remote_code (bool): as in ``from_pretrained``.
+    prefix_sharing (bool): encode each passage once for all its questions.
+    max_batch_tokens (int): padded tokens per chunk (bounds memory on long inputs).
+    stop_at_list_end (bool): stop a row once its answer is a complete JSON list.
+    progress (bool): a tqdm bar over chunks.
+    model_kwargs (Optional[dict]): further ``from_pretrained`` arguments, e.g.
+        ``{"attn_implementation": "sdpa"}`` or a ``quantization_config``.
+    """
     return HuggingFaceBackend(
         name,
         torch_dtype=torch_dtype,
@@ -182,4 +198,5 @@ def make_hf_backend(
         max_batch_tokens=max_batch_tokens,
         stop_at_list_end=stop_at_list_end,
         progress=progress,
+        model_kwargs=model_kwargs,
     )

@@ -35,3 +35,15 @@ def missing_packages(error: ImportError) -> str:
     if not found and error.name:
         found = [error.name.split(".")[0]]
     return " ".join(found or ["sentencepiece", "protobuf"])
+
+
+TORCH_DTYPES = ("auto", "float32", "float16", "bfloat16")
+
+
+def torch_dtype(name: str):
+    """``"auto"`` or the ``torch.dtype`` named by ``name`` (E010 for anything else)."""
+    import torch
+
+    if name not in TORCH_DTYPES:
+        raise ValueError(Errors.E010.format(dtype=name))
+    return name if name == "auto" else getattr(torch, name)

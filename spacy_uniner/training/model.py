@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, Optional, Tuple
 
 from .. import tiny
-from ..backends.loading import load_tokenizer
+from ..backends.loading import load_tokenizer, torch_dtype
 from ..errors import Errors
 from .config import LoraSettings, ModelConfig
 
@@ -39,7 +39,7 @@ def load_student(
     from transformers import AutoModelForCausalLM
 
     tokenizer = load_tokenizer(config.name_or_path, trust_remote_code=config.trust_remote_code)
-    kwargs: Dict[str, Any] = {"torch_dtype": _dtype(config.torch_dtype)}
+    kwargs: Dict[str, Any] = {"torch_dtype": torch_dtype(config.torch_dtype)}
     if config.attn_implementation:
         kwargs["attn_implementation"] = config.attn_implementation
     if config.lora is not None and config.lora.load_in_4bit:
@@ -79,22 +79,11 @@ def merge_lora(config: ModelConfig, adapter_dir: Path, output_dir: Path) -> None
 
     base = AutoModelForCausalLM.from_pretrained(
         config.name_or_path,
-        torch_dtype=_dtype(config.torch_dtype),
+        torch_dtype=torch_dtype(config.torch_dtype),
         trust_remote_code=config.trust_remote_code,
     )
     merged = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
     merged.save_pretrained(output_dir)
-
-
-def _dtype(name: str):
-    import torch
-
-    if name == "auto":
-        return "auto"
-    dtype = getattr(torch, name, None)
-    if not isinstance(dtype, torch.dtype):
-        raise ValueError(Errors.E010.format(dtype=name))
-    return dtype
 
 
 def _nf4_config():
