@@ -87,3 +87,17 @@ def test_scorer_string_metric_equals_reference_on_json_strings():
     expected = string_prf(raw_preds, golds)
     assert (scores["uniner_p"], scores["uniner_r"]) == (expected.precision, expected.recall)
     assert scores["ents_f"] == pytest.approx(2 * (1 / 3) * (1 / 4) / (1 / 3 + 1 / 4))
+
+
+def test_copy_tokens_keeps_words_and_spaces_only():
+    import spacy
+
+    from spacy_uniner.data.docs import copy_tokens
+
+    nlp = spacy.blank("en")
+    doc = nlp("Tim Cook  visited Tokyo. Then he left.")
+    doc.ents = [doc.char_span(0, 8, label="person")]
+    copy = copy_tokens(doc)
+    assert copy.text == doc.text and not copy.ents and copy.vocab is doc.vocab
+    part = copy_tokens(doc[0:5], spacy.blank("en").vocab)
+    assert part.text == "Tim Cook  visited Tokyo." and part.vocab is not doc.vocab

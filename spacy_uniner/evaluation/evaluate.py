@@ -19,6 +19,7 @@ from spacy.vocab import Vocab
 from tqdm import tqdm
 
 from .catalogue import Dataset
+from ..data.docs import copy_tokens
 from ..data.metric import PRF, gold_answers, predicted_answers
 from ..errors import Warnings
 
@@ -105,10 +106,7 @@ def predict(
     Predicted entities outside ``labels`` (after ``label_map``) match no query: they are
     removed and counted per label.
     """
-    copies = (
-        Doc(nlp.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc])
-        for doc in docs
-    )
+    copies = (copy_tokens(doc, nlp.vocab) for doc in docs)
     component_cfg = {name: {"labels": list(labels)} for name in _labelled_components(nlp)}
     if not component_cfg:
         logger.info("No component takes labels: scoring the pipeline's own entity labels")
