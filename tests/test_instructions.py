@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 from spacy_uniner import protocol
 from spacy_uniner.__main__ import app
 from spacy_uniner.distill.gold_teacher import format_answer, load_annotations
+from spacy_uniner.data.negatives import NegativeSampler
 from spacy_uniner.distill.instructions import (
     Example,
-    NegativeSampler,
     examples_from_records,
     instruction_data,
     supervised_data,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from ..data.docs import GOLD_SPANS_KEY
+from ..data.negatives import NegativeSampler, mention_frequencies
 from ..errors import Errors
 from ..protocol import conversation
 from .teacher_output import Pair, TeacherOutputError, filter_pairs, parse_teacher_output
@@ -62,11 +63,6 @@ def examples_from_records(
     return examples, counts
 
 
-def type_frequencies(examples: Iterable[Example]) -> Counter[str]:
-    """How many kept mentions each type has over the whole data."""
-    return Counter(etype for example in examples for _, etype in example.pairs)
-
-
 def positive_turns(pairs: Sequence[Pair]) -> Turns:
     """(type, mentions) per type, types and mentions in the order the teacher gave them."""
     turns: dict[str, list[str]] = {}
@@ -77,33 +73,13 @@ def positive_turns(pairs: Sequence[Pair]) -> Turns:
     return list(turns.items())
 
 
-class NegativeSampler:
-    """Draws types absent from a passage, without replacement, in proportion to frequency."""
-
-    def __init__(self, frequencies: Mapping[str, int]):
-        ranked = sorted(frequencies.items(), key=lambda item: (-item[1], item[0]))
-        self.types = [etype for etype, _ in ranked]
-        self.weights = np.array([count for _, count in ranked], dtype=float)
-        self.index = {etype: i for i, etype in enumerate(self.types)}
-
-    def sample(self, rng: np.random.Generator, k: int, exclude: Iterable[str] = ()) -> list[str]:
-        """Up to ``k`` distinct types not in ``exclude`` (fewer if fewer remain)."""
-        weights = self.weights.copy()
-        weights[[self.index[t] for t in exclude if t in self.index]] = 0.0
-        k = min(k, int(np.count_nonzero(weights)))
-        if k <= 0:
-            return []
-        chosen = rng.choice(len(weights), size=k, replace=False, p=weights / weights.sum())
-        return [self.types[i] for i in chosen]
-
-
 def instruction_data(examples: Sequence[Example], negatives: int = 2, seed: int = 0) -> list[dict[str, Any]]:
     """``{"id", "conversations"}`` per example: positives, ``negatives`` sampled negative
     types (answer ``[]``), all in a seeded random order."""
     if negatives < 0:
         raise ValueError(Errors.E105.format(name="negatives", condition="an integer >= 0", value=negatives))
     rng = np.random.default_rng(seed)
-    sampler = NegativeSampler(type_frequencies(examples))
+    sampler = NegativeSampler(mention_frequencies(etype for ex in examples for _, etype in ex.pairs))
     data = []
     for example in examples:
         turns = positive_turns(example.pairs)

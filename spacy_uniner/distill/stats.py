@@ -8,14 +8,15 @@ from typing import Any, Mapping, Sequence
 
 from wasabi import msg
 
-from .instructions import Example, type_frequencies
+from ..data.negatives import mention_frequencies
+from .instructions import Example
 
 
 def data_stats(
     examples: Sequence[Example], counts: Mapping[str, int], head: int = 20, tail: int = 10
 ) -> dict[str, Any]:
     """Passages, entities, distinct types, the frequency head/tail and what was dropped."""
-    freqs = type_frequencies(examples)
+    freqs = mention_frequencies(etype for example in examples for _, etype in example.pairs)
     ranked = sorted(freqs.items(), key=lambda item: (-item[1], item[0]))
     total = sum(freqs.values())
     bands = {}
