@@ -18,7 +18,7 @@ from spacy_uniner.__main__ import app
 from spacy_uniner.distill.gold_teacher import format_answer, load_annotations
 from spacy_uniner.data.negatives import NegativeSampler
 from spacy_uniner.distill.instructions import (
-    Example,
+    AnnotatedPassage,
     examples_from_records,
     instruction_data,
     supervised_data,
@@ -39,7 +39,7 @@ def test_conversations_match_fixture_bytes(shared_dir):
     """Our conversations hold exactly the fixture's turns (query order is shuffled)."""
     rows = read_jsonl(FIXTURES / "uniner_train_conversations.jsonl")
     examples = [
-        Example(str(i), row["text"], [(m, t) for t, mentions in row["turns"] for m in mentions])
+        AnnotatedPassage(str(i), row["text"], [(m, t) for t, mentions in row["turns"] for m in mentions])
         for i, row in enumerate(rows)
     ]
     for seed in range(5):
@@ -79,7 +79,7 @@ def test_negatives_in_built_data_follow_frequency():
     """Seeded end-to-end run: negatives of 'a' passages drawn from b:c:d = 250:100:50."""
     counts = {"a": 600, "b": 250, "c": 100, "d": 50}
     examples = [
-        Example(f"{t}{i}", f"Mention {t}{i} here.", [(f"{t}{i}", t)])
+        AnnotatedPassage(f"{t}{i}", f"Mention {t}{i} here.", [(f"{t}{i}", t)])
         for t, n in counts.items()
         for i in range(n)
     ]

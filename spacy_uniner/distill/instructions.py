@@ -28,7 +28,7 @@ Turns = list[tuple[str, list[str]]]
 
 
 @dataclass
-class Example:
+class AnnotatedPassage:
     """A passage and its filtered teacher pairs."""
 
     id: str
@@ -38,13 +38,13 @@ class Example:
 
 def examples_from_records(
     records: Iterable[Mapping[str, Any]],
-) -> tuple[list[Example], Counter[str]]:
+) -> tuple[list[AnnotatedPassage], Counter[str]]:
     """Parse and filter teacher records (``{"id", "text", "response"}``) as the paper does.
 
     Returns the kept examples and counts: ``records``, ``unparseable``, ``no_entities``
     (passages left without pairs) and, prefixed ``dropped_``, the filtered pairs by reason.
     """
-    examples: list[Example] = []
+    examples: list[AnnotatedPassage] = []
     counts: Counter[str] = Counter()
     for record in records:
         counts["records"] += 1
@@ -59,7 +59,7 @@ def examples_from_records(
         if not kept:
             counts["no_entities"] += 1
             continue
-        examples.append(Example(id=str(record.get("id", counts["records"] - 1)), text=text, pairs=kept))
+        examples.append(AnnotatedPassage(id=str(record.get("id", counts["records"] - 1)), text=text, pairs=kept))
     return examples, counts
 
 
@@ -73,7 +73,7 @@ def positive_turns(pairs: Sequence[Pair]) -> Turns:
     return list(turns.items())
 
 
-def instruction_data(examples: Sequence[Example], negatives: int = 2, seed: int = 0) -> list[dict[str, Any]]:
+def instruction_data(examples: Sequence[AnnotatedPassage], negatives: int = 2, seed: int = 0) -> list[dict[str, Any]]:
     """``{"id", "conversations"}`` per example: positives, ``negatives`` sampled negative
     types (answer ``[]``), all in a seeded random order."""
     if negatives < 0:

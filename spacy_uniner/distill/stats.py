@@ -9,11 +9,11 @@ from typing import Any, Mapping, Sequence
 from wasabi import msg
 
 from ..data.negatives import mention_frequencies
-from .instructions import Example
+from .instructions import AnnotatedPassage
 
 
 def data_stats(
-    examples: Sequence[Example], counts: Mapping[str, int], head: int = 20, tail: int = 10
+    examples: Sequence[AnnotatedPassage], counts: Mapping[str, int], head: int = 20, tail: int = 10
 ) -> dict[str, Any]:
     """Passages, entities, distinct types, the frequency head/tail and what was dropped."""
     freqs = mention_frequencies(etype for example in examples for _, etype in example.pairs)
