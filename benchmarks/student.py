@@ -337,5 +337,189 @@ def speed(
         typer.echo(f"| {size} | {rate:.1f} | {rate / rows[0][1]:.2f}x |")
 
 
+# -- The pretrained student against GLiNER's trainer ------------------------------------
+# Both systems write candidate spans (start, end, type, score) for the same docs; the table
+# decodes them the same way (greedy, non-overlapping, by score) at a threshold chosen on
+# the pool's held-out dev docs, never on the eval files.
+THRESHOLDS = [round(0.05 * i, 2) for i in range(2, 19)]
+
+
+def _docs_json(groups: Dict[str, List[Doc]], types: Dict[str, List[str]]) -> Dict:
+    return {
+        name: [{"tokens": [t.text for t in d], "spaces": [bool(t.whitespace_) for t in d], "types": types.get(name) or list(d._.get(TYPES_ATTR) or [])} for d in docs]
+        for name, docs in groups.items()
+    }
+
+
+def _decode(words: int, candidates: List, threshold: float) -> List:
+    taken = [False] * words
+    kept = []
+    for start, end, label, score in sorted(candidates, key=lambda c: -c[3]):
+        if score >= threshold and not any(taken[start:end]):
+            taken[start:end] = [True] * (end - start)
+            kept.append((start, end, label))
+    return sorted(kept)
+
+
+def _with_ents(gold: Doc, spans: List) -> Doc:
+    from spacy.tokens import Span
+
+    doc = Doc(gold.vocab, words=[t.text for t in gold], spaces=[bool(t.whitespace_) for t in gold])
+    doc.ents = [Span(doc, s, e, label=l) for s, e, l in spans]
+    return doc
+
+
+def _span_f1(golds: List[Doc], preds: List[List], threshold: float) -> float:
+    examples = [Example(_with_ents(g, _decode(len(g), p, threshold)), g) for g, p in zip(golds, preds)]
+    return 100 * get_ner_prf(examples)["ents_f"]
+
+
+@app.command("score-student")
+def score_student(
+    model: str = typer.Argument(..., help="Student pipeline folder, or 'shipped': spacy.blank('en') + add_pipe('universal_ner_span') as a new user would"),
+    docs_json: Path = typer.Argument(..., help="{group: [{tokens, spaces, types}]}"),
+    output: Path = typer.Argument(...),
+    batch_size: int = typer.Option(32),
+    floor: float = typer.Option(0.05, help="Keep candidates scoring at least this"),
+) -> None:
+    """Candidate spans of a student for every doc of DOCS_JSON (one process: its peak RSS is the student's)."""
+    import torch
+
+    if model == "shipped":
+        nlp = spacy.blank("en")
+        pipe = nlp.add_pipe("universal_ner_span", config={"labels": ["person"]})
+    else:
+        nlp = spacy.load(model)
+        pipe = nlp.get_pipe("universal_ner_span")
+    pipe.threshold = floor
+    pipe.type_thresholds = {}
+    key = pipe.cfg["spans_key"]
+    groups = srsly.read_json(docs_json)
+    out: Dict[str, Dict] = {}
+    for name, items in groups.items():
+        docs = []
+        for item in items:
+            doc = Doc(nlp.vocab, words=item["tokens"], spaces=item["spaces"])
+            doc._.set(TYPES_ATTR, item["types"])
+            docs.append(doc)
+        list(nlp.pipe(docs[:batch_size], batch_size=batch_size))  # warm-up
+        start = time.perf_counter()
+        docs = list(nlp.pipe(docs, batch_size=batch_size))
+        seconds = time.perf_counter() - start
+        spans = [[[s.start, s.end, s.label_, float(p)] for s, p in zip(d.spans[key], d.spans[key].attrs["scores"])] for d in docs]
+        out[name] = {"spans": spans, "seconds": seconds, "passages_per_s": len(docs) / seconds}
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    srsly.write_json(output, {"groups": out, "peak_rss_mb": peak_mb, "threads": torch.get_num_threads()})
+
+
+def _pool_type_names(pool: Path) -> set:
+    names = pool / "type_names.json"
+    if names.exists():
+        return {t.lower() for t in srsly.read_json(names)}
+    from spacy_uniner.distill.pool import type_names
+    from spacy.tokens import DocBin
+
+    nlp = spacy.blank("en")
+    counts = type_names(DocBin().from_disk(pool / "train.spacy").get_docs(nlp.vocab))
+    srsly.write_json(names, sorted(counts))
+    return {t.lower() for t in counts}
+
+
+@app.command()
+def compare(
+    data_dir: Path = typer.Option(..., help="Benchmark data folder (with uniner_eval/)"),
+    pool: Path = typer.Option(Path("training/pool"), help="Pool folder (dev.spacy for the threshold; type names for the unseen-type recall)"),
+    student: List[str] = typer.Option([], help="NAME=PIPELINE (or NAME=shipped); repeatable"),
+    gliner: List[str] = typer.Option([], help="NAME=GLINER_CHECKPOINT; repeatable"),
+    gliner_python: str = typer.Option("python", help="A Python with `gliner` installed"),
+    output: Path = typer.Option(Path("benchmarks/results/compare"), help="Predictions and compare.json go here"),
+    dev_limit: int = typer.Option(1000, help="Pool dev docs used to choose each system's threshold"),
+    limit: int = typer.Option(0, help="Passages per eval file (0: all; intermediate checkpoints only)"),
+    files: str = typer.Option(",".join(EVAL_FILES), help="Comma-separated eval files"),
+) -> None:
+    """One table: each student and GLiNER checkpoint on the UniNER eval files (string and
+    span F1, threshold chosen on the pool's dev docs), passages/s with all of a file's types,
+    peak RSS, and the recall on eval type names that the pool never lists."""
+    from spacy.tokens import DocBin
+
+    nlp = spacy.blank("en")
+    output.mkdir(parents=True, exist_ok=True)
+    dev = list(DocBin().from_disk(pool / "dev.spacy").get_docs(nlp.vocab))[: dev_limit or None]
+    evals, types = {}, {}
+    for name in files.split(","):
+        gold_docs, queries, names, _ = eval_queries(nlp, data_dir / "uniner_eval" / f"{name}.json", limit)
+        queries = [q for q in queries if q.doc_index < len(gold_docs)]
+        evals[name] = (gold_docs, queries)
+        types[name] = names
+    seen = _pool_type_names(pool)
+    docs_path = output / "docs.json"
+    srsly.write_json(docs_path, _docs_json({"dev": dev, **{n: g for n, (g, _) in evals.items()}}, types))
+    systems = [("student", *s.split("=", 1)) for s in student] + [("gliner", *g.split("=", 1)) for g in gliner]
+    results = srsly.read_json(output / "compare.json") if (output / "compare.json").exists() else {}
+    for kind, name, path in systems:
+        pred_path = output / f"{name}.predictions.json"
+        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+        if kind == "student":
+            cmd = [sys.executable, __file__, "score-student", path, str(docs_path), str(pred_path)]
+        else:
+            cmd = [gliner_python, str(ROOT / "benchmarks" / "gliner_peer.py"), "predict", path, str(docs_path), str(pred_path)]
+        subprocess.run(cmd, check=True, env=env)
+        preds = srsly.read_json(pred_path)
+        f_by_t = {t: _span_f1(dev, preds["groups"]["dev"]["spans"], t) for t in THRESHOLDS}
+        threshold = max(f_by_t, key=lambda t: (f_by_t[t], -abs(t - 0.5)))
+        row = {"kind": kind, "path": path, "threshold": threshold, "dev_span_f1": f_by_t[threshold], "peak_rss_mb": preds["peak_rss_mb"],
+               "threads": preds["threads"], "files": {}, "unseen_types": {}}
+        for file, (gold_docs, queries) in evals.items():
+            group = preds["groups"][file]
+            decoded = [_decode(len(g), p, threshold) for g, p in zip(gold_docs, group["spans"])]
+            docs = [_with_ents(g, d) for g, d in zip(gold_docs, decoded)]
+            answers = [json.dumps([e.text for e in docs[q.doc_index].ents if e.label_ == q.label]) for q in queries]
+            strings = string_prf(answers, [q.gold for q in queries])
+            spans = get_ner_prf([Example(d, g) for d, g in zip(docs, gold_docs)])
+            row["files"][file] = {"string_f1": 100 * strings.f1, "span_f1": 100 * spans["ents_f"], "passages": len(gold_docs),
+                                  "types": len(types[file]), "passages_per_s": group["passages_per_s"]}
+            for label in types[file]:
+                if label.lower() in seen:
+                    continue
+                picked = [i for i, q in enumerate(queries) if q.label == label]
+                prf = string_prf([answers[i] for i in picked], [queries[i].gold for i in picked])
+                row["unseen_types"][f"{file}:{label}"] = {"recall": 100 * prf.recall, "f1": 100 * prf.f1}
+        row["average_string_f1"] = sum(f["string_f1"] for f in row["files"].values()) / len(row["files"])
+        row["average_span_f1"] = sum(f["span_f1"] for f in row["files"].values()) / len(row["files"])
+        results[name] = row
+        srsly.write_json(output / "compare.json", results)
+    typer.echo(compare_table(results, limit))
+
+
+def compare_table(results: Dict, limit: int = 0) -> str:
+    """Markdown: one row per system; string/span F1 per eval file, averages, speed, memory."""
+    if not results:
+        return ""
+    files = list(next(iter(results.values()))["files"])
+    short = {"CrossNER_AI": "AI", "CrossNER_literature": "Lit.", "CrossNER_music": "Music", "CrossNER_politics": "Pol.", "CrossNER_science": "Sci.", "mit-restaurant": "Rest."}
+    header = ["system", *(f"{short.get(f, f)} str/span" for f in files), "avg string F1", "avg span F1", "passages/s", "peak RSS MB", "threshold (pool dev)", "unseen-type recall"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, row in results.items():
+        cells = [name] + [f"{row['files'][f]['string_f1']:.1f} / {row['files'][f]['span_f1']:.1f}" for f in files]
+        rate = sum(row["files"][f]["passages"] for f in files) / sum(row["files"][f]["passages"] / row["files"][f]["passages_per_s"] for f in files)
+        unseen = [v["recall"] for v in row["unseen_types"].values()]
+        cells += [f"**{row['average_string_f1']:.1f}**", f"{row['average_span_f1']:.1f}", f"{rate:.1f} ({row['threads']} thr.)", f"{row['peak_rss_mb']:.0f}",
+                  f"{row['threshold']:.2f}", f"{sum(unseen) / len(unseen):.1f} ({len(unseen)} types)" if unseen else "-"]
+        lines.append("| " + " | ".join(cells) + " |")
+    if limit:
+        lines.append(f"\n(first {limit} passages per eval file)")
+    return "\n".join(lines)
+
+
+@app.command("unseen")
+def unseen(output: Path = typer.Option(Path("benchmarks/results/compare")), system: str = typer.Option(...)) -> None:
+    """Per-type recall of one system on the eval type names absent from the pool."""
+    row = srsly.read_json(output / "compare.json")[system]
+    lines = ["| eval file : type | string recall | string F1 |", "|---|---|---|"]
+    for key, v in sorted(row["unseen_types"].items()):
+        lines.append(f"| {key} | {v['recall']:.1f} | {v['f1']:.1f} |")
+    typer.echo("\n".join(lines))
+
+
 if __name__ == "__main__":
     app()

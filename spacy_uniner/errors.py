@@ -144,6 +144,22 @@ class Errors(metaclass=ErrorsWithCodes):
     )
     E405 = "Type names must be non-blank strings, got {value!r}."
 
+    # Open-type training pool (distill/pool.py) and the pretrained student (student/)
+    E620 = (
+        "Dataset {name!r} is part of the benchmark (CrossNER, MIT or a UniNER eval "
+        "file) and never enters the training pool."
+    )
+    E621 = "Unknown pool dataset {name!r}; the catalogue has: {known}."
+    E622 = (
+        "No pretrained student named {name!r}; shipped: {shipped}. Set `pretrained` "
+        "to one of them, to a folder with `student.safetensors`, or to null to start from "
+        "the bare encoder."
+    )
+    E623 = (
+        "The pretrained student at {path} was saved for a different model "
+        "({detail}); set `pretrained = null` or use its settings."
+    )
+
     # Distillation (distill/): teacher prompts, gold teacher, passages, instruction data
     E501 = "Unknown prompt variant {variant!r}: choose one of {choices}."
     E502 = (

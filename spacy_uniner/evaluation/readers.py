@@ -462,3 +462,167 @@ def read_uniner_eval(path: str | Path, vocab: Vocab) -> tuple[list[Doc], list[Qu
     docs, queries, stats = read_with_stats(path, "uniner_eval", vocab)
     stats.log(path)
     return docs, queries or []
+
+
+# -- Readers of the open-type training pool (spacy_uniner.distill.pool) -------------------
+# A doc whose source lists the types it was asked for (mentions or not) keeps them in
+# ``doc.user_data[QUERIED_TYPES_KEY]``; a listed type without a mention is a known negative.
+QUERIED_TYPES_KEY = "uniner_queried_types"
+
+
+def _mention_offsets(text: str, mention: str) -> list[tuple[int, int]]:
+    """Character offsets of every occurrence of ``mention`` that is not inside a word."""
+    out, start = [], 0
+    mention = mention.strip()
+    if not mention:
+        return out
+    while (i := text.find(mention, start)) >= 0:
+        end = i + len(mention)
+        before = text[i - 1] if i else " "
+        after = text[end] if end < len(text) else " "
+        if not (before.isalnum() and mention[0].isalnum()) and not (after.isalnum() and mention[-1].isalnum()):
+            out.append((i, end))
+        start = i + 1
+    return out
+
+
+def _read_pilener_jsonl(path: Path, builder: _Builder) -> None:
+    """SLIMER's Pile-NER JSON lines: one (passage, type) query per line,
+    ``{"doc_question_pairID": "passage:query", "tagName", "input", "output": "[mentions]"}``.
+    Queries are grouped by passage; mentions are placed at every occurrence; queried types
+    without a mention (``[]``) are kept as the doc's known negatives."""
+    passages: dict[str, tuple[str, dict[str, list[str]]]] = {}
+    with path.open(encoding="utf8") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            key = str(row["doc_question_pairID"]).split(":")[0]
+            text, types = passages.setdefault(key, (row["input"], {}))
+            try:
+                mentions = json.loads(row["output"]) if isinstance(row["output"], str) else row["output"]
+            except json.JSONDecodeError:
+                builder.stats.dropped_tags[row["tagName"]] += 1
+                continue
+            types.setdefault(row["tagName"], []).extend(m for m in mentions if isinstance(m, str))
+    for text, types in passages.values():
+        spans = []
+        for etype, mentions in types.items():
+            found = False
+            for mention in dict.fromkeys(mentions):
+                places = _mention_offsets(text, mention)
+                found = found or bool(places)
+                builder.stats.unaligned += not places
+                spans += [(s, e, etype) for s, e in places]
+        doc = builder.add_text(text, spans)
+        doc.user_data[QUERIED_TYPES_KEY] = [builder.label(t) for t in types if builder.label(t)]
+
+
+def _read_fewnerd_json(path: Path, builder: _Builder) -> None:
+    """The Few-NERD sample in InstructUIE's event format: a list of
+    ``{"sent", "event_list": [{"type", "trigger": {"start", "end"}}]}`` (token offsets into the
+    space-tokenised ``sent``) or an object ``{label: [items]}`` of them."""
+    data = _read_json(path)
+    items = [i for group in data.values() for i in group] if isinstance(data, dict) else data
+    seen = set()
+    for item in items:
+        if item["sent"] in seen:
+            continue
+        seen.add(item["sent"])
+        words = item["sent"].split()
+        spans = [(e["trigger"]["start"], e["trigger"]["end"], e["type"]) for e in item.get("event_list", [])]
+        builder.add(words, [s for s in spans if 0 <= s[0] < s[1] <= len(words)])
+
+
+def _read_figer_json(path: Path, builder: _Builder) -> None:
+    """FIGER JSON lines ``{"tokens", "mentions": [{"start", "end", "labels": [/a/b, ...]}]}``
+    (end exclusive). Each mention gets its most specific label (the longest path)."""
+    with path.open(encoding="utf8") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            item = json.loads(line)
+            spans = []
+            for m in item["mentions"]:
+                labels = sorted(m["labels"], key=lambda l: (-l.count("/"), l))
+                if labels:
+                    spans.append((m["start"], m["end"], labels[0]))
+            builder.add(list(item["tokens"]), spans)
+
+
+def _read_sofc(path: Path, builder: _Builder) -> None:
+    """SOFC-Exp: one article's ``annotations/entity_types_and_slots/PMCxxx.csv``
+    (``sentence_id, token_id, begin, end, entity BIO, slot BIO``; offsets relative to the
+    sentence), with its ``annotations/sentences/PMCxxx.csv`` and ``texts/PMCxxx.txt`` found
+    from it. Reads the entity-type column of the annotated (experiment) sentences."""
+    if path.parent.name != "entity_types_and_slots":
+        return
+    root = path.parents[2]
+    text = (root / "texts" / f"{path.stem}.txt").read_text(encoding="utf8")
+    sentences = {}
+    for line in (root / "annotations" / "sentences" / path.name).read_text(encoding="utf8").splitlines():
+        cols = line.split("\t")
+        if len(cols) >= 4 and cols[0].isdigit():
+            sentences[cols[0]] = int(cols[2])
+    tokens: dict[str, list[tuple[int, int, str]]] = {}
+    for line in path.read_text(encoding="utf8").splitlines():
+        cols = line.split("\t")
+        if len(cols) >= 5 and cols[0].isdigit():
+            tokens.setdefault(cols[0], []).append((int(cols[2]), int(cols[3]), cols[4]))
+    for sid, toks in tokens.items():
+        if sid not in sentences:
+            continue
+        base = sentences[sid]
+        words = [text[base + s : base + e] for s, e, _ in toks]
+        if not all(w.strip() for w in words):
+            builder.stats.unaligned += 1
+            continue
+        builder.add(words, bio_spans([t for *_, t in toks]))
+
+
+def _read_brat_folder(path: Path, builder: _Builder) -> None:
+    """A brat ``.ann`` file next to its ``.txt`` (SoMeSci): ``T`` lines give typed character
+    spans (discontinuous ones are dropped); the text is split into sentences."""
+    from spacy.pipeline import Sentencizer
+
+    if path.suffix != ".ann":
+        return
+    text = path.with_suffix(".txt").read_text(encoding="utf8")
+    spans = []
+    for line in path.read_text(encoding="utf8").splitlines():
+        cols = line.split("\t")
+        if not line.startswith("T") or len(cols) < 2:
+            continue
+        head = cols[1].split(" ")
+        if ";" in cols[1] or len(head) != 3:
+            builder.stats.unaligned += 1
+            continue
+        spans.append((int(head[1]), int(head[2]), head[0]))
+    doc, gold = builder.doc_from_text(text, spans)
+    for sent in _sentences(Sentencizer()(doc), gold):
+        words = [t.text for t in sent if not t.is_space]
+        if not words:
+            continue
+        keep = [t for t in sent if not t.is_space]
+        index = {t.i: j for j, t in enumerate(keep)}
+        spaces = [bool(t.whitespace_) for t in keep]
+        sub = Doc(builder.vocab, words=words, spaces=spaces)
+        inner = []
+        for s in gold:
+            if sent.start <= s.start and s.end <= sent.end and s[0].i in index and s[-1].i in index:
+                inner.append(Span(sub, index[s[0].i], index[s[-1].i] + 1, s.label_))
+        builder.add_doc(sub, inner)
+
+
+_READERS.update(
+    {
+        # token<TAB>tag where tags may contain spaces (GNER's Pile-NER BIO conversion)
+        "bio_tab": _column_reader(token_col=0, tag_col=1, sep="\t", min_cols=2),
+        "pilener_jsonl": _read_pilener_jsonl,
+        "fewnerd_json": _read_fewnerd_json,
+        "figer_json": _read_figer_json,
+        "sofc": _read_sofc,
+        "brat": _read_brat_folder,
+    }
+)
+FORMATS = tuple(_READERS)

@@ -4,6 +4,7 @@
     spacy-uniner student-convert records teacher.jsonl OUTPUT.spacy
     spacy-uniner student-convert labelled train.txt OUTPUT.spacy --format bio --label-map map.json
     spacy-uniner student-threshold MODEL dev.spacy
+    spacy-uniner student-pool DATA_DIR OUTPUT_DIR
 """
 
 from __future__ import annotations
@@ -200,7 +201,176 @@ def student_threshold(
     )
 
 
+def student_pool(
+    data_dir: Path = typer.Argument(..., help="Data folder in the catalogue's layout (raw/..., as fetched by `weasel assets`)"),
+    output: Path = typer.Argument(..., help="Output folder: train.spacy, dev.spacy, hierarchy.json, synonyms.json, stats.json"),
+    datasets: str = typer.Option("", help="Comma-separated catalogue names (default: every non-benchmark dataset)"),
+    catalogue: Optional[Path] = typer.Option(None, help="datasets.yml (default: the project's)"),
+    synonyms: Optional[Path] = typer.Option(None, help="Synonyms JSON copied next to the pool"),
+    max_tokens: int = typer.Option(256, help="Longer passages are cut at sentence ends"),
+    empty_rate: float = typer.Option(0.1, help="Share of mention-less sentences kept"),
+    seed: int = typer.Option(0),
+    gliner: bool = typer.Option(False, help="Also write the train/dev docs in GLiNER's JSON format"),
+) -> None:
+    """Build the open-type training pool of the pretrained student: every non-test split of
+    every non-benchmark catalogue dataset (never CrossNER, MIT or a test split)."""
+    from ..distill.pool import build_pool, gliner_records, write_pool
+
+    names = [n.strip() for n in datasets.split(",") if n.strip()] or None
+    pool = build_pool(data_dir, catalogue, names, max_tokens=max_tokens, empty_rate=empty_rate, seed=seed)
+    summary = write_pool(pool, output, synonyms)
+    if gliner:
+        srsly.write_json(output / "gliner_train.json", gliner_records(pool.train, seed=seed))
+        srsly.write_json(output / "gliner_dev.json", gliner_records(pool.dev, seed=seed))
+    msg.table(
+        [(name, s["passages"], s["mentions"], s["types"]) for name, s in summary["sources"].items() if not name.startswith("_")],
+        header=("source", "passages", "mentions", "type names"),
+    )
+    msg.good(
+        f"Pool: {summary['passages']} passages ({summary['dev_passages']} dev), {summary['mentions']} mentions, "
+        f"{summary['type_names']} distinct type names (+{summary['coarse_names']} coarse names) in {output}"
+    )
+
+
+def student_pretrain(
+    config: Path = typer.Argument(..., help="Pretraining config, e.g. configs/student-pretrain.cfg"),
+    pool: Path = typer.Argument(..., help="Pool folder written by student-pool"),
+    output: Path = typer.Argument(..., help="Checkpoints (minutes-N pipelines) and log.jsonl go here"),
+    minutes: float = typer.Option(60.0, help="Wall-clock training budget"),
+    checkpoints: str = typer.Option("15,30,45", help="Also save a checkpoint after these many minutes"),
+    overrides: List[str] = typer.Option([], "--set", help="Config override, e.g. --set corpora.train.negative_ratio=0.4"),
+) -> None:
+    """Train the student on the pool for a wall-clock budget, with checkpoints on the way."""
+    from .pretrain import pretrain
+
+    settings = {}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        settings[key] = srsly.json_loads(value) if value[:1] in "0123456789-[{\"tfn" and value not in ("", "-") else value
+    marks = [float(m) for m in checkpoints.split(",") if m.strip()]
+    saved = pretrain(config, pool, output, minutes, marks, settings)
+    msg.good(f"Saved {len(saved)} checkpoint(s): {', '.join(p.name for p in saved)} in {output}")
+
+
+def student_export(
+    model: Path = typer.Argument(..., help="Trained student pipeline (e.g. a student-pretrain checkpoint)"),
+    output: Path = typer.Argument(..., help="Folder of the released weights, e.g. spacy_uniner/student/pretrained/uniner-span-minilm-v1"),
+    dev: Path = typer.Option(..., help="Dev .spacy DocBin for the threshold (the pool's dev.spacy; never an eval file)"),
+    pool_stats: Optional[Path] = typer.Option(None, help="The pool's stats.json: sources and licences are recorded in the metadata"),
+    limit: int = typer.Option(1000, help="Dev docs used"),
+    name: str = typer.Option("uniner-span-minilm-v1"),
+) -> None:
+    """Release a student: choose its threshold on dev, fold it into the score bias (so the
+    component's default threshold 0.5 applies it), save fp16 safetensors without the
+    encoder's own vocabulary (the packaged encoder provides it) and the metadata."""
+    import math
+
+    import torch
+
+    from .model import export_pretrained
+
+    nlp = spacy.load(model)
+    pipe = nlp.get_pipe("universal_ner_span")
+    examples = list(StudentCorpus(dev, shuffle_types=False, gold_preproc=True, limit=limit)(nlp))
+    chosen = tune_thresholds(nlp, examples, per_type=False)
+    module = pipe.model.shims[0]._model
+    shift = math.log(chosen.threshold / (1.0 - chosen.threshold))
+    with torch.no_grad():
+        module.bias -= shift  # sigmoid(z - shift) >= 0.5  <=>  sigmoid(z) >= threshold
+    attrs = pipe.model.attrs
+    meta = {
+        "name": name,
+        "encoder": attrs["encoder"],
+        "model": {k: attrs[k] for k in ("max_width", "hidden_width", "word_shapes", "max_length", "window_overlap") if k in attrs},
+        "dtype": "float16",
+        "threshold_on_dev": chosen.threshold,
+        "dev_span_f1": 100 * chosen.f_by_threshold[chosen.threshold],
+        "dev_docs": len(examples),
+        "note": "the dev-chosen threshold is folded into `bias`: use threshold 0.5",
+    }
+    if pool_stats is not None:
+        stats = srsly.read_json(pool_stats)
+        meta["training_data"] = {
+            "passages": stats["passages"], "mentions": stats["mentions"], "type_names": stats["type_names"],
+            "sources": {k: {"license": v.get("license"), "passages": v["passages"]} for k, v in stats["sources"].items() if not k.startswith("_")},
+        }
+    export_pretrained(module, output, meta, pipe.model.shims[0].cfg["base_vocab"])
+    for path in output.iterdir():
+        path.chmod(0o644)
+    size = sum(p.stat().st_size for p in output.iterdir()) / 1e6
+    msg.good(f"Threshold {chosen.threshold} (dev span F1 {meta['dev_span_f1']:.1f}) folded in; wrote {output} ({size:.1f} MB)")
+
+
+def student_pipeline(
+    output: Path = typer.Argument(..., help="Folder for the pipeline"),
+    pretrained: str = typer.Option("uniner-span-minilm-v1", help="Shipped student name or a folder with student.safetensors"),
+    labels: str = typer.Option("person,organization,location", help="Default type names of the pipe"),
+) -> None:
+    """Save the shipped pretrained student as a spaCy pipeline folder (no training), for
+    ``evaluate`` and ``spacy.load``."""
+    nlp = spacy.blank("en")
+    pipe = nlp.add_pipe("universal_ner_span", config={"labels": list(parse_labels(labels).values()), "model": {"pretrained": pretrained}})
+    pipe.model.initialize()
+    nlp.to_disk(output)
+    msg.good(f"Saved the pretrained student {pretrained!r} as a pipeline in {output}")
+
+
+def student_report(
+    llm: Path = typer.Option(..., help="`evaluate` output folder of the generative student (metrics.json)"),
+    student: Path = typer.Option(..., help="`evaluate` output folder of the span student (metrics.json)"),
+    pipeline: Path = typer.Option(..., help="The span student pipeline, for the displaCy page"),
+    samples: Path = typer.Option(..., help="Passages for the page: JSONL with 'text' (and 'entities': [[mention, type]] giving the types)"),
+    page: Path = typer.Option(Path("metrics/student_samples.html"), help="displaCy page to write"),
+    n_samples: int = typer.Option(12),
+    llm_name: str = typer.Option("tiny LLaMA (paper recipe)"),
+    student_name: str = typer.Option("span student (shipped)"),
+) -> None:
+    """One table: the generative student and the shipped span student next to the paper's
+    published F1s, per eval dataset; and a displaCy page of the span student."""
+    from spacy import displacy
+
+    from ..colors import DISPLACY_COLORS, register_label_colors
+    from ..evaluation.report import load_paper_results, paper_scores
+
+    paper = load_paper_results()
+    systems = paper.get("compare", [])
+    runs = [(llm_name, srsly.read_json(llm / "metrics.json")), (student_name, srsly.read_json(student / "metrics.json"))]
+    names = list(dict.fromkeys(n for _, r in runs for n in r["datasets"]))
+    header = ["dataset"] + [f"{name} string / span F1 (passages)" for name, _ in runs] + [f"{s} (paper)" for s in systems]
+    rows = []
+    for dataset in names:
+        row = [dataset]
+        paper_name = None
+        for _, run in runs:
+            d = run["datasets"].get(dataset)
+            paper_name = paper_name or (d or {}).get("paper_name")
+            row.append(f"{100 * d['string']['f']:.1f} / {100 * d['spans']['ents_f']:.1f} ({d['passages']})" if d else "-")
+        published = paper_scores(paper, paper_name)
+        row += [f"{published[s]:.1f}" if s in published else "" for s in systems]
+        rows.append(row)
+    msg.table(rows, header=header, divider=True)
+    nlp = spacy.load(pipeline)
+    docs, labels = [], set()
+    for row in list(srsly.read_jsonl(samples))[:n_samples]:
+        types = list(dict.fromkeys(t for _, t in row.get("entities", []))) or ["person", "organization", "location"]
+        doc = nlp.make_doc(row["text"])
+        doc._.set(TYPES_ATTR, types)
+        doc = nlp(doc)
+        labels |= {e.label_ for e in doc.ents}
+        docs.append({"text": doc.text, "ents": [{"start": e.start_char, "end": e.end_char, "label": e.label_} for e in doc.ents],
+                     "title": f"asked: {', '.join(types)}"})
+    register_label_colors(sorted(labels))
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(displacy.render(docs, style="ent", manual=True, page=True, jupyter=False, options={"colors": dict(DISPLACY_COLORS)}), encoding="utf8")
+    msg.good(f"displaCy page of the span student on {len(docs)} sample passages: {page.resolve()}")
+
+
 def register(app: typer.Typer) -> None:
+    app.command("student-pipeline")(student_pipeline)
+    app.command("student-report")(student_report)
+    app.command("student-export")(student_export)
+    app.command("student-pretrain")(student_pretrain)
     app.command("student-distill")(student_distill)
+    app.command("student-pool")(student_pool)
     app.add_typer(convert_app, name="student-convert")
     app.command("student-threshold")(student_threshold)

@@ -178,6 +178,10 @@ class SpanStudent(TrainablePipe):
         return self._predict(docs, [self._label_map_for(doc) for doc in docs])
 
     def _predict(self, docs: List[Doc], maps: List[Dict[str, str]]) -> List[SpanScores]:
+        shim = self.model.shims[0] if self.model.shims else None
+        if shim is not None and not shim.ready and self.model.attrs.get("pretrained"):
+            # A fresh pipe over a pretrained student works with no training step.
+            self.model.initialize()
         scores = self.model.predict([(doc, list(m.values())) for doc, m in zip(docs, maps)])
         if len(scores) != len(docs):
             raise ValueError(Errors.E203.format(got=len(scores), expected=len(docs)))

@@ -68,6 +68,11 @@ def create_student_corpus(
     gold_preproc: bool = False,
     limit: int = 0,
     seed: int = 0,
+    negative_ratio: float = 0.0,
+    max_types: int = 0,
+    hierarchy: Optional[Union[str, Path]] = None,
+    coarse_rate: float = 0.0,
+    type_dropout: float = 0.0,
 ) -> Callable[[Language], Iterator[Example]]:
     """Read student training data from DocBins written by ``to_docbin``.
 
@@ -81,10 +86,19 @@ def create_student_corpus(
     shuffle: shuffle the docs on every pass (use with ``[training] max_epochs = -1``, so
         that each epoch reads the corpus again and draws new negatives).
     gold_preproc: keep the data's tokens instead of re-tokenizing the text.
+    negative_ratio: target share of negative types among a doc's types (GLiNER: ~0.5):
+        the doc's known negatives first, then types drawn by frequency; 0 keeps
+        ``negatives`` as a fixed count.
+    max_types: at most this many type names per doc (positives first; 0: no limit).
+    hierarchy: JSON file ``{fine type: coarse type}``; with probability ``coarse_rate`` per
+        coarse name, all of a doc's fine types under it are merged into the coarse name.
+    type_dropout: probability that a doc loses a random part of its type names (their
+        mentions are then not asked), so the student does not rely on the full set.
     """
     if not isinstance(negatives, int) or negatives < 0:
         raise ValueError(Errors.E303.format(name="negatives", what="an integer >= 0", value=negatives))
-    for name, rate in (("synonym_rate", synonym_rate), ("mention_replace_rate", mention_replace_rate)):
+    for name, rate in (("synonym_rate", synonym_rate), ("mention_replace_rate", mention_replace_rate),
+                       ("coarse_rate", coarse_rate), ("type_dropout", type_dropout)):
         if not 0.0 <= rate <= 1.0:
             raise ValueError(Errors.E303.format(name=name, what="in [0, 1]", value=rate))
     return StudentCorpus(
@@ -98,6 +112,11 @@ def create_student_corpus(
         gold_preproc=gold_preproc,
         limit=limit,
         seed=seed,
+        negative_ratio=negative_ratio,
+        max_types=max_types,
+        hierarchy=dict(srsly.read_json(hierarchy)) if hierarchy else {},
+        coarse_rate=coarse_rate,
+        type_dropout=type_dropout,
     )
 
 
@@ -117,6 +136,11 @@ class StudentCorpus:
         gold_preproc: bool = False,
         limit: int = 0,
         seed: int = 0,
+        negative_ratio: float = 0.0,
+        max_types: int = 0,
+        hierarchy: Optional[Dict[str, str]] = None,
+        coarse_rate: float = 0.0,
+        type_dropout: float = 0.0,
     ) -> None:
         if not path.exists():
             raise FileNotFoundError(Errors.E301.format(path=path))
@@ -129,6 +153,11 @@ class StudentCorpus:
         self.shuffle = shuffle
         self.gold_preproc = gold_preproc
         self.limit = limit
+        self.negative_ratio = negative_ratio
+        self.max_types = max_types
+        self.hierarchy = hierarchy or {}
+        self.coarse_rate = coarse_rate
+        self.type_dropout = type_dropout
         self.random = random.Random(seed)
         self.rng = numpy.random.default_rng(seed)
         self._frequencies: Optional[Counter] = None
@@ -149,7 +178,7 @@ class StudentCorpus:
                     return
 
     def __call__(self, nlp: Language) -> Iterator[Example]:
-        if self.negatives and self._frequencies is None:
+        if (self.negatives or self.negative_ratio) and self._frequencies is None:
             self._frequencies = type_frequencies(self._docs(nlp.vocab))
         if self.mention_replace_rate and self._mentions is None:
             self._mentions = mention_pool(self._docs(nlp.vocab))
@@ -170,9 +199,23 @@ class StudentCorpus:
         if self.mention_replace_rate:
             doc = self._replace_mentions(doc)
         types = doc_types(doc)
-        if self.negatives and self._frequencies:
+        rename: Dict[str, str] = {}
+        if self.coarse_rate and self.hierarchy:
+            broad = {self.hierarchy[t] for t in types if t in self.hierarchy}
+            merged = {c for c in sorted(broad) if self.random.random() < self.coarse_rate}
+            rename.update({t: self.hierarchy[t] for t in types if self.hierarchy.get(t) in merged})
+        if self.type_dropout and len(types) > 1 and self.random.random() < self.type_dropout:
+            keep = self.random.randint(1, len(types))
+            types = self.random.sample(types, keep)
+        if self.negative_ratio:
+            types = self._ratio_types(doc, types, rename)
+        elif self.negatives and self._frequencies:
             types += self._sample_negatives(set(types))
-        rename = {t: self.random.choice(self.synonyms[t]) for t in types if t in self.synonyms and self.random.random() < self.synonym_rate}
+        if self.max_types and len(types) > self.max_types:
+            positive = {rename.get(e.label_, e.label_) for e in doc.ents}
+            ordered = sorted(types, key=lambda t: rename.get(t, t) not in positive)
+            types = ordered[: self.max_types]
+        rename.update({t: self.random.choice(self.synonyms[t]) for t in types if t not in rename and t in self.synonyms and self.random.random() < self.synonym_rate})
         types = list(dict.fromkeys(rename.get(t, t) for t in types))
         if self.shuffle_types:
             self.random.shuffle(types)
@@ -221,13 +264,44 @@ class StudentCorpus:
         new_doc._.set(TYPES_ATTR, doc._.get(TYPES_ATTR))
         return new_doc
 
+    def _ratio_types(self, doc: Doc, types: List[str], rename: Dict[str, str]) -> List[str]:
+        """The doc's positive types plus negatives making up ``negative_ratio`` of the
+        list: its own known negatives first, then types drawn by corpus frequency."""
+        labels = {e.label_ for e in doc.ents}
+        positives = [t for t in types if t in labels]
+        known = [t for t in types if t not in labels]
+        wanted = max(1, round(len(positives) * self.negative_ratio / max(1e-6, 1.0 - self.negative_ratio)))
+        self.random.shuffle(known)
+        negatives = known[:wanted]
+        if len(negatives) < wanted and self._frequencies:
+            taken = set(types) | set(rename.values()) | {self.hierarchy.get(t) for t in positives}
+            saved, self.negatives = self.negatives, wanted - len(negatives)
+            negatives += self._sample_negatives(taken)
+            self.negatives = saved
+        return positives + negatives
+
     def _sample_negatives(self, present: set) -> List[str]:
-        pool = [(t, n) for t, n in self._frequencies.items() if t not in present]
-        if not pool:
-            return []
-        weights = numpy.asarray([n for _, n in pool], dtype="float64")
-        picks = self.rng.choice(len(pool), size=min(self.negatives, len(pool)), replace=False, p=weights / weights.sum())
-        return [pool[i][0] for i in picks]
+        if getattr(self, "_neg_names", None) is None or len(self._neg_names) != len(self._frequencies):
+            self._neg_names = list(self._frequencies)
+            weights = numpy.asarray([self._frequencies[t] for t in self._neg_names], dtype="float64")
+            self._neg_p = weights / weights.sum()
+        if len(self._neg_names) <= len(present) + self.negatives + 50:
+            pool = [(t, n) for t, n in self._frequencies.items() if t not in present]
+            if not pool:
+                return []
+            weights = numpy.asarray([n for _, n in pool], dtype="float64")
+            picks = self.rng.choice(len(pool), size=min(self.negatives, len(pool)), replace=False, p=weights / weights.sum())
+            return [pool[i][0] for i in picks]
+        out: List[str] = []
+        for _ in range(4):
+            draws = self.rng.choice(len(self._neg_names), size=2 * self.negatives + len(present), p=self._neg_p)
+            for i in draws:
+                name = self._neg_names[i]
+                if name not in present and name not in out:
+                    out.append(name)
+                    if len(out) >= self.negatives:
+                        return out
+        return out
 
 
 def mention_pool(docs: Iterable[Doc]) -> Dict[str, List[Tuple[str, ...]]]:

@@ -40,6 +40,11 @@ from torch import nn
 
 from ..errors import Errors
 
+WORD_EMBEDDINGS = "encoder.embeddings.word_embeddings.weight"
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+DEFAULT_PRETRAINED = "uniner-span-minilm-v1"
+PRETRAINED_WEIGHTS = "student.safetensors"
+PRETRAINED_META = "student.json"
 ENT_MARKER = "<<ENT>>"
 SEP_MARKER = "<<SEP>>"
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
@@ -140,17 +145,21 @@ class SpanTypeShim(PyTorchShim):
 
     tokenizer: Any = None
 
-    def __init__(self, *args, build: Callable[[Any], SpanTypeModule], head_lr_scale: float = 1.0, **kwargs):
+    def __init__(self, *args, build: Callable[[Any], SpanTypeModule], head_lr_scale: float = 1.0, freeze_vocab: bool = False, **kwargs):
         super().__init__(None, *args, **kwargs)
         self._build = build
         self.head_lr_scale = head_lr_scale
+        self.freeze_vocab = freeze_vocab
 
     def finish_update(self, optimizer: Optimizer) -> None:
         """Update the weights; the freshly initialised heads learn ``head_lr_scale`` times
         faster than the pretrained encoder and the word-shape embedding that feeds it."""
+        frozen = self.cfg.get("base_vocab", 0) if self.freeze_vocab else 0
         for name, param in self._model.named_parameters():
             if param.grad is None:
                 continue
+            if frozen and name == WORD_EMBEDDINGS:
+                param.grad[:frozen] = 0.0  # the encoder's own sub-words; only the markers learn
             scale = 1.0 if name.startswith(("encoder.", "shapes.")) else self.head_lr_scale
             weights, _ = optimizer((self.id, name), torch2xp(param.data), torch2xp(param.grad), lr_scale=scale)
             param.data = xp2torch(weights, requires_grad=True, device=param.device)
@@ -209,6 +218,8 @@ def build_span_type_matcher(
     window_overlap: int = 32,
     head_lr_scale: float = 10.0,
     word_shapes: bool = True,
+    pretrained: Optional[str] = None,
+    freeze_vocab: bool = False,
 ) -> Model[List[Query], List[SpanScores]]:
     """Score every span of up to ``max_width`` tokens of each doc against its type names.
 
@@ -217,6 +228,11 @@ def build_span_type_matcher(
     window_overlap: tokens shared by consecutive windows of a long doc (>= max_width).
     head_lr_scale: learning-rate multiplier of the span and type heads over the encoder's.
     word_shapes: add a learned word-shape (capitalisation) embedding to the text's sub-words.
+    pretrained: start from these student weights (the name of a student shipped in
+        ``spacy_uniner/student/pretrained/``, e.g. ``uniner-span-minilm-v1``, or a folder with
+        ``student.safetensors``); ``None`` starts from the bare encoder.
+    freeze_vocab: keep the encoder's sub-word embeddings fixed (only the marker tokens'
+        rows learn), so saved weights need not carry the vocabulary.
     """
     for name, value in (("max_width", max_width), ("hidden_width", hidden_width), ("max_length", max_length)):
         if not isinstance(value, int) or value < 1:
@@ -233,8 +249,9 @@ def build_span_type_matcher(
         "span_type_matcher",
         forward,
         init=init,
-        shims=[SpanTypeShim(build=build, head_lr_scale=head_lr_scale)],
-        attrs={"encoder": encoder, "max_width": max_width, "max_length": max_length, "window_overlap": window_overlap},
+        shims=[SpanTypeShim(build=build, head_lr_scale=head_lr_scale, freeze_vocab=freeze_vocab)],
+        attrs={"encoder": encoder, "max_width": max_width, "max_length": max_length, "window_overlap": window_overlap,
+               "pretrained": pretrained, "hidden_width": hidden_width, "word_shapes": word_shapes},
     )
 
 
@@ -260,10 +277,73 @@ def init(model: Model, X: Optional[List[Query]] = None, Y: Any = None) -> None:
         encoder = AutoModel.from_pretrained(path)
     except (OSError, ValueError) as error:
         raise OSError(Errors.E404.format(name=name, error=error)) from error
+    base_vocab = encoder.get_input_embeddings().weight.shape[0]
     tokenizer.add_special_tokens({"additional_special_tokens": [ENT_MARKER, SEP_MARKER]})
-    encoder.resize_token_embeddings(len(tokenizer))
+    encoder.resize_token_embeddings(len(tokenizer), mean_resizing=False)
     shim = model.shims[0]
-    shim.set_module(shim._build(encoder), tokenizer)
+    module = shim._build(encoder)
+    shim.cfg = {**(shim.cfg or {}), "base_vocab": int(base_vocab)}
+    if model.attrs.get("pretrained"):
+        load_pretrained(module, model.attrs["pretrained"], model.attrs)
+    shim.set_module(module, tokenizer)
+
+
+def pretrained_path(name: str) -> Path:
+    """The folder of a shipped pretrained student (by name) or a given folder."""
+    path = Path(name)
+    if (path / PRETRAINED_WEIGHTS).exists():
+        return path
+    shipped = PRETRAINED_DIR / name
+    if (shipped / PRETRAINED_WEIGHTS).exists():
+        return shipped
+    names = sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / PRETRAINED_WEIGHTS).exists()) if PRETRAINED_DIR.exists() else []
+    raise OSError(Errors.E622.format(name=name, shipped=", ".join(names) or "none"))
+
+
+def load_pretrained(module: SpanTypeModule, name: str, attrs: Optional[dict] = None) -> dict:
+    """Load pretrained student weights (safetensors: tensors only, no code runs) into
+    ``module``. Weights the file leaves out (the encoder's own sub-word embeddings when the
+    student was trained with ``freeze_vocab``) keep the packaged encoder's values; the rows
+    of the marker tokens come from the file. Returns the student's metadata."""
+    from safetensors.torch import load_file
+
+    path = pretrained_path(name)
+    meta = srsly.read_json(path / PRETRAINED_META)
+    settings = meta.get("model", {})
+    for key in ("max_width", "hidden_width", "word_shapes"):
+        if attrs is not None and key in settings and key in attrs and settings[key] != attrs[key]:
+            raise ValueError(Errors.E623.format(path=path, detail=f"{key} = {settings[key]!r}, not {attrs[key]!r}"))
+    tensors = load_file(str(path / PRETRAINED_WEIGHTS))
+    state = module.state_dict()
+    rows = tensors.pop("marker_rows", None)
+    for key, value in tensors.items():
+        if key not in state or state[key].shape != value.shape:
+            raise ValueError(Errors.E623.format(path=path, detail=f"tensor {key} {tuple(value.shape)}"))
+        state[key] = value.to(state[key].dtype)
+    if rows is not None:
+        embeddings = state[WORD_EMBEDDINGS].clone()
+        embeddings[-rows.shape[0] :] = rows.to(embeddings.dtype)
+        state[WORD_EMBEDDINGS] = embeddings
+    module.load_state_dict(state)
+    return meta
+
+
+def export_pretrained(module: SpanTypeModule, output: Path, meta: dict, base_vocab: int, dtype: torch.dtype = torch.float16) -> Path:
+    """Save ``module`` as a pretrained student: every tensor in ``dtype`` except the
+    encoder's own sub-word embeddings (left to the packaged encoder; only the marker rows
+    are saved), in safetensors, with ``meta`` as ``student.json``."""
+    from safetensors.torch import save_file
+
+    output.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for key, value in module.state_dict().items():
+        if key == WORD_EMBEDDINGS:
+            tensors["marker_rows"] = value[base_vocab:].detach().to(dtype).contiguous()
+        else:
+            tensors[key] = value.detach().to(dtype).contiguous()
+    save_file(tensors, str(output / PRETRAINED_WEIGHTS))
+    srsly.write_json(output / PRETRAINED_META, meta)
+    return output
 
 
 @dataclass

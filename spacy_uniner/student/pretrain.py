@@ -1,0 +1,103 @@
+"""Train the student on the open-type pool under a wall-clock budget.
+
+``spacy train`` counts steps; pretraining on a pool too large for one pass is budgeted in
+minutes instead, and one run leaves a checkpoint at each of several budgets, so a single
+run gives quality against training time::
+
+    spacy-uniner student-pretrain configs/student-pretrain.cfg POOL_DIR OUTPUT \
+        --minutes 60 --checkpoints 15,30,45,60
+
+The learning rate warms up for ``warmup_steps`` and then decays linearly to zero at the
+end of the budget (by elapsed time, not steps). Each checkpoint is a spaCy pipeline
+(``OUTPUT/minutes-15``, ...); ``OUTPUT/log.jsonl`` has one line per logged step.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import spacy
+from spacy import util
+from spacy.util import registry
+
+
+def pretrain(
+    config_path: Path,
+    pool: Path,
+    output: Path,
+    minutes: float,
+    checkpoints: Sequence[float] = (),
+    overrides: Optional[Dict[str, object]] = None,
+    log_every: int = 50,
+) -> List[Path]:
+    """Train on ``pool/train.spacy`` for ``minutes`` of wall-clock time; returns the
+    checkpoint folders."""
+    import spacy_uniner.student.component  # noqa: F401  (registers the factory)
+    import spacy_uniner.student.corpus  # noqa: F401  (registers the reader)
+
+    settings = {
+        "paths.train": str(pool / "train.spacy"),
+        "paths.dev": str(pool / "dev.spacy"),
+        "paths.hierarchy": str(pool / "hierarchy.json"),
+        "paths.synonyms": str(pool / "synonyms.json"),
+        **(overrides or {}),
+    }
+    config = util.load_config(config_path, overrides=settings, interpolate=False)
+    nlp = util.load_model_from_config(config, auto_fill=True, validate=True)
+    resolved = registry.resolve(config.interpolate()["training"])
+    corpora = registry.resolve(config.interpolate()["corpora"])
+    train_corpus = corpora["train"]
+    optimizer = resolved["optimizer"]
+    batcher = resolved["batcher"]
+    dropout = float(resolved["dropout"])
+    base_rate = float(config["pretraining_schedule"]["learn_rate"])
+    warmup = int(config["pretraining_schedule"]["warmup_steps"])
+    util.fix_random_seed(int(config["system"]["seed"]))
+    nlp.initialize(lambda: itertools.islice(train_corpus(nlp), 20), sgd=optimizer)
+    output.mkdir(parents=True, exist_ok=True)
+    marks = sorted(float(m) for m in checkpoints if 0 < float(m) <= minutes)
+    if not marks or marks[-1] != minutes:
+        marks.append(minutes)
+    saved: List[Path] = []
+    losses: Dict[str, float] = {}
+    step = docs = words = epoch = 0
+    start = time.perf_counter()
+    with (output / "log.jsonl").open("w", encoding="utf8") as log:
+        while marks:
+            for batch in batcher(train_corpus(nlp)):
+                elapsed = (time.perf_counter() - start) / 60
+                while marks and elapsed >= marks[0]:
+                    saved.append(_checkpoint(nlp, output, marks.pop(0), step, docs, log))
+                if not marks:
+                    break
+                rate = base_rate * min(1.0, (step + 1) / max(1, warmup)) * max(0.0, 1.0 - elapsed / minutes)
+                optimizer.learn_rate = rate
+                nlp.update(batch, sgd=optimizer, drop=dropout, losses=losses)
+                step += 1
+                docs += len(batch)
+                words += sum(len(eg.reference) for eg in batch)
+                if step % log_every == 0:
+                    row = {"step": step, "epoch": epoch, "docs": docs, "words": words, "minutes": round(elapsed, 2), "learn_rate": rate,
+                           "loss": round(sum(losses.values()) / log_every, 4)}
+                    log.write(json.dumps(row) + "\n")
+                    log.flush()
+                    losses = {}
+            epoch += 1
+    return saved
+
+
+def _checkpoint(nlp, output: Path, mark: float, step: int, docs: int, log) -> Path:
+    path = output / f"minutes-{mark:g}"
+    nlp.to_disk(path)
+    log.write(json.dumps({"checkpoint": str(path.name), "minutes": mark, "step": step, "docs": docs}) + "\n")
+    log.flush()
+    return path
+
+
+def load_checkpoint(path: Path):
+    """Load a checkpoint pipeline."""
+    return spacy.load(path)
