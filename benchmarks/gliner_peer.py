@@ -81,7 +81,7 @@ def train(args: argparse.Namespace) -> None:
                 self.start = time.perf_counter()
                 self.base = [g["lr"] for g in optimizer.param_groups]
             elapsed = (time.perf_counter() - self.start) / 60
-            factor = min(1.0, (state.global_step + 1) / args.warmup_steps) * max(0.0, 1.0 - elapsed / args.minutes)
+            factor = min(1.0, max(elapsed, 0.01) / max(args.warmup_minutes, 0.01)) * max(0.0, 1.0 - elapsed / args.minutes)
             for group, base in zip(optimizer.param_groups, self.base):
                 group["lr"] = base * factor
 
@@ -191,7 +191,7 @@ def main() -> None:
     t.add_argument("--learning-rate", type=float, default=1e-4)
     t.add_argument("--head-lr-scale", type=float, default=5.0)
     t.add_argument("--batch-size", type=int, default=8)
-    t.add_argument("--warmup-steps", type=int, default=200)
+    t.add_argument("--warmup-minutes", type=float, default=3.0)
     t.add_argument("--seed", type=int, default=0)
     p = sub.add_parser("predict")
     p.add_argument("checkpoint")

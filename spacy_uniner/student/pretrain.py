@@ -7,8 +7,8 @@ run gives quality against training time::
     spacy-uniner student-pretrain configs/student-pretrain.cfg POOL_DIR OUTPUT \
         --minutes 60 --checkpoints 15,30,45,60
 
-The learning rate warms up for ``warmup_steps`` and then decays linearly to zero at the
-end of the budget (by elapsed time, not steps). Each checkpoint is a spaCy pipeline
+The learning rate warms up linearly for ``warmup_minutes`` and then decays linearly to zero
+at the end of the budget (both by elapsed time, not steps). Each checkpoint is a spaCy pipeline
 (``OUTPUT/minutes-15``, ...); ``OUTPUT/log.jsonl`` has one line per logged step.
 """
 
@@ -55,7 +55,7 @@ def pretrain(
     batcher = resolved["batcher"]
     dropout = float(resolved["dropout"])
     base_rate = float(config["pretraining_schedule"]["learn_rate"])
-    warmup = int(config["pretraining_schedule"]["warmup_steps"])
+    warmup = float(config["pretraining_schedule"]["warmup_minutes"])
     util.fix_random_seed(int(config["system"]["seed"]))
     nlp.initialize(lambda: itertools.islice(train_corpus(nlp), 20), sgd=optimizer)
     output.mkdir(parents=True, exist_ok=True)
@@ -74,7 +74,7 @@ def pretrain(
                     saved.append(_checkpoint(nlp, output, marks.pop(0), step, docs, log))
                 if not marks:
                     break
-                rate = base_rate * min(1.0, (step + 1) / max(1, warmup)) * max(0.0, 1.0 - elapsed / minutes)
+                rate = base_rate * min(1.0, max(elapsed, 0.01) / max(warmup, 0.01)) * max(0.0, 1.0 - elapsed / minutes)
                 optimizer.learn_rate = rate
                 nlp.update(batch, sgd=optimizer, drop=dropout, losses=losses)
                 step += 1
