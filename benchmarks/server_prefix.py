@@ -12,7 +12,9 @@ passage, so no arm profits from what another left in the cache), through the
   queries of a passage one after another;
 * ``grouped+slot``: as ``grouped``, each passage pinned to one llama.cpp slot (``id_slot``).
 
-It prints passages/s and the prompt tokens the server was sent and actually evaluated:
+Each arm runs ``--repeats`` times, interleaved with the others, on fresh passages each time.
+It prints passages/s (median and range) and the prompt tokens the server was sent and
+actually evaluated:
 llama.cpp's server reports them in ``timings.prompt_n``; for llama-cpp-python's server give
 ``--server-log`` (its ``--verbose`` log): the ``prompt eval time = ... / N tokens`` lines.
 Answers are capped at ``--max-new-tokens`` so that prompt processing is what is timed.
@@ -23,10 +25,11 @@ from __future__ import annotations
 import json
 import random
 import re
+import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import httpx
 import typer
@@ -71,13 +74,28 @@ def evaluated_in_log(path: Path, start: int) -> int:
     return sum(int(n) for n in PROMPT_EVAL.findall(text))
 
 
+def run_arm(arm: str, prompts: List[tuple], settings: Dict[str, Any], slots: int) -> Dict[str, Any]:
+    """Send one arm's prompts; its seconds and the backend's token counts."""
+    backend = OpenAICompatibleBackend(
+        **settings, llamacpp_slots=slots if arm == "grouped+slot" else 0, max_retries=0
+    )
+    start = time.perf_counter()
+    if arm == "shuffled":
+        with ThreadPoolExecutor(backend.concurrency) as pool:
+            list(pool.map(lambda p: backend.generate([p]), prompts))
+    else:
+        backend.generate(prompts)
+    return {"seconds": time.perf_counter() - start, **backend.stats}
+
+
 def main(
     base_url: str = typer.Option(..., help="The server's OpenAI base URL, ending in /v1"),
     tokenizer: str = typer.Option(..., help="The served model's tokenizer (folder or hub name)"),
     model: str = typer.Option("uniner", help="Model name sent in requests"),
     data: Path = typer.Option(DEFAULT_DATA, help="UniNER conversation JSON; its distinct passages are used"),
-    passages_per_arm: int = typer.Option(8, "--passages", help="Passages per arm"),
+    passages_per_run: int = typer.Option(8, "--passages", help="Passages per arm and repeat"),
     n_types: int = typer.Option(4, "--types", help="Entity types asked per passage"),
+    repeats: int = typer.Option(3, help="Runs per arm, interleaved; passages/s is their median"),
     max_new_tokens: int = typer.Option(4),
     concurrency: int = typer.Option(2),
     slots: int = typer.Option(0, help="The llama.cpp server's --parallel; 0 skips the grouped+slot arm"),
@@ -88,63 +106,51 @@ def main(
     output: Optional[Path] = typer.Option(None, help="Write the rows as JSON"),
 ) -> None:
     arms = ["shuffled", "grouped"] + (["grouped+slot"] if slots else [])
-    texts = passages(data, passages_per_arm * len(arms))
+    texts = passages(data, passages_per_run * len(arms) * repeats)
     types = TYPES[:n_types]
+    settings = dict(model=model, base_url=base_url, tokenizer=tokenizer, prompt_format=prompt_format,
+                    max_new_tokens=max_new_tokens, concurrency=concurrency, extra_body=json.loads(extra_body))
+    runs: Dict[str, List[Dict[str, Any]]] = {arm: [] for arm in arms}
+    for r in range(repeats):
+        for a, arm in enumerate(arms):
+            k = (r * len(arms) + a) * passages_per_run
+            prompts = [(protocol.passage_prefix(t), protocol.query_suffix(e))
+                       for t in texts[k : k + passages_per_run] for e in types]
+            random.Random(seed + k).shuffle(prompts)
+            erase_slots(base_url, max(slots, 1))
+            start_log = log_size(server_log)
+            run = run_arm(arm, prompts, settings, slots)
+            if server_log is not None:
+                time.sleep(0.5)  # let the server flush its log
+                run["evaluated"], run["source"] = evaluated_in_log(server_log, start_log), "server log"
+            elif run.get("evaluated_prompt_tokens"):
+                run["evaluated"], run["source"] = run["evaluated_prompt_tokens"], "timings.prompt_n"
+            else:
+                run["evaluated"] = run.get("prompt_tokens", 0) - run.get("cached_prompt_tokens", 0)
+                run["source"] = "usage: prompt - cached"
+            runs[arm].append(run)
     rows = []
-    for a, arm in enumerate(arms):
-        chunk = texts[a * passages_per_arm : (a + 1) * passages_per_arm]
-        prompts = [(protocol.passage_prefix(t), protocol.query_suffix(e)) for t in chunk for e in types]
-        random.Random(seed).shuffle(prompts)
-        backend = OpenAICompatibleBackend(
-            model,
-            base_url=base_url,
-            tokenizer=tokenizer,
-            prompt_format=prompt_format,
-            max_new_tokens=max_new_tokens,
-            concurrency=concurrency,
-            llamacpp_slots=slots if arm == "grouped+slot" else 0,
-            extra_body=json.loads(extra_body),
-            max_retries=0,
-        )
-        erase_slots(base_url, max(slots, 1))
-        start_log = log_size(server_log)
-        start = time.perf_counter()
-        if arm == "shuffled":
-            with ThreadPoolExecutor(concurrency) as pool:
-                list(pool.map(lambda p: backend.generate([p]), prompts))
-        else:
-            backend.generate(prompts)
-        seconds = time.perf_counter() - start
-        if server_log is not None:
-            time.sleep(0.5)  # let the server flush its log
-            evaluated, source = evaluated_in_log(server_log, start_log), "server log"
-        elif backend.stats["evaluated_prompt_tokens"]:
-            evaluated, source = backend.stats["evaluated_prompt_tokens"], "timings.prompt_n"
-        else:
-            evaluated = backend.stats["prompt_tokens"] - backend.stats["cached_prompt_tokens"]
-            source = "usage: prompt - cached"
-        rows.append(
-            {
-                "arm": arm,
-                "queries": len(prompts),
-                "seconds": round(seconds, 2),
-                "passages_per_s": round(len(chunk) / seconds, 3),
-                "prompt_tokens_sent": backend.stats["prompt_tokens"],
-                "prompt_tokens_evaluated": evaluated,
-                "cached_prompt_tokens_reported": backend.stats["cached_prompt_tokens"],
-                "evaluated_from": source,
-            }
-        )
-    header = (f"{'arm':<14}{'queries':>8}{'s':>8}{'passages/s':>12}{'prompt tok sent':>17}{'evaluated':>11}"
-              f"{'%':>6}{'cached (usage)':>16}  evaluated from")
-    print(f"{base_url}: {passages_per_arm} passages x {n_types} types per arm, concurrency {concurrency}, "
-          f"max_new_tokens {max_new_tokens}, prompts as {prompt_format}")
-    print(header)
+    for arm, done in runs.items():
+        rates = sorted(passages_per_run / run["seconds"] for run in done)
+        rows.append({
+            "arm": arm,
+            "queries": sum(passages_per_run * n_types for _ in done),
+            "passages_per_s_median": round(statistics.median(rates), 3),
+            "passages_per_s_range": [round(rates[0], 3), round(rates[-1], 3)],
+            "prompt_tokens_sent": sum(run.get("prompt_tokens", 0) for run in done),
+            "prompt_tokens_evaluated": sum(run["evaluated"] for run in done),
+            "cached_prompt_tokens_reported": sum(run.get("cached_prompt_tokens", 0) for run in done),
+            "evaluated_from": done[0]["source"],
+        })
+    print(f"{base_url}: {repeats} x {passages_per_run} passages x {n_types} types per arm (no passage "
+          f"twice), concurrency {concurrency}, max_new_tokens {max_new_tokens}, prompts as {prompt_format}")
+    print(f"{'arm':<14}{'queries':>8}{'passages/s (median, range)':>30}{'prompt tok sent':>17}"
+          f"{'evaluated':>11}{'%':>5}{'cached (usage)':>16}  evaluated from")
     for r in rows:
-        print(f"{r['arm']:<14}{r['queries']:>8}{r['seconds']:>8}{r['passages_per_s']:>12}"
-              f"{r['prompt_tokens_sent']:>17}{r['prompt_tokens_evaluated']:>11}"
-              f"{100 * r['prompt_tokens_evaluated'] / max(r['prompt_tokens_sent'], 1):>6.0f}"
-              f"{r['cached_prompt_tokens_reported']:>16}"
+        rate = f"{r['passages_per_s_median']} ({r['passages_per_s_range'][0]}-{r['passages_per_s_range'][1]})"
+        share = 100 * r["prompt_tokens_evaluated"] / max(r["prompt_tokens_sent"], 1)
+        print(f"{r['arm']:<14}{r['queries']:>8}{rate:>30}{r['prompt_tokens_sent']:>17}"
+              f"{r['prompt_tokens_evaluated']:>11}{share:>5.0f}{r['cached_prompt_tokens_reported']:>16}"
               f"  {r['evaluated_from']}")
     if output is not None:
         output.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf8")

@@ -8,7 +8,7 @@
 (``tiny``: float32, for the equality check; ``bench``: larger, float16, for the prefix-cache
 benchmark) and converts each to GGUF with llama.cpp's own converter, at its dtype.
 
-``check`` runs the ``universal_ner`` component over the same docs with the Hugging Face
+``answers`` compares only the answers, for another served model. ``check`` runs the ``universal_ner`` component over the same docs with the Hugging Face
 backend (greedy) and with ``spacy_uniner.OpenAICompatible.v1`` against llama.cpp's
 ``llama-server`` and llama-cpp-python's server, and compares every raw answer. It then
 checks the ids each server evaluated against ``tokenizer(prompt).input_ids``:
@@ -117,12 +117,16 @@ def openai_config(url: str, model_dir: Path, max_new_tokens: int, **settings) ->
 
 
 def saved_slot_tokens(root: str, slot_dir: Path, name: str) -> List[int]:
-    """The tokens in llama-server's slot 0, from its saved state file (magic, version, n, ids)."""
+    """The tokens in llama-server's slot 0, from its saved state file: magic, version, n and n
+    int32 that are the token ids, or (newer servers) -1, a format version, a count and the ids."""
     response = httpx.post(f"{root}/slots/0?action=save", json={"filename": name}, timeout=60)
     response.raise_for_status()
     data = (slot_dir / name).read_bytes()
     (n,) = struct.unpack_from("<I", data, 8)
-    return list(struct.unpack_from(f"<{n}i", data, 12))
+    packed = list(struct.unpack_from(f"<{n}i", data, 12))
+    if packed[:1] == [-1]:
+        return packed[3 : 3 + packed[2]]
+    return packed
 
 
 def token_check_llama_server(url: str, model_dir: Path, slot_dir: Path, limit: int) -> Dict[str, Any]:
@@ -230,6 +234,28 @@ def check(
     if output is not None:
         output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf8")
     raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def answers(
+    model: Path = typer.Option(..., help="The HF folder the GGUF was converted from"),
+    url: str = typer.Option(..., help="Server base URL (…/v1) serving its GGUF"),
+    max_new_tokens: int = typer.Option(16),
+) -> None:
+    """Answers through the server (token ids) vs the Hugging Face backend, as a count."""
+    reference = run_component({"@uniner_backends": "spacy_uniner.HuggingFace.v1", "name": str(model),
+                               "torch_dtype": "float32", "device": "cpu", "max_new_tokens": max_new_tokens,
+                               "stop_at_list_end": False})
+    out = run_component(openai_config(url, model, max_new_tokens))
+    if "error" in out:
+        sys.exit(out["error"])
+    pairs = list(zip(out["answers"], reference["answers"]))
+    equal = sum(a == b for a, b in pairs)
+    print(f"{model.name}: {equal}/{len(pairs)} answers equal to the Hugging Face backend's")
+    for a, b in pairs:
+        if a != b:
+            n = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+            print(f"  differs after {n} characters: server {a!r}, Hugging Face {b!r}")
 
 
 if __name__ == "__main__":

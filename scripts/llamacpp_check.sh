@@ -19,6 +19,9 @@ VERSION=0.3.36
 VENV=${LLAMACPP_VENV:-$HOME/.cache/spacy-uniner/llamacpp}
 TOKENIZER=${1:-../shared/fixtures/llama_tokenizer/tokenizer.model}
 JOBS=${JOBS:-2}
+# Server threads in the benchmark. One by default: on a busy machine ggml's spinning worker
+# threads lose their cores and timings scatter tenfold.
+BENCH_THREADS=${BENCH_THREADS:-1}
 PY=.venv/bin/python
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 WORK=$(mktemp -d)
@@ -95,19 +98,28 @@ stop_server
 SERVER_PID=$LLAMA_SERVER_PID
 stop_server
 
-# 3b. Prefix-cache use, float16 model: llama-server with 2 slots, then llama-cpp-python.
+# 3b. The float16 model: answers, then prefix-cache use with llama-server's 2 slots (its
+# host-memory prompt cache on, the default, then off), then with llama-cpp-python.
 echo
-PORT=$(free_port)
-start_server "$WORK/bench-llama-server.log" "$PORT" \
-  "$SERVER" -m "$MODELS/bench-f16.gguf" --host 127.0.0.1 --port "$PORT" -c 4096 -np 2
-"$PY" benchmarks/server_prefix.py --base-url "http://127.0.0.1:$PORT/v1" --tokenizer "$MODELS/bench" \
-  --slots 2 --concurrency 2
-stop_server
-echo
+for cache_ram in 8192 0; do
+  PORT=$(free_port)
+  start_server "$WORK/bench-llama-server.log" "$PORT" \
+    "$SERVER" -m "$MODELS/bench-f16.gguf" --host 127.0.0.1 --port "$PORT" -c 4096 -np 2 \
+    --cache-ram "$cache_ram" -t "$BENCH_THREADS" -tb "$BENCH_THREADS"
+  if [ "$cache_ram" != 0 ]; then
+    "$PY" scripts/llamacpp_check.py answers --model "$MODELS/bench" --url "http://127.0.0.1:$PORT/v1"
+  fi
+  echo "llama-server --cache-ram $cache_ram"
+  "$PY" benchmarks/server_prefix.py --base-url "http://127.0.0.1:$PORT/v1" --tokenizer "$MODELS/bench" \
+    --slots 2 --concurrency 2
+  stop_server
+  echo
+done
 PORT=$(free_port)
 start_server "$WORK/bench-llama-cpp-python.log" "$PORT" \
   "$VENV/bin/python" -m llama_cpp.server --model "$MODELS/bench-f16.gguf" --host 127.0.0.1 \
-  --port "$PORT" --n_ctx 2048 --verbose True
+  --port "$PORT" --n_ctx 2048 --n_threads "$BENCH_THREADS" --n_threads_batch "$BENCH_THREADS" --verbose True
+echo "llama-cpp-python"
 "$PY" benchmarks/server_prefix.py --base-url "http://127.0.0.1:$PORT/v1" --tokenizer "$MODELS/bench" \
   --prompt-format text --extra-body '{"repeat_penalty": 1.0}' --concurrency 2 \
   --server-log "$WORK/bench-llama-cpp-python.log"
