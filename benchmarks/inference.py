@@ -27,7 +27,7 @@ from wasabi import msg
 from spacy_uniner import protocol
 from spacy_uniner.answers import parse_answer
 from spacy_uniner.backends.hf import HuggingFaceBackend
-from spacy_uniner.evaluation.readers import read_uniner_eval
+from spacy_uniner.data.readers import read_uniner_eval
 from spacy_uniner.tiny import build_tiny_model
 
 SIZES = {

@@ -33,7 +33,7 @@ from spacy.training import Example
 
 from spacy_uniner.data.metric import string_prf
 from spacy_uniner.evaluation.report import DEFAULT_PAPER_RESULTS
-from spacy_uniner.evaluation.readers import read_docs, read_uniner_eval
+from spacy_uniner.data.readers import read_docs, read_uniner_eval
 from spacy_uniner.student.component import TYPES_ATTR
 from spacy_uniner.student.corpus import StudentCorpus, to_docbin
 from spacy_uniner.student.threshold import tune_thresholds
@@ -259,7 +259,7 @@ def zero_shot(
     import random
     from collections import Counter
 
-    from spacy_uniner.evaluation.catalogue import load_dataset
+    from spacy_uniner.data.catalogue import load_dataset
     from spacy_uniner.student.cli import doc_from_pairs
 
     nlp = spacy.blank("en")

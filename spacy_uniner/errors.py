@@ -144,22 +144,6 @@ class Errors(metaclass=ErrorsWithCodes):
     )
     E405 = "Type names must be non-blank strings, got {value!r}."
 
-    # Open-type training pool (distill/pool.py) and the pretrained student (student/)
-    E620 = (
-        "Dataset {name!r} is part of the benchmark (CrossNER, MIT or a UniNER eval "
-        "file) and never enters the training pool."
-    )
-    E621 = "Unknown pool dataset {name!r}; the catalogue has: {known}."
-    E622 = (
-        "No pretrained student named {name!r}; shipped: {shipped}. Set `pretrained` "
-        "to one of them, to a folder with `student.safetensors`, or to null to start from "
-        "the bare encoder."
-    )
-    E623 = (
-        "The pretrained student at {path} was saved for a different model "
-        "({detail}); set `pretrained = null` or use its settings."
-    )
-
     # Distillation (distill/): teacher prompts, gold teacher, passages, instruction data
     E501 = "Unknown prompt variant {variant!r}: choose one of {choices}."
     E502 = (
@@ -325,6 +309,21 @@ class Errors(metaclass=ErrorsWithCodes):
     )
     E809 = "{name}/{split}: missing {path}. Fetch it with `weasel assets` or from {url}."
 
+    # Dataset readers (data/readers.py)
+    E810 = (
+        "{path}:{line}: expected at least {columns} columns, got {text!r}. Check the "
+        "dataset's `format` in the catalogue."
+    )
+    E811 = "{path}:{line}: expected 'token,TAG', got {text!r}. Check the dataset's `format`."
+    E812 = (
+        "{path}: item {index} is not a UniNER query (expected 4 turns: 'Text: ...', the "
+        "acknowledgement, 'What describes <type> in the text?', the answer)."
+    )
+    E813 = "{path}: query {query!r} has an unreadable answer {answer!r}; answers are JSON lists."
+    E814 = "{path}: the passage is not space-tokenised: {passage!r}."
+    E815 = "Unknown format {fmt!r}; choose one of: {formats}."
+    E816 = "No such data file or folder: {path}. Fetch the data with `weasel assets`."
+
 
 class Warnings(metaclass=ErrorsWithCodes):
     W001 = (
@@ -371,6 +370,13 @@ class Warnings(metaclass=ErrorsWithCodes):
         "{path}: md5 differs from the catalogue's {md5}: the file is damaged or another "
         "version. Fetch it again with `weasel assets`."
     )
+    W803 = "{source}: dropped mentions of tags the label map does not cover ({counts})."
+    W804 = (
+        "{source}: {count} overlapping gold mentions kept in doc.spans[{key!r}] but not in "
+        "doc.ents."
+    )
+    W805 = "{source}: {count} mentions could not be aligned to tokens and were dropped."
+    W806 = "{source}: skipped {count} empty tokens."
     W802 = (
         "{dataset}: ignored predicted entities with labels outside the dataset's types: "
         "{counts}. Map the pipeline's labels to the dataset's types with --label-map."

@@ -17,7 +17,7 @@ from spacy_uniner.cache import ResponseCache
 from spacy_uniner.distill.passages import chunk_bounds, read_documents
 from spacy_uniner.distill.teacher import TeacherConfig, teacher_messages
 from spacy_uniner.errors import Errors, Warnings
-from spacy_uniner.evaluation.catalogue import load_catalogue, load_dataset, select
+from spacy_uniner.data.catalogue import load_catalogue, load_dataset, select
 from spacy_uniner.training.config import load_config, parse_overrides
 from spacy_uniner.training.data import read_conversations
 
@@ -28,7 +28,6 @@ PACKAGE = Path(__file__).resolve().parents[1] / "spacy_uniner"
 NOT_YET_CODED = (
     "student/*",
     "distill/pool.py",
-    "evaluation/readers.py",
     "backends/openai_compat.py",
 )
 

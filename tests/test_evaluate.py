@@ -10,7 +10,7 @@ import srsly
 from typer.testing import CliRunner
 
 from spacy_uniner.__main__ import app
-from spacy_uniner.evaluation import load_dataset
+from spacy_uniner.data.catalogue import load_dataset
 from spacy_uniner.data.metric import string_prf
 
 from conftest import DATA

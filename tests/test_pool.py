@@ -11,7 +11,7 @@ from spacy.tokens import Span
 
 import spacy_uniner.student.component  # noqa: F401
 from spacy_uniner.distill.pool import build_pool, gliner_records, is_excluded, pool_splits, write_pool
-from spacy_uniner.evaluation.catalogue import load_catalogue
+from spacy_uniner.data.catalogue import load_catalogue
 from spacy_uniner.student.component import TYPES_ATTR
 from spacy_uniner.student.corpus import StudentCorpus, to_docbin
 

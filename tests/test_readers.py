@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from spacy.vocab import Vocab
 
-from spacy_uniner.evaluation.catalogue import (
+from spacy_uniner.data.catalogue import (
     file_md5,
     load_catalogue,
     load_dataset,
@@ -18,7 +18,7 @@ from spacy_uniner.evaluation.catalogue import (
     weasel_assets,
 )
 from spacy_uniner.data.metric import gold_answers, parse_answer
-from spacy_uniner.evaluation.readers import (
+from spacy_uniner.data.readers import (
     FORMATS,
     GOLD_SPANS_KEY,
     bio_spans,

@@ -46,7 +46,7 @@ def small_student(labels=(), **model_cfg) -> spacy.Language:
 @pytest.fixture(scope="module")
 def politics(shared_dir):
     """The 12 shortest CrossNER politics training sentences with gold entities and type names."""
-    from spacy_uniner.evaluation.readers import read_docs
+    from spacy_uniner.data.readers import read_docs
 
     vocab = spacy.blank("en").vocab
     label_map = {"person": "person", "politician": "politician", "country": "country", "politicalparty": "political party",

@@ -1,4 +1,7 @@
-"""The bottom data layer: gold docs, the dataset readers and catalogue, the paper's metric."""
+"""The bottom data layer: gold docs, dataset readers and catalogue, negatives, the paper's metric.
+
+``datasets.yml`` (the catalogue) and ``paper_results.json`` are package data.
+"""
 
 from importlib.resources import files
 from pathlib import Path

@@ -171,7 +171,7 @@ def build_sup_data(
     seed: int = typer.Option(0, help="Seed for the query order"),
 ) -> None:
     """Turn labelled datasets into supervised conversations (``Dataset: {name} \\n Text: ...``)."""
-    from ..evaluation.catalogue import load_catalogue, load_dataset, select
+    from ..data.catalogue import load_catalogue, load_dataset, select
 
     catalogue = load_catalogue(catalogue_path)
     data = []

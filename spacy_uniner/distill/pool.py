@@ -36,8 +36,8 @@ from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
 from ..errors import Errors
-from ..evaluation.catalogue import DEFAULT_CATALOGUE, DatasetSpec, load_catalogue, load_dataset
-from ..evaluation.readers import QUERIED_TYPES_KEY
+from ..data.catalogue import DEFAULT_CATALOGUE, DatasetSpec, load_catalogue, load_dataset
+from ..data.readers import QUERIED_TYPES_KEY
 from ..student.component import TYPES_ATTR
 
 logger = logging.getLogger("spacy_uniner")
@@ -222,7 +222,7 @@ def _normal(text: str) -> str:
 def benchmark_texts(data_dir: Path, catalogue: Dict[str, DatasetSpec]) -> set:
     """Normalised passages of the benchmark's eval files found in ``data_dir``: pool docs
     with the same text are dropped (decontamination; nothing else is read from them)."""
-    from ..evaluation.readers import _parse_eval_items
+    from ..data.readers import _parse_eval_items
 
     texts = set()
     for spec in catalogue.values():

@@ -37,7 +37,7 @@ def evaluate_command(
 ) -> None:
     from spacy.cli._util import parse_config_overrides
 
-    from .catalogue import load_catalogue, load_dataset, select
+    from ..data.catalogue import load_catalogue, load_dataset, select
     from .evaluate import evaluate_dataset, is_pipeline, load_pipeline
     from .report import load_paper_results, write_report
 

@@ -18,7 +18,7 @@ from spacy.training import Example
 from spacy.vocab import Vocab
 from tqdm import tqdm
 
-from .catalogue import Dataset
+from ..data.catalogue import Dataset
 from ..data.docs import copy_tokens
 from ..data.metric import PRF, gold_answers, predicted_answers
 from ..errors import Warnings

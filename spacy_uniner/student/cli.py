@@ -162,11 +162,11 @@ def convert_records(
 def convert_labelled(
     path: Path = typer.Argument(..., help="Labelled dataset file or folder"),
     output: Path = typer.Argument(..., help="Output .spacy DocBin"),
-    fmt: str = typer.Option("bio", "--format", help="Reader format (see spacy_uniner.evaluation.readers.FORMATS)"),
+    fmt: str = typer.Option("bio", "--format", help="Reader format (see spacy_uniner.data.readers.FORMATS)"),
     label_map: Optional[Path] = typer.Option(None, help="JSON {dataset tag: type name or null}; tags not in it are dropped"),
 ) -> None:
     """A labelled dataset -> DocBin; every doc lists all of the dataset's type names."""
-    from ..evaluation.readers import read_docs
+    from ..data.readers import read_docs
 
     nlp = spacy.blank("en")
     mapping = srsly.read_json(label_map) if label_map else None

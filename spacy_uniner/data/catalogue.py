@@ -1,4 +1,4 @@
-"""The benchmark dataset catalogue (``configs/datasets.yml``) and dataset loading."""
+"""The benchmark dataset catalogue (``spacy_uniner/data/datasets.yml``) and dataset loading."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from ..errors import Errors, Warnings
+from . import resource_path
 from .readers import FORMATS, Query, ReadStats, read_with_stats
 
-DEFAULT_CATALOGUE = Path(__file__).resolve().parents[2] / "configs" / "datasets.yml"
+DEFAULT_CATALOGUE = resource_path("datasets.yml")
 DOMAINS = (
     "general", "biomed", "clinics", "STEM", "programming", "social media", "law", "finance", "transport"
 )
@@ -113,7 +114,7 @@ def _spec(name: str, entry: dict) -> DatasetSpec:
 
 
 def load_catalogue(path: str | Path | None = None) -> dict[str, DatasetSpec]:
-    """Read the catalogue (default: the project's ``configs/datasets.yml``)."""
+    """Read the catalogue (default: the project's ``spacy_uniner/data/datasets.yml``)."""
     path = Path(path) if path is not None else DEFAULT_CATALOGUE
     if not path.exists():
         raise FileNotFoundError(Errors.E805.format(path=path))

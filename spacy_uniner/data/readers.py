@@ -11,7 +11,7 @@ every dropped tag, overlap and unaligned mention, and :func:`read_docs` logs the
 from __future__ import annotations
 
 import json
-import logging
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,9 +21,9 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 from spacy.vocab import Vocab
 
-logger = logging.getLogger("spacy_uniner")
+from ..errors import Errors, Warnings
+from .docs import GOLD_SPANS_KEY
 
-GOLD_SPANS_KEY = "uniner_gold"
 _QUESTION = ("What describes ", " in the text?")
 _TEXT_PREFIX = "Text: "
 
@@ -75,16 +75,13 @@ class ReadStats:
         """Warn about everything that was dropped."""
         if self.dropped_tags:
             counts = ", ".join(f"{t}: {n}" for t, n in sorted(self.dropped_tags.items()))
-            logger.warning("%s: dropped mentions of unmapped tags (%s)", source, counts)
+            warnings.warn(Warnings.W803.format(source=source, counts=counts))
         if self.overlapping:
-            logger.warning(
-                "%s: %d overlapping gold mentions kept in doc.spans[%r] but not in doc.ents",
-                source, self.overlapping, GOLD_SPANS_KEY,
-            )
+            warnings.warn(Warnings.W804.format(source=source, count=self.overlapping, key=GOLD_SPANS_KEY))
         if self.unaligned:
-            logger.warning("%s: %d mentions could not be aligned to tokens", source, self.unaligned)
+            warnings.warn(Warnings.W805.format(source=source, count=self.unaligned))
         if self.empty_tokens:
-            logger.warning("%s: skipped %d empty tokens", source, self.empty_tokens)
+            warnings.warn(Warnings.W806.format(source=source, count=self.empty_tokens))
 
 
 SpanTriple = tuple[int, int, str]
@@ -221,9 +218,7 @@ def _column_reader(
                     continue
                 cols = line.split(sep)
                 if len(cols) < min_cols:
-                    raise ValueError(
-                        f"{path}:{number}: expected at least {min_cols} columns, got {line!r}"
-                    )
+                    raise ValueError(Errors.E810.format(path=path, line=number, columns=min_cols, text=line))
                 word, tag = cols[token_col].strip(), cols[tag_col].strip()
                 if token_prefix and word.startswith(token_prefix):
                     word = word[len(token_prefix):]
@@ -247,7 +242,7 @@ def _read_csv_bio(path: Path, builder: _Builder) -> None:
             line = line.rstrip("\r\n")
             word, sep, tag = line.rpartition(",")
             if line.strip() and not sep:
-                raise ValueError(f"{path}:{number}: expected 'token,TAG', got {line!r}")
+                raise ValueError(Errors.E811.format(path=path, line=number, text=line))
             if word.startswith("-DOCSTART-"):
                 continue
             if word.strip():
@@ -351,10 +346,7 @@ def _parse_eval_items(path: Path) -> Iterator[tuple[str, str, str, str | None]]:
             or not values[0].startswith(_TEXT_PREFIX)
             or not (values[2].startswith(_QUESTION[0]) and values[2].endswith(_QUESTION[1]))
         ):
-            raise ValueError(
-                f"{path}: item {i} is not a UniNER query (expected 4 turns: 'Text: ...', "
-                "acknowledgement, 'What describes <type> in the text?', answer)"
-            )
+            raise ValueError(Errors.E812.format(path=path, index=i))
         entity_type = values[2][len(_QUESTION[0]) : -len(_QUESTION[1])]
         yield values[0][len(_TEXT_PREFIX) :], entity_type, values[3], item.get("id")
 
@@ -382,12 +374,12 @@ def _read_uniner_eval(path: Path, builder: _Builder) -> list[Query]:
         try:
             answers = json.loads(gold)
         except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: query {query_id!r} has an unreadable answer {gold!r}") from err
+            raise ValueError(Errors.E813.format(path=path, query=query_id, answer=gold)) from err
         mentions[index].update((label, m) for m in answers if isinstance(m, str) and m)
     for passage, found in zip(passages, mentions):
         words = passage.split(" ")
         if "" in words:
-            raise ValueError(f"{path}: passage is not space-tokenised: {passage!r}")
+            raise ValueError(Errors.E814.format(path=path, passage=passage))
         spans = []
         for label, mention in sorted(found):
             places = _place(words, mention)
@@ -434,9 +426,9 @@ def read_with_stats(
     """
     path = Path(path)
     if fmt not in _READERS:
-        raise ValueError(f"Unknown format {fmt!r}; expected one of: {', '.join(FORMATS)}")
+        raise ValueError(Errors.E815.format(fmt=fmt, formats=", ".join(FORMATS)))
     if not path.exists():
-        raise FileNotFoundError(f"No such data file or folder: {path}")
+        raise FileNotFoundError(Errors.E816.format(path=path))
     builder = _Builder(vocab, label_map)
     files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
     queries = None
