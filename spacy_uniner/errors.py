@@ -336,6 +336,17 @@ class Warnings(metaclass=ErrorsWithCodes):
         "{path}: dropped a torn final line ({size} bytes) left by an interrupted run."
     )
 
+    # OpenAI-compatible backend (spacy_uniner/backends/openai_compat.py)
+    W150 = (
+        "No tokenizer for {model!r} loads locally: prompts are sent as text, and a server "
+        "that does not parse `</s>` as a special token feeds the model other ids than it "
+        "was trained on. Set `tokenizer` to the model's folder or hub name to send token ids."
+    )
+    W151 = (
+        "The server at {base_url} has no /tokenize endpoint: could not check that the "
+        "tokenizer {tokenizer!r} is the served model's."
+    )
+
     # Span student component (student/component.py)
     W201 = (
         "Gold span {text!r} ({n} tokens) is not a candidate: it is longer than the "

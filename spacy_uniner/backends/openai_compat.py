@@ -27,6 +27,7 @@ import os
 import re
 import threading
 import time
+import warnings
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from tqdm import tqdm
 
 from ..cache import ResponseCache, hash_key
 from ..credentials import PLACEHOLDER_KEY, api_key_from_env
-from ..errors import Errors
+from ..errors import Errors, Warnings
 from ..registry import registry
 from ..retry import backoff_delay, classify
 from .loading import load_tokenizer
@@ -201,12 +202,7 @@ class OpenAICompatibleBackend:
         except OSError as e:
             if prompt_format == "tokens":
                 raise OSError(Errors.E156.format(name=self.model)) from e
-        logger.warning(
-            "No tokenizer for %r loads locally: prompts are sent as text, and a server that "
-            "does not parse `</s>` as a special token feeds the model other ids than it was "
-            "trained on. Set `tokenizer` to the model's folder or hub name to send token ids.",
-            self.model,
-        )
+        warnings.warn(Warnings.W150.format(model=self.model))
         return None
 
     @property
@@ -280,10 +276,7 @@ class OpenAICompatibleBackend:
                 break
         self._tokenizer_checked = True
         if not isinstance(served, list):
-            logger.warning(
-                "The server at %s has no /tokenize endpoint: could not check that the "
-                "tokenizer %r is the served model's.", self.base_url, self.tokenizer_name
-            )
+            warnings.warn(Warnings.W151.format(base_url=self.base_url, tokenizer=self.tokenizer_name))
             return
         local = self.tokenizer(PROBE, add_special_tokens=False)["input_ids"]
         bos = self.tokenizer.bos_token_id
