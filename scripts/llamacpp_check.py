@@ -170,6 +170,31 @@ def token_check_llama_cpp_python(url: str, model_dir: Path, limit: int) -> Dict[
     return {"prompts": len(texts), "text_equal": equal}
 
 
+def error_codes(url: str, model_dir: Path, work: Path, **settings) -> Dict[str, str]:
+    """The codes a user meets from this server: a prompt past its context, a wrong tokenizer."""
+    from spacy_uniner.backends.openai_compat import OpenAICompatibleBackend
+    from spacy_uniner.tiny import train_tokenizer
+
+    other = work / "other-tokenizer"
+    if not other.exists():
+        train_tokenizer(TEXTS, vocab_size=400).save_pretrained(other)
+    long_doc = [(protocol.passage_prefix(" ".join(["word"] * 2100)), protocol.query_suffix("person"))]
+    short_doc = [(protocol.passage_prefix(TEXTS[0]), protocol.query_suffix("person"))]
+    codes = {}
+    cases = (("context exceeded", model_dir, long_doc, settings), ("other tokenizer", other, short_doc, {}))
+    for case, tokenizer, prompts, extra in cases:  # the tokenizer is checked for token-id prompts
+        backend = OpenAICompatibleBackend(
+            "uniner", base_url=url, tokenizer=str(tokenizer), max_new_tokens=16, max_retries=0, **extra
+        )
+        try:
+            backend.generate(prompts)
+            codes[case] = "no error"
+        except Exception as e:  # the code is what is checked
+            found = re.search(r"\[E\d{3}\]", str(e))
+            codes[case] = found.group() if found else f"{type(e).__name__} (uncoded)"
+    return codes
+
+
 @app.command()
 def check(
     model: Path = typer.Option(..., help="The HF folder the GGUF was converted from"),
@@ -231,6 +256,15 @@ def check(
         lcp = token_check_llama_cpp_python(llama_cpp_python, model, token_prompts)
         results["llama_cpp_python_ids"] = lcp
         print(f"llama-cpp-python, text:  /extras/tokenize ids equal {lcp['text_equal']}/{lcp['prompts']}")
+    print("\nCoded errors from the real servers")
+    servers = {"llama-server": (llama_server, {})}
+    if llama_cpp_python:
+        servers["llama-cpp-python"] = (llama_cpp_python, {"prompt_format": "text"})
+    for name, (url, settings) in servers.items():
+        codes = error_codes(url, model, slot_dir.parent, **settings)
+        results[f"{name}_errors"] = codes
+        print(f"{name:<18}" + ", ".join(f"{case}: {code}" for case, code in codes.items()))
+        failed |= codes["context exceeded"] != "[E152]"
     if output is not None:
         output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf8")
     raise typer.Exit(1 if failed else 0)

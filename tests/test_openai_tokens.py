@@ -22,7 +22,7 @@ ROWS = read_jsonl(FIXTURES / "uniner_prompts.jsonl")
 LLAMA_CPP_CONTEXT = {  # llama.cpp's server, status 400
     "error": {
         "code": 400,
-        "message": "the request exceeds the available context size, try increasing it",
+        "message": "request (2100 tokens) exceeds the available context size (2048 tokens), try increasing it",
         "type": "exceed_context_size_error",
         "n_prompt_tokens": 2100,
         "n_ctx": 2048,
