@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from spacy.vocab import Vocab
+from weasel.util import get_checksum
 
 from spacy_uniner.data.catalogue import (
-    file_md5,
     load_catalogue,
     load_dataset,
     select,
@@ -213,7 +213,7 @@ def test_catalogue_files_are_the_shared_copies(shared_dir, catalogue):
         for files in spec.splits.values():
             for f in files:
                 assert f.url.startswith("https://raw.githubusercontent.com/") and len(f.md5) == 32
-                assert file_md5(DATA / f.path) == f.md5, f.path
+                assert get_checksum(DATA / f.path) == f.md5, f.path
 
 
 def test_load_dataset_queries_and_errors(shared_dir, catalogue):

@@ -10,7 +10,7 @@ import srsly
 
 from spacy_uniner import protocol
 from spacy_uniner.training import TRAINING_RECORD, load_config, train
-from spacy_uniner.training.data import file_sha256
+from weasel.util import get_checksum
 
 PASSAGES = [
     (
@@ -131,7 +131,7 @@ def test_output_folder_records_config_data_hash_and_versions(train_file, tmp_pat
     out = train(tiny_config(train_file, tmp_path / "model", max_steps=6), callbacks=[DataEpochs()])
     assert DataEpochs.seen == [0, 0, 1, 1, 2, 2]
     record = srsly.read_json(out / TRAINING_RECORD)
-    assert record["data"]["sha256"] == file_sha256(train_file)
+    assert record["data"]["md5"] == get_checksum(train_file)
     assert record["data"]["conversations"] == len(PASSAGES)
     assert record["data"]["turns"] == sum(len(a) + 1 for _, a in PASSAGES)
     assert record["seed"] == 7 and record["config"]["training"]["seed"] == 7

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Iterable
 import srsly
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
+from weasel.util import get_checksum
 
 from ..errors import Errors, Warnings
 from . import resource_path
@@ -141,14 +141,6 @@ def select(names: Iterable[str], catalogue: dict[str, DatasetSpec]) -> list[str]
     return out
 
 
-def file_md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def load_dataset(
     name: str,
     split: str = "test",
@@ -175,7 +167,7 @@ def load_dataset(
             raise FileNotFoundError(
                 Errors.E809.format(name=name, split=split, path=path, url=data_file.url)
             )
-        if data_file.md5 and path.is_file() and file_md5(path) != data_file.md5:
+        if data_file.md5 and path.is_file() and get_checksum(path) != data_file.md5:
             warnings.warn(Warnings.W801.format(path=path, md5=data_file.md5))
         file_docs, file_queries, file_stats = read_with_stats(path, spec.format, vocab, spec.label_map)
         file_stats.log(path)

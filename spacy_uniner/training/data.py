@@ -12,7 +12,6 @@ system line, user turns, ``ASSISTANT:`` and tokens added by the tokenizer (BOS) 
 
 from __future__ import annotations
 
-import hashlib
 import random
 import warnings
 from dataclasses import dataclass
@@ -77,15 +76,6 @@ def validate_record(record: Any, where: str) -> None:
         protocol.training_segments(turns)
     except ValueError as e:
         raise ValueError(Errors.E717.format(where=where, error=e)) from e
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def shuffle_queries(turns: Sequence[Dict[str, str]], rng: random.Random) -> Conversation:

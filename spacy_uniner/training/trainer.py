@@ -2,7 +2,7 @@
 
 The result is a Hugging Face model folder (weights, tokenizer) that the ``universal_ner``
 component loads by path, with ``uniner_training.json`` beside it: every setting, the
-SHA-256 of the training data, the seed, library versions and the data statistics.
+md5 checksum of the training data (weasel's), the seed, library versions and the data statistics.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from typing import Any, Dict, Optional, Sequence, Union
 
 import srsly
 from wasabi import msg
+from weasel.util import get_checksum
 
 from .. import __version__, protocol
 from ..errors import Errors
 from .config import TrainConfig, apply_effective_batch_size
-from .data import ConversationDataset, PaddingCollator, file_sha256, read_conversations
+from .data import ConversationDataset, PaddingCollator, read_conversations
 from .model import add_lora, load_student, merge_lora
 
 TRAINING_RECORD = "uniner_training.json"
@@ -143,7 +144,7 @@ def training_record(
         "seed": config.training.seed,
         "data": {
             "train_file": str(config.data.train_file),
-            "sha256": file_sha256(config.data.train_file),
+            "md5": get_checksum(config.data.train_file),  # weasel's checksum, as in project.lock
             **stats,
         },
         "config": config.to_dict(),
