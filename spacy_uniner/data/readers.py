@@ -22,7 +22,7 @@ from spacy.util import filter_spans
 from spacy.vocab import Vocab
 
 from ..errors import Errors, Warnings
-from .docs import GOLD_SPANS_KEY
+from .docs import GOLD_SPANS_KEY, copy_tokens
 
 _QUESTION = ("What describes ", " in the text?")
 _TEXT_PREFIX = "Text: "
@@ -312,9 +312,7 @@ def _read_pubtator(path: Path, builder: _Builder) -> None:
         builder.add_text(title, in_title)
         doc, gold = builder.doc_from_text(abstract, in_abstract)
         for sent in _sentences(sentencizer(doc), gold):
-            spaces = [bool(t.whitespace_) for t in sent]
-            spaces[-1] = False
-            sub = Doc(builder.vocab, words=[t.text for t in sent], spaces=spaces)
+            sub = copy_tokens(sent, builder.vocab)
             builder.add_doc(
                 sub,
                 [
