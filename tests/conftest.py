@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+ROOT = Path(__file__).resolve().parents[1]  # the repository
+SHARED = ROOT.parent / "shared"
 FIXTURES = SHARED / "fixtures"
 DATA = SHARED / "data"
 

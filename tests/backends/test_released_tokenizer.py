@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import spacy
@@ -22,9 +21,8 @@ from spacy_uniner.backends.hf import HuggingFaceBackend
 from spacy_uniner.training import TRAINING_RECORD, encode, load_config, train
 from spacy_uniner.training.data import IGNORE_INDEX
 
-from conftest import FIXTURES, read_jsonl
+from conftest import FIXTURES, ROOT, read_jsonl
 
-ROOT = Path(__file__).resolve().parents[1]
 
 # Equalities here prove a mechanism; `exact_torch` pins what makes them exact on any CPU
 # (fp32, one thread, deterministic algorithms).

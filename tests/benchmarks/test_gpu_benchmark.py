@@ -6,11 +6,9 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-from conftest import DATA, FIXTURES
+from conftest import DATA, FIXTURES, ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_gpu_benchmark_runs_on_cpu_with_a_tiny_shape(shared_dir, tmp_path):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
 import spacy
 import srsly
-from conftest import FIXTURES, read_jsonl
+from conftest import FIXTURES, ROOT, read_jsonl
 from spacy.tokens import Span
 from typer.testing import CliRunner
 
@@ -26,7 +25,7 @@ from spacy_uniner.distill.instructions import (
 from spacy_uniner.distill.stats import data_stats
 from spacy_uniner.training.data import read_conversations
 
-EMBEDDED = Path(__file__).resolve().parents[1] / "assets" / "embedded" / "pilener_sample.jsonl"
+EMBEDDED = ROOT / "assets" / "embedded" / "pilener_sample.jsonl"
 
 
 def _pairs(conversations):

@@ -12,6 +12,8 @@ from spacy_uniner import protocol
 from spacy_uniner.training import TRAINING_RECORD, load_config, train
 from weasel.util import get_checksum
 
+from conftest import ROOT
+
 PASSAGES = [
     (
         "Barack Obama visited Paris in 2015.",
@@ -69,7 +71,7 @@ def tiny_config(train_file: Path, output_dir: Path, model=None, **training):
     overrides.update({f"training.{k}": v for k, v in training.items()})
     overrides.update({f"model.{k}": v for k, v in (model or {}).items()})
     return load_config(
-        Path(__file__).resolve().parents[1] / "configs" / "train_tiny.yml", overrides
+        ROOT / "configs" / "train_tiny.yml", overrides
     )
 
 
@@ -190,7 +192,7 @@ def test_cli_trains_with_dotted_overrides(train_file, tmp_path):
     app = typer.Typer()
     app.callback()(lambda: None)
     register(app)
-    config = Path(__file__).resolve().parents[1] / "configs" / "train_tiny.yml"
+    config = ROOT / "configs" / "train_tiny.yml"
     args = [
         "train",
         str(config),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -20,9 +19,9 @@ from spacy_uniner.training import (
 from spacy_uniner.training.config import apply_effective_batch_size, parse_overrides
 from spacy_uniner.training.data import IGNORE_INDEX
 
-from conftest import FIXTURES, read_jsonl
+from conftest import FIXTURES, ROOT, read_jsonl
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = ROOT / "configs"
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,8 @@ from spacy_uniner.distill.gold_teacher import (
 from spacy_uniner.distill.teacher import Teacher, TeacherConfig, make_client, teacher_messages
 from spacy_uniner.distill.teacher_output import parse_teacher_output
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
+
 EMBEDDED = ROOT / "assets" / "embedded"
 SECRET = "sk-test-0123456789-never-on-disk"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import srsly
@@ -16,7 +15,9 @@ from spacy_uniner.distill.teacher_output import (
     parse_teacher_output,
 )
 
-EMBEDDED = Path(__file__).resolve().parents[1] / "assets" / "embedded" / "pilener_sample.jsonl"
+from conftest import ROOT
+
+EMBEDDED = ROOT / "assets" / "embedded" / "pilener_sample.jsonl"
 
 
 @pytest.mark.parametrize(
