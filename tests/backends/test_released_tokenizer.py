@@ -9,6 +9,7 @@ random. The ids are read where the model receives them: a forward pre-hook on th
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -18,7 +19,7 @@ import srsly
 
 from spacy_uniner import protocol
 from spacy_uniner.backends.hf import HuggingFaceBackend
-from spacy_uniner.training import TRAINING_RECORD, encode, load_config, train
+from spacy_uniner.training import TRAINING_RECORD, encode
 from spacy_uniner.training.data import IGNORE_INDEX
 
 from conftest import FIXTURES, ROOT, read_jsonl
@@ -152,26 +153,22 @@ def test_training_masks_all_but_each_answer_and_its_eos(shared_dir, backend):
 
 
 @pytest.mark.filterwarnings("ignore:mtime may not be reliable")
-def test_train_fine_tunes_the_folder_and_the_component_loads_the_result(llama1_dir, tmp_path):
-    import torch
-
-    torch.manual_seed(0)
+def test_train_cli_fine_tunes_the_folder_and_the_component_loads_the_result(llama1_dir, tmp_path):
     records = [{"id": "p0", "conversations": protocol.conversation("Tim Cook lives in Tokyo.", [("person", ["Tim Cook"])])}]
     srsly.write_jsonl(tmp_path / "train.jsonl", records)
-    overrides = {
-        "model.name_or_path": str(llama1_dir),
-        "data.train_file": str(tmp_path / "train.jsonl"),
-        "training.output_dir": str(tmp_path / "out"),
-        "training.max_steps": 2,
-        "training.use_cpu": True,
-        "training.disable_tqdm": True,
-        "training.save_strategy": "no",
-    }
-    out = train(load_config(ROOT / "configs" / "train_tiny.yml", overrides))
-    record = srsly.read_json(out / TRAINING_RECORD)
+    args = [
+        "train", str(ROOT / "configs" / "train_tiny.yml"), "--train-file", str(tmp_path / "train.jsonl"),
+        "--output", str(tmp_path / "out"), "--model.name_or_path", str(llama1_dir), "--training.max_steps", "2",
+        "--training.use_cpu", "--training.disable_tqdm", "true", "--training.save_strategy", "no",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, "-m", "spacy_uniner", *args], capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = srsly.read_json(tmp_path / "out" / TRAINING_RECORD)
     assert record["result"]["global_step"] == 2 and record["config"]["model"]["name_or_path"] == str(llama1_dir)
     nlp = spacy.blank("en")
-    ner = nlp.add_pipe("universal_ner", config={"labels": ["person"], "model": {"name": str(out), "max_new_tokens": 2}})
+    model = {"name": str(tmp_path / "out"), "max_new_tokens": 2}
+    ner = nlp.add_pipe("universal_ner", config={"labels": ["person"], "model": model})
     nlp("Tim Cook lives in Tokyo.")
     assert len(ner.model.tokenizer) == 32000 and ner.stats["queries"] == 1
 
