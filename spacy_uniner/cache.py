@@ -1,4 +1,5 @@
-"""An append-only JSONL cache of model responses that survives being killed.
+"""Answers on disk: an append-only JSONL store that survives being killed, and the
+``spacy_uniner.DiskCache.v1`` block that puts it in front of any backend.
 
 Each record is one line, written with a single ``write`` and then flushed and fsynced,
 so a record is either on disk whole or (at worst) is a torn final line. Opening the
@@ -12,10 +13,14 @@ import json
 import os
 import threading
 import warnings
+from collections import Counter
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol, Sequence, runtime_checkable
 
 from .errors import Errors, Warnings
+from .registry import registry
+
+ANSWERS_FILE = "answers.jsonl"
 
 
 def hash_key(payload: Any) -> str:
@@ -103,3 +108,58 @@ class ResponseCache:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@runtime_checkable
+class Cache(Protocol):
+    """What the ``universal_ner`` component's ``cache`` setting takes."""
+
+    def generate(self, backend: Any, prompts: Sequence[tuple[str, str]]) -> list[str]: ...
+
+
+class DiskCache:
+    """A backend's answers on disk: answered prompts are read back, only the others are
+    sent to ``backend.generate``, and their answers are appended to ``answers.jsonl``.
+
+    A record is keyed by the backend's ``config`` (and its generation ``params`` where it
+    has them) and the prompt text; a config never holds an API key. A backend that fails
+    part-way may attach the answers it got as ``error.answers`` ({prompt index: answer}):
+    they are stored before the error is raised, so a rerun asks only for the rest.
+    ``stats`` counts ``hits`` (prompts answered from disk) and ``misses`` (prompts sent).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.store = ResponseCache(self.path / ANSWERS_FILE)
+        self.stats: Counter = Counter()
+
+    def generate(self, backend: Any, prompts: Sequence[tuple[str, str]]) -> list[str]:
+        identity = {"backend": backend.config, "params": getattr(backend, "params", None)}
+        keys = [hash_key({**identity, "prompt": prefix + suffix}) for prefix, suffix in prompts]
+        missing = {key: prompt for key, prompt in zip(keys, prompts) if key not in self.store}
+        self.stats["hits"] += sum(key in self.store for key in keys)
+        self.stats["misses"] += len(missing)
+        if missing:
+            todo = list(missing)
+            try:
+                answers = backend.generate(list(missing.values()))
+            except Exception as error:
+                self._add(todo, getattr(error, "answers", {}))
+                raise
+            if len(answers) != len(todo):
+                raise ValueError(Errors.E011.format(got=len(answers), expected=len(todo)))
+            self._add(todo, dict(enumerate(answers)))
+        return [self.store.records[key]["text"] for key in keys]
+
+    def _add(self, keys: list[str], answers: dict[int, str]) -> None:
+        for i, text in answers.items():
+            self.store.append({"key": keys[i], "text": text}, exist_ok=True)
+
+
+@registry.uniner_caches("spacy_uniner.DiskCache.v1")
+def make_disk_cache(path: str) -> DiskCache:
+    """Answers of the component's backend on disk, so a rerun sends only new prompts.
+
+    path (str): folder of the cache (``answers.jsonl``); created on the first answer.
+    """
+    return DiskCache(path)

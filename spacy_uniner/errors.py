@@ -30,7 +30,7 @@ class Errors(metaclass=ErrorsWithCodes):
         "max_input_length={max_input_length} leaves no room for the passage: the "
         "prompt around it already takes {overhead} tokens. Increase `max_input_length`."
     )
-    E008 = "`{name}` must be a positive integer, got {value!r}."
+    E008 = "`{name}` must be {what}, got {value!r}."
     E009 = (
         "Could not load model {name!r}: {error}. Give a Hugging Face hub name "
         "(e.g. 'Universal-NER/UniNER-7B-type') or the path of a folder written by "
@@ -57,8 +57,8 @@ class Errors(metaclass=ErrorsWithCodes):
     # response cache (spacy_uniner/cache.py)
     E101 = (
         "Prompt {index} of {total} failed after {attempts} attempt(s) at {base_url} "
-        "(model {model!r}): {cause}. Answers received before it are kept in `cache_dir` "
-        "when one is set, so a rerun resumes."
+        "(model {model!r}): {cause}. Answers received before it are kept in the "
+        "component's `cache` when one is set, so a rerun resumes."
     )
     E102 = (
         "No API key: the environment variable {env!r} is not set. Set it, or give a "
@@ -70,7 +70,6 @@ class Errors(metaclass=ErrorsWithCodes):
         "dropped automatically; remove line {line} or the file."
     )
     E104 = "`stop` must be a list of non-empty strings, got {value!r}."
-    E105 = "`{name}` must be {condition}, got {value!r}."
     E106 = "The cache {path} already holds a record for key {key}; keys are written once."
     E150 = (
         "Could not reach the server at {base_url} ({cause}) after {attempts} "

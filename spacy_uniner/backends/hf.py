@@ -49,7 +49,7 @@ class HuggingFaceBackend:
         positive = (("batch_size", batch_size), ("max_new_tokens", max_new_tokens), ("max_batch_tokens", max_batch_tokens))
         for key, value in positive:
             if not isinstance(value, int) or value < 1:
-                raise ValueError(Errors.E008.format(name=key, value=value))
+                raise ValueError(Errors.E008.format(name=key, what="a positive integer", value=value))
         dtype = resolve_dtype(torch_dtype)
         self.name = name
         self.batch_size = batch_size

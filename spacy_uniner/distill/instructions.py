@@ -77,7 +77,7 @@ def instruction_data(examples: Sequence[AnnotatedPassage], negatives: int = 2, s
     """``{"id", "conversations"}`` per example: positives, ``negatives`` sampled negative
     types (answer ``[]``), all in a seeded random order."""
     if negatives < 0:
-        raise ValueError(Errors.E105.format(name="negatives", condition="an integer >= 0", value=negatives))
+        raise ValueError(Errors.E008.format(name="negatives", what="an integer >= 0", value=negatives))
     rng = np.random.default_rng(seed)
     sampler = NegativeSampler(mention_frequencies(etype for ex in examples for _, etype in ex.pairs))
     data = []

@@ -106,7 +106,7 @@ def chunk_bounds(text: str, spans: list[tuple[int, int]], max_tokens: int) -> li
     window when there is one, else after exactly ``max_tokens`` tokens.
     """
     if max_tokens < 1:
-        raise ValueError(Errors.E008.format(name="max_tokens", value=max_tokens))
+        raise ValueError(Errors.E008.format(name="max_tokens", what="a positive integer", value=max_tokens))
     bounds = []
     i = 0
     while i < len(spans):
@@ -150,7 +150,7 @@ def sample_passages(
     key per distinct passage. Rows are ``{"id": "<doc>-<chunk>", "text": ...}`` in corpus order.
     """
     if n < 1:
-        raise ValueError(Errors.E008.format(name="n", value=n))
+        raise ValueError(Errors.E008.format(name="n", what="a positive integer", value=n))
     stats = stats if stats is not None else PassageStats()
     rng = random.Random(seed)
     seen: set[bytes] = set()

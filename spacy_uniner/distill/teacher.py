@@ -2,10 +2,9 @@
 
 Any OpenAI-compatible server works (OpenAI, Azure, vLLM, llama.cpp server): set the
 model, the ``base_url`` and the environment variable that holds the key. Requests run
-concurrently in a thread pool; transient failures (see :mod:`spacy_uniner.retry`) are
-retried with exponential backoff by this module only (the client's own retries are off),
-and every answer is appended to a :class:`ResponseCache` by a single writer, so a killed
-run resumes where it stopped.
+concurrently in a thread pool; transient failures are retried by the ``openai`` client and
+counted at its HTTP boundary (:mod:`spacy_uniner.retry`), and every answer is appended to
+a :class:`ResponseCache` by a single writer, so a killed run resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from tqdm import tqdm
 from ..cache import ResponseCache, hash_key
 from ..credentials import api_key_from_env
 from ..errors import Errors, Warnings
-from ..retry import backoff_delay, classify
+from ..retry import RequestCounter, openai_client
 from .teacher_output import TeacherOutputError, parse_teacher_output
 
 Variant = Literal["type", "definition"]
@@ -66,8 +65,6 @@ class TeacherConfig:
     timeout: float = 60.0
     concurrency: int = 8
     max_retries: int = 6
-    backoff: float = 1.0
-    max_backoff: float = 60.0
     max_passages: int | None = None
     max_total_tokens: int | None = None
 
@@ -75,10 +72,12 @@ class TeacherConfig:
         if self.variant not in INSTRUCTIONS:
             raise ValueError(Errors.E501.format(variant=self.variant, choices=sorted(INSTRUCTIONS)))
         if self.concurrency < 1:
-            raise ValueError(Errors.E008.format(name="concurrency", value=self.concurrency))
+            raise ValueError(
+                Errors.E008.format(name="concurrency", what="a positive integer", value=self.concurrency)
+            )
         if self.max_retries < 0:
             raise ValueError(
-                Errors.E105.format(name="max_retries", condition="an integer >= 0", value=self.max_retries)
+                Errors.E008.format(name="max_retries", what="an integer >= 0", value=self.max_retries)
             )
 
     def params(self) -> dict[str, Any]:
@@ -86,11 +85,14 @@ class TeacherConfig:
         return {"temperature": self.temperature, "max_tokens": self.max_tokens}
 
 
-def make_client(config: TeacherConfig) -> openai.OpenAI:
-    """An ``openai`` client without its own retries; the key comes from the environment
-    variable ``config.api_key_env`` (empty: send a placeholder, for local servers)."""
+def make_client(config: TeacherConfig, counter: RequestCounter) -> openai.OpenAI:
+    """An ``openai`` client that retries ``config.max_retries`` times, its requests counted by
+    ``counter``; the key comes from the environment variable ``config.api_key_env`` (empty:
+    send a placeholder, for local servers)."""
     key = api_key_from_env(config.api_key_env, config.base_url)
-    return openai.OpenAI(api_key=key, base_url=config.base_url, timeout=config.timeout, max_retries=0)
+    return openai_client(
+        api_key=key, base_url=config.base_url, timeout=config.timeout, max_retries=config.max_retries, counter=counter
+    )
 
 
 @dataclass
@@ -134,9 +136,10 @@ class _Outcome:
 class Teacher:
     """Annotates passages through an OpenAI-compatible chat API, caching every answer."""
 
-    def __init__(self, config: TeacherConfig, client: openai.OpenAI | None = None):
+    def __init__(self, config: TeacherConfig):
         self.config = config
-        self.client = client if client is not None else make_client(config)
+        self.http = RequestCounter()
+        self.client = make_client(config, self.http)
 
     def key(self, passage: str) -> str:
         """Hash of everything that determines the teacher's answer: prompt, model, parameters."""
@@ -271,40 +274,32 @@ class Teacher:
         )
 
     def _request(self, passage: str) -> _Outcome:
-        """One passage: call the API, retrying transient failures with exponential backoff."""
+        """One passage: call the API (the client retries transient failures)."""
         cfg = self.config
         outcome = _Outcome()
-        messages = teacher_messages(passage, cfg.variant)
-        for attempt in range(cfg.max_retries + 1):
-            outcome.attempts += 1
+        with self.http.call() as attempts:
             try:
                 response = self.client.chat.completions.create(
                     model=cfg.model,
-                    messages=messages,
+                    messages=teacher_messages(passage, cfg.variant),
                     temperature=cfg.temperature,
                     max_tokens=cfg.max_tokens,
                 )
-            except openai.APIError as err:
-                verdict = classify(err)
+            except Exception as err:  # failed after the client's retries, or unreadable: counted
                 outcome.error = f"{type(err).__name__}: {_short(err)}"
-                if not verdict.retryable or attempt == cfg.max_retries:
-                    return outcome
-                outcome.retry_reasons.append(verdict.reason)
-                time.sleep(backoff_delay(attempt, cfg.backoff, cfg.max_backoff, verdict.retry_after))
-                continue
-            except Exception as err:  # an answer the client cannot read: permanent, counted
-                outcome.error = f"{type(err).__name__}: {_short(err)}"
-                return outcome
-            outcome.error = None
-            if response.usage is not None:
-                outcome.usage = {
-                    "prompt_tokens": response.usage.prompt_tokens or 0,
-                    "completion_tokens": response.usage.completion_tokens or 0,
-                }
-            choice = response.choices[0] if response.choices else None
-            outcome.text = (choice.message.content if choice else None) or ""
-            outcome.finish_reason = choice.finish_reason if choice else None
+                response = None
+        outcome.attempts = len(attempts)
+        outcome.retry_reasons = attempts[:-1]
+        if response is None:
             return outcome
+        if response.usage is not None:
+            outcome.usage = {
+                "prompt_tokens": response.usage.prompt_tokens or 0,
+                "completion_tokens": response.usage.completion_tokens or 0,
+            }
+        choice = response.choices[0] if response.choices else None
+        outcome.text = (choice.message.content if choice else None) or ""
+        outcome.finish_reason = choice.finish_reason if choice else None
         return outcome
 
 

@@ -10,6 +10,7 @@ from spacy.tokens import Doc, Span
 from ..align import ALIGNMENT_MODES, find_spans
 from ..answers import parse_answer
 from ..backends.base import Backend
+from ..cache import Cache
 from ..errors import Errors, Warnings
 from ..labels import LabelsInput
 from ..queries import build_queries
@@ -31,6 +32,7 @@ if not Doc.has_extension("uniner_answers"):
     default_config={
         "labels": None,
         "model": DEFAULT_MODEL_CONFIG,
+        "cache": None,
         "spans_key": "uniner",
         "overwrite_ents": False,
         "ents_filter": {"@misc": "spacy_uniner.label_order_filter.v1"},
@@ -55,6 +57,7 @@ def make_universal_ner(
     name: str,
     labels: Optional[Union[List[str], Dict[str, str]]],
     model: Backend,
+    cache: Optional[Cache],
     spans_key: str,
     overwrite_ents: bool,
     ents_filter: EntsFilter,
@@ -68,6 +71,7 @@ def make_universal_ner(
     return UniversalNER(
         nlp.vocab,
         model,
+        cache=cache,
         name=name,
         labels=labels,
         spans_key=spans_key,
@@ -85,6 +89,8 @@ class UniversalNER(OpenNERPipe):
     """Ask a UniversalNER model, for each doc and label, which mentions have that type.
 
     model (Backend): who answers, chosen by registry name (``@uniner_backends``).
+    cache (Optional[Cache]): answers kept across runs, e.g. ``spacy_uniner.DiskCache.v1``
+        (``@uniner_caches``): cached prompts are not sent to the backend. Default: none.
     max_input_length (int): longest prompt in model tokens; longer docs are windowed.
     window_overlap (int): spaCy tokens shared by consecutive token windows.
     case_sensitive (bool): exact matching of the mentions in the text.
@@ -98,6 +104,7 @@ class UniversalNER(OpenNERPipe):
         vocab,
         model: Backend,
         *,
+        cache: Optional[Cache] = None,
         name: str = "universal_ner",
         labels: Optional[LabelsInput] = None,
         spans_key: str = "uniner",
@@ -112,7 +119,7 @@ class UniversalNER(OpenNERPipe):
         if alignment_mode not in ALIGNMENT_MODES:
             raise ValueError(Errors.E006.format(mode=alignment_mode))
         if not isinstance(max_input_length, int) or max_input_length < 1:
-            raise ValueError(Errors.E008.format(name="max_input_length", value=max_input_length))
+            raise ValueError(Errors.E008.format(name="max_input_length", what="a positive integer", value=max_input_length))
         if window_overlap < 0:
             raise ValueError(Errors.E012.format(overlap=window_overlap))
         filters = {} if ents_filter is None else {"ents_filter": ents_filter}
@@ -120,6 +127,7 @@ class UniversalNER(OpenNERPipe):
             vocab, name=name, labels=labels, spans_key=spans_key, overwrite_ents=overwrite_ents, scorer=scorer, **filters
         )
         self.model = model
+        self.cache = cache
         self.max_input_length = max_input_length
         self.window_overlap = window_overlap
         self.case_sensitive = case_sensitive
@@ -136,7 +144,8 @@ class UniversalNER(OpenNERPipe):
         queries = build_queries(
             docs, labels_per_doc, self.model.count_tokens, self.max_input_length, self.window_overlap
         )
-        answers = self.model.generate([(q.prefix, q.suffix) for q in queries])
+        prompts = [(q.prefix, q.suffix) for q in queries]
+        answers = self.model.generate(prompts) if self.cache is None else self.cache.generate(self.model, prompts)
         if len(answers) != len(queries):
             raise ValueError(Errors.E011.format(got=len(answers), expected=len(queries)))
         candidates: List[List[Span]] = [[] for _ in docs]

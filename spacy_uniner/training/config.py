@@ -137,10 +137,10 @@ def config_from_dict(data: Mapping[str, Any]) -> TrainConfig:
     config.training = _build(TrainingArguments, training, "training")
     if config.effective_batch_size is not None and config.effective_batch_size < 1:
         raise ValueError(
-            Errors.E008.format(name="effective_batch_size", value=config.effective_batch_size)
+            Errors.E008.format(name="effective_batch_size", what="a positive integer", value=config.effective_batch_size)
         )
     if config.data.max_length < 1:
-        raise ValueError(Errors.E008.format(name="data.max_length", value=config.data.max_length))
+        raise ValueError(Errors.E008.format(name="data.max_length", what="a positive integer", value=config.data.max_length))
     if config.model.lora is not None and config.model.name_or_path is None:
         raise ValueError(Errors.E706)
     return config

@@ -174,7 +174,7 @@ class ConversationDataset:
         progress: bool = True,
     ) -> None:
         if max_length < 1:
-            raise ValueError(Errors.E008.format(name="max_length", value=max_length))
+            raise ValueError(Errors.E008.format(name="max_length", what="a positive integer", value=max_length))
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.shuffle = shuffle

@@ -3,7 +3,8 @@
 The server implements ``/v1/completions``: it reads the passage and entity type from the
 raw UniversalNER prompt and answers with the known mentions found in the passage. Faults
 (429 with Retry-After, 5xx, a hang past the client timeout, a dropped connection, 4xx) are
-served to requests in arrival order, or permanently for chosen prompts.
+served to requests in arrival order, or permanently for chosen prompts. The answer cache
+is the component's ``cache`` block (``spacy_uniner.DiskCache.v1``) around this backend.
 """
 
 import json
@@ -19,12 +20,8 @@ import spacy
 import srsly
 
 from spacy_uniner import protocol
-from spacy_uniner.backends.openai_compat import (
-    CACHE_FILE,
-    BackendRequestError,
-    OpenAICompatibleBackend,
-    estimate_tokens,
-)
+from spacy_uniner.backends.openai_compat import BackendRequestError, OpenAICompatibleBackend, estimate_tokens
+from spacy_uniner.cache import ANSWERS_FILE, DiskCache
 
 PASSAGE = re.compile(r"USER: Text: (.*) ASSISTANT: I've read this text\.</s>", re.S)
 QUESTION = re.compile(r"USER: What describes (.*) in the text\? ASSISTANT:$")
@@ -167,15 +164,16 @@ def model_config(server, **settings):
         "model": "Universal-NER/UniNER-7B-type",
         "concurrency": 4,
         "timeout": 2.0,
-        "backoff": 0.01,
-        "max_backoff": 2.0,
         **settings,
     }
 
 
-def make_nlp(server, labels=LABELS, **settings):
+def make_nlp(server, labels=LABELS, cache=None, **settings):
     nlp = spacy.blank("en")
-    nlp.add_pipe("universal_ner", config={"labels": labels, "model": model_config(server, **settings)})
+    config = {"labels": labels, "model": model_config(server, **settings)}
+    if cache is not None:
+        config["cache"] = {"@uniner_caches": "spacy_uniner.DiskCache.v1", "path": cache}
+    nlp.add_pipe("universal_ner", config=config)
     return nlp
 
 
@@ -202,9 +200,14 @@ def test_every_doc_gets_its_entities_despite_faults(server):
     assert server.outcomes() == Counter(
         {"ok": n_prompts, "429": 1, "500": 1, "hang": 1, "drop": 1, "503": 1, "502": 1}
     )
+    # The client retried; its requests were counted as they crossed its HTTP boundary.
     assert model.stats["requests"] == len(server.log)
     assert model.stats["retries"] == len(server.log) - n_prompts
     assert model.stats["failures"] == 0
+    assert {k: model.stats[f"http_{k}"] for k in (200, 429, 500, 502, 503)} == {
+        200: n_prompts, 429: 1, 500: 1, 502: 1, 503: 1
+    }
+    assert model.stats["retry_no_response"] == 2  # the hang (client timeout) and the drop
     assert model.stats["prompt_tokens"] == sum(e["usage"]["prompt_tokens"] for e in served(server))
     assert model.stats["completion_tokens"] == sum(e["usage"]["completion_tokens"] for e in served(server))
     assert server.max_in_flight > 1
@@ -220,38 +223,53 @@ def test_every_doc_gets_its_entities_despite_faults(server):
 
 def test_retry_after_is_honoured(server):
     server.faults.append("429")
-    backend = OpenAICompatibleBackend("m", base_url=server.url, backoff=0.01, max_backoff=5.0, timeout=2.0)
+    backend = OpenAICompatibleBackend("m", base_url=server.url, timeout=2.0)
     prompt = (protocol.passage_prefix(TEXTS[0]), protocol.query_suffix("person"))
     assert backend.generate([prompt]) == [json.dumps(["Barack Obama", "Tim Cook"])]
     limited, retried = server.log
     assert limited["outcome"] == "429" and retried["outcome"] == "ok"
-    assert retried["time"] - limited["time"] >= 1.0  # Retry-After: 1, backoff alone is 0.01 s
+    assert retried["time"] - limited["time"] >= 1.0  # Retry-After: 1, the client's backoff 0.5 s
+    assert backend.stats["retry_429"] == 1
 
 
 def test_second_run_is_served_from_the_cache(server, tmp_path):
-    cache_dir = str(tmp_path / "cache")
-    first = [found_ents(doc) for doc in make_nlp(server, cache_dir=cache_dir).pipe(TEXTS)]
+    cache = str(tmp_path / "cache")
+    first = [found_ents(doc) for doc in make_nlp(server, cache=cache).pipe(TEXTS)]
     n_prompts = len(TEXTS) * len(LABELS)
     assert len(server.log) == n_prompts
-    assert len(list(srsly.read_jsonl(tmp_path / "cache" / CACHE_FILE))) == n_prompts
+    assert len(list(srsly.read_jsonl(tmp_path / "cache" / ANSWERS_FILE))) == n_prompts
 
-    nlp = make_nlp(server, cache_dir=cache_dir)
+    nlp = make_nlp(server, cache=cache)
     assert [found_ents(doc) for doc in nlp.pipe(TEXTS)] == first
     assert len(server.log) == n_prompts  # no HTTP request at all
-    stats = nlp.get_pipe("universal_ner").model.stats
-    assert stats["cache_hits"] == n_prompts and stats["requests"] == 0
+    ner = nlp.get_pipe("universal_ner")
+    assert ner.cache.stats["hits"] == n_prompts and ner.model.stats["requests"] == 0
 
     # Another model, other generation settings or another prompt miss the cache.
-    list(make_nlp(server, cache_dir=cache_dir, model="other-model").pipe(TEXTS))
+    list(make_nlp(server, cache=cache, model="other-model").pipe(TEXTS))
     assert len(server.log) == 2 * n_prompts
     assert {e["model"] for e in server.log[n_prompts:]} == {"other-model"}
-    list(make_nlp(server, cache_dir=cache_dir, max_new_tokens=64).pipe(TEXTS))
+    list(make_nlp(server, cache=cache, max_new_tokens=64).pipe(TEXTS))
     assert len(server.log) == 3 * n_prompts
-    nlp = make_nlp(server, labels=LABELS + ["programming language"], cache_dir=cache_dir)
+    nlp = make_nlp(server, labels=LABELS + ["programming language"], cache=cache)
     list(nlp.pipe(TEXTS))
     assert len(server.log) == 3 * n_prompts + len(TEXTS)
-    assert nlp.get_pipe("universal_ner").model.stats["cache_hits"] == n_prompts
-    assert len(list(srsly.read_jsonl(tmp_path / "cache" / CACHE_FILE))) == len(server.log)
+    assert nlp.get_pipe("universal_ner").cache.stats == {"hits": n_prompts, "misses": len(TEXTS)}
+    assert len(list(srsly.read_jsonl(tmp_path / "cache" / ANSWERS_FILE))) == len(server.log)
+
+
+def test_answers_received_before_a_failure_are_cached(server, tmp_path):
+    server.permanent["Nobody"] = "400"
+    nlp = make_nlp(server, cache=str(tmp_path), concurrency=1)
+    with pytest.raises(BackendRequestError, match=r"\[E101\].*BadRequestError"):
+        next(nlp.pipe(TEXTS))  # one batch: every doc's queries in one call
+    answered = len(served(server))
+    assert 0 < answered < len(TEXTS) * len(LABELS)
+    assert len(list(srsly.read_jsonl(tmp_path / ANSWERS_FILE))) == answered
+    del server.permanent["Nobody"]
+    docs = list(make_nlp(server, cache=str(tmp_path)).pipe(TEXTS))
+    assert [found_ents(doc) for doc in docs] == [expected_ents(text) for text in TEXTS]
+    assert len(served(server)) == len(TEXTS) * len(LABELS)  # the rerun asked only for the rest
 
 
 def test_api_key_is_sent_but_never_stored_or_logged(server, tmp_path, monkeypatch, caplog):
@@ -259,7 +277,7 @@ def test_api_key_is_sent_but_never_stored_or_logged(server, tmp_path, monkeypatc
     monkeypatch.setenv("UNINER_TEST_KEY", SECRET)
     server.faults.extend(["500", "drop"])
     server.permanent["Nobody"] = "401"
-    nlp = make_nlp(server, api_key_env="UNINER_TEST_KEY", cache_dir=str(tmp_path / "cache"), max_retries=2)
+    nlp = make_nlp(server, api_key_env="UNINER_TEST_KEY", cache=str(tmp_path / "cache"), max_retries=2)
     failed = []
     nlp.set_error_handler(lambda name, proc, docs, e: failed.append((docs, e)))
     docs = list(nlp.pipe(TEXTS, batch_size=2))
@@ -272,10 +290,10 @@ def test_api_key_is_sent_but_never_stored_or_logged(server, tmp_path, monkeypatc
     assert [found_ents(doc) for doc in docs] == [expected_ents(text) for text in TEXTS[:4]]
     nlp.to_disk(tmp_path / "pipeline")
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
-    assert any(p.name == CACHE_FILE for p in written)
+    assert any(p.name == ANSWERS_FILE for p in written)
     for path in written:
         assert SECRET not in path.read_text(encoding="utf8", errors="replace"), path
-    assert "retrying" in caplog.text and "InternalServerError" in caplog.text
+    assert "Retrying request" in caplog.text  # the openai client's own retry log
     assert SECRET not in caplog.text
     assert SECRET not in error
 
@@ -306,7 +324,7 @@ def test_permanently_failing_server_raises_a_clear_error(server):
 
 def test_client_errors_are_not_retried(server):
     server.faults.append("400")
-    backend = OpenAICompatibleBackend("m", base_url=server.url, backoff=0.01)
+    backend = OpenAICompatibleBackend("m", base_url=server.url)
     prompt = (protocol.passage_prefix(TEXTS[0]), protocol.query_suffix("person"))
     with pytest.raises(
         BackendRequestError, match=r"Prompt 0 of 1 failed after 1 attempt\(s\).*BadRequestError.*injected 400"
@@ -326,20 +344,21 @@ def test_duplicate_prompts_are_asked_once(server):
 
 def test_torn_final_cache_line_is_dropped_and_corrupt_lines_are_errors(server, tmp_path):
     prompts = [(protocol.passage_prefix(t), protocol.query_suffix("person")) for t in TEXTS[:3]]
-    answers = OpenAICompatibleBackend("m", base_url=server.url, cache_dir=tmp_path).generate(prompts)
-    path = tmp_path / CACHE_FILE
+    backend = OpenAICompatibleBackend("m", base_url=server.url)
+    answers = DiskCache(tmp_path).generate(backend, prompts)
+    path = tmp_path / ANSWERS_FILE
     with path.open("a", encoding="utf8") as f:
         f.write('{"key": "0123", "text": "[\\"Ti')
     with pytest.warns(UserWarning, match=r"\[W101\].*torn final line"):
-        backend = OpenAICompatibleBackend("m", base_url=server.url, cache_dir=tmp_path)
-    assert backend.generate(prompts) == answers and len(server.log) == 3
+        cache = DiskCache(tmp_path)
+    assert cache.generate(backend, prompts) == answers and len(server.log) == 3
     extra = (protocol.passage_prefix(TEXTS[3]), protocol.query_suffix("person"))
-    backend.generate([extra])
+    cache.generate(backend, [extra])
     assert len(list(srsly.read_jsonl(path))) == 4  # the next record starts on its own line
 
     path.write_text("not json\n" + path.read_text(encoding="utf8"), encoding="utf8")
     with pytest.raises(ValueError, match=r"\[E103\].*line 1"):
-        OpenAICompatibleBackend("m", base_url=server.url, cache_dir=tmp_path)
+        DiskCache(tmp_path)
 
 
 def test_token_counts_from_a_tokenizer_or_a_conservative_estimate(server, tiny_llama_dir):
@@ -366,8 +385,8 @@ def test_settings_are_validated(server, monkeypatch):
     for settings, code in (
         ({"concurrency": 0}, "E008"),
         ({"max_new_tokens": -1}, "E008"),
-        ({"max_retries": -1}, "E105"),
-        ({"timeout": 0}, "E105"),
+        ({"max_retries": -1}, "E008"),
+        ({"timeout": 0}, "E008"),
         ({"stop": "</s>"}, "E104"),
         ({"stop": [""]}, "E104"),
     ):

@@ -140,7 +140,7 @@ def server(llama_tokenizer):
 
 
 def backend_for(server, **settings):
-    settings = {"concurrency": 4, "timeout": 5.0, "backoff": 0.01, "max_retries": 1, **settings}
+    settings = {"concurrency": 4, "timeout": 5.0, "max_retries": 1, **settings}
     return OpenAICompatibleBackend(settings.pop("model", "uniner-7b"), base_url=server.url, **settings)
 
 
@@ -212,7 +212,7 @@ def test_server_errors_users_meet_are_coded(server, llama1_dir):
     port = closed.getsockname()[1]
     closed.close()
     unreachable = OpenAICompatibleBackend(
-        "m", base_url=f"http://127.0.0.1:{port}/v1", max_retries=1, backoff=0.01, prompt_format="text"
+        "m", base_url=f"http://127.0.0.1:{port}/v1", max_retries=1, prompt_format="text"
     )
     with pytest.raises(BackendRequestError, match=rf"\[E150\].*127.0.0.1:{port}.*2 attempt"):
         unreachable.generate(prompts)
@@ -229,7 +229,8 @@ def test_server_errors_users_meet_are_coded(server, llama1_dir):
     server.completion_error = (500, TEXT_ONLY)
     with pytest.raises(BackendRequestError, match=r"(?s)\[E154\].*token ids.*valid string.*prompt_format = \"text\""):
         backend.generate(prompts)
-    assert backend.stats["requests"] == 4 and backend.stats["retries"] == 0  # none retried, not even the 500
+    # None retried, not even the 500 (the client is told so); E151 also listed the models.
+    assert backend.stats["requests"] == len(server.log) + 1 == 5 and backend.stats["retries"] == 0
 
 
 def test_prompt_format_settings_are_validated(server):
@@ -237,5 +238,5 @@ def test_prompt_format_settings_are_validated(server):
         backend_for(server, prompt_format="ids")
     with pytest.raises(OSError, match=r"\[E156\].*'uniner-7b'"):
         backend_for(server, prompt_format="tokens")
-    with pytest.raises(ValueError, match=r"\[E105\].*llamacpp_slots"):
+    with pytest.raises(ValueError, match=r"\[E008\].*llamacpp_slots"):
         backend_for(server, llamacpp_slots=-1)

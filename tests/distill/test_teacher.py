@@ -1,7 +1,8 @@
 """The teacher client against a local OpenAI-compatible server (the gold teacher).
 
 Everything goes through the real ``openai`` client and real HTTP on 127.0.0.1; faults
-(429, 500, timeouts, malformed answers) are injected by the server.
+(429, 500, timeouts, malformed answers) are injected by the server, retried by the client
+and counted at its HTTP boundary.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from spacy_uniner.distill.gold_teacher import (
     load_annotations,
     load_definitions,
 )
-from spacy_uniner.distill.teacher import Teacher, TeacherConfig, make_client, teacher_messages
+from spacy_uniner.distill.teacher import Teacher, TeacherConfig, teacher_messages
 from spacy_uniner.distill.teacher_output import parse_teacher_output
 
 from conftest import ROOT
@@ -45,7 +46,7 @@ def passages(annotations):
 
 
 def _config(base_url: str, **kwargs) -> TeacherConfig:
-    defaults = dict(model="gold", base_url=base_url, backoff=0.01, max_backoff=0.05, timeout=5.0)
+    defaults = dict(model="gold", base_url=base_url, timeout=5.0)
     return TeacherConfig(**(defaults | kwargs))
 
 
@@ -70,16 +71,17 @@ def test_prompts_are_the_papers():
 def test_missing_key_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("UNINER_TEST_NO_KEY", raising=False)
     with pytest.raises(ValueError, match="UNINER_TEST_NO_KEY"):
-        make_client(TeacherConfig(api_key_env="UNINER_TEST_NO_KEY"))
+        Teacher(TeacherConfig(api_key_env="UNINER_TEST_NO_KEY"))
 
 
 def test_round_trip_with_injected_faults(tmp_path, annotations, passages):
     faults = {"429": 0.15, "500": 0.1, "timeout": 0.03, "malformed": 0.05}
     gold = GoldTeacher(annotations, faults=faults, seed=3, timeout_delay=3.0)
-    config = _config("", concurrency=8, timeout=1.5, max_retries=12, max_backoff=0.2)
+    config = _config("", concurrency=8, timeout=1.5, max_retries=12)
     with GoldTeacherServer(gold) as server, ResponseCache(tmp_path / "cache.jsonl") as cache:
         config.base_url = server.base_url
-        summary = Teacher(config).annotate(passages, cache, progress=False)
+        teacher = Teacher(config)
+        summary = teacher.annotate(passages, cache, progress=False)
     served = dict(gold.stats)
     records = list(srsly.read_jsonl(tmp_path / "cache.jsonl"))
 
@@ -95,18 +97,23 @@ def test_round_trip_with_injected_faults(tmp_path, annotations, passages):
     for record in records:
         if not record["error"]:
             assert parse_teacher_output(record["response"]) == annotations[record["text"]]
-    # every injected fault was retried, and only those
+    # every injected fault was retried by the client, and only those
     injected = {k: served.get(f"injected_{k}", 0) for k in ("429", "500", "timeout")}
     assert all(injected.values())
     assert summary.retry_reasons["429"] == injected["429"]
     assert summary.retry_reasons["500"] == injected["500"]
     # a loaded machine can add genuine client timeouts to the injected ones; the server
     # may never have received a request whose client gave up before it was read
-    genuine = summary.retry_reasons["timeout"] - injected["timeout"]
+    genuine = summary.retry_reasons["no_response"] - injected["timeout"]
     assert 0 <= genuine <= 10
     assert summary.retries == sum(summary.retry_reasons.values())
     assert summary.http_requests == len(passages) + summary.retries
     assert summary.http_requests - genuine <= served["requests"] <= summary.http_requests
+    # the per-passage counts add up to the client's totals
+    assert (teacher.http.counts["requests"], teacher.http.counts["retries"]) == (
+        summary.http_requests,
+        summary.retries,
+    )
     assert summary.prompt_tokens > 0 and summary.completion_tokens > 0
     print(
         f"fault-injected run: {len(passages)} passages, {summary.http_requests} requests, "
