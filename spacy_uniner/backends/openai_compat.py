@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import warnings
 from functools import partial
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence
 
 from .. import protocol
 from ..credentials import PLACEHOLDER_KEY, api_key_from_env
