@@ -88,6 +88,11 @@ class HuggingFaceBackend:
     def config(self) -> Dict[str, Any]:
         return dict(self._settings)
 
+    @property
+    def params(self) -> Dict[str, Any]:
+        """Generation settings that change answers (part of an answer cache's key)."""
+        return {"max_new_tokens": self.max_new_tokens, "stop_at_list_end": self.decoder.stop_at_list_end}
+
     def _stop_token_ids(self) -> List[int]:
         ids = [self.tokenizer.eos_token_id]
         turn_end = self.tokenizer.convert_tokens_to_ids(protocol.TURN_END)

@@ -63,6 +63,8 @@ def test_hf_backend_answers_come_from_disk_on_the_second_run(tiny_llama_dir, tex
     assert ner.cache.stats == {"hits": n_prompts, "misses": len(texts)}
     ner = run(make_nlp(hf_model(tiny_llama_dir, torch_dtype="float32"), tmp_path), texts)
     assert ner.cache.stats == {"hits": 0, "misses": n_prompts}
+    ner = run(make_nlp(hf_model(tiny_llama_dir, max_new_tokens=3), tmp_path), texts)
+    assert ner.cache.stats == {"hits": 0, "misses": n_prompts}  # generation settings are in the key
 
 
 def test_no_cache_by_default(tiny_llama_dir):
