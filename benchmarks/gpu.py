@@ -33,7 +33,7 @@ from spacy_uniner import protocol
 from spacy_uniner.answers import parse_answer
 from spacy_uniner.backends.hf import HuggingFaceBackend
 from spacy_uniner.data.readers import read_uniner_eval
-from spacy_uniner.tiny import build_llama1_folder
+from spacy_uniner.random_llama import build_llama1_folder
 
 SHAPES = {
     "7b": dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32),

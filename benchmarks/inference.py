@@ -28,7 +28,7 @@ from spacy_uniner import protocol
 from spacy_uniner.answers import parse_answer
 from spacy_uniner.backends.hf import HuggingFaceBackend
 from spacy_uniner.data.readers import read_uniner_eval
-from spacy_uniner.tiny import build_tiny_model
+from spacy_uniner.random_llama import build_tiny_model
 
 SIZES = {
     "tiny": dict(hidden_size=320, num_layers=4, num_heads=4, intermediate_size=1024),

@@ -63,7 +63,7 @@ def build(
     convert: Path = typer.Option(..., help="llama.cpp's convert_hf_to_gguf.py"),
 ) -> None:
     """Random LLaMA-1-style folders and their GGUF conversions."""
-    from spacy_uniner.tiny import build_llama1_folder
+    from spacy_uniner.random_llama import build_llama1_folder
 
     for name, shape in SHAPES.items():
         settings = dict(shape)
@@ -173,7 +173,7 @@ def token_check_llama_cpp_python(url: str, model_dir: Path, limit: int) -> Dict[
 def error_codes(url: str, model_dir: Path, work: Path, **settings) -> Dict[str, str]:
     """The codes a user meets from this server: a prompt past its context, a wrong tokenizer."""
     from spacy_uniner.backends.openai_compat import OpenAICompatibleBackend
-    from spacy_uniner.tiny import train_tokenizer
+    from spacy_uniner.random_llama import train_tokenizer
 
     other = work / "other-tokenizer"
     if not other.exists():

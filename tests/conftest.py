@@ -28,7 +28,7 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def tiny_llama_dir(shared_dir, tmp_path_factory) -> Path:
     """A ~100k-parameter LLaMA with random weights and a BPE tokenizer trained here."""
-    from spacy_uniner.tiny import build_tiny_model
+    from spacy_uniner.random_llama import build_tiny_model
 
     texts = [row["text"] for row in read_jsonl(FIXTURES / "uniner_prompts.jsonl")]
     texts += ["Barack Obama met Tim Cook in Cupertino.", "Zürich, 東京 and São Paulo."]
@@ -39,7 +39,7 @@ def tiny_llama_dir(shared_dir, tmp_path_factory) -> Path:
 def llama1_dir(shared_dir, tmp_path_factory) -> Path:
     """A LLaMA-1-style checkpoint folder: the released models' sentencepiece tokenizer
     (``tokenizer.model``, ``LlamaTokenizer``, no ``tokenizer.json``), random tiny weights."""
-    from spacy_uniner.tiny import build_llama1_folder
+    from spacy_uniner.random_llama import build_llama1_folder
 
     tokenizer_model = FIXTURES / "llama_tokenizer" / "tokenizer.model"
     if not tokenizer_model.exists():

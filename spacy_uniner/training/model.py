@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, Iterable, Optional, Tuple
 
-from .. import tiny
+from .. import random_llama
 from ..backends.loading import load_tokenizer, torch_dtype
 from ..errors import Errors
 from .config import LoraSettings, ModelConfig
@@ -24,8 +24,8 @@ def load_student(
         if tokenizer_dir is not None:
             tokenizer = load_tokenizer(str(tokenizer_dir))
         else:
-            tokenizer = tiny.train_tokenizer(texts, vocab_size=shape.vocab_size)
-        model = tiny.init_llama(
+            tokenizer = random_llama.train_tokenizer(texts, vocab_size=shape.vocab_size)
+        model = random_llama.init_llama(
             tokenizer,
             hidden_size=shape.hidden_size,
             num_layers=shape.num_layers,

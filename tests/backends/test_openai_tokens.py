@@ -118,7 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
 def llama1_dir(tmp_path_factory):
     if not LLAMA_TOKENIZER.exists():
         pytest.skip(f"LLaMA tokenizer fixture not found at {LLAMA_TOKENIZER}")
-    from spacy_uniner.tiny import build_llama1_folder
+    from spacy_uniner.random_llama import build_llama1_folder
 
     return build_llama1_folder(tmp_path_factory.mktemp("llama1"), LLAMA_TOKENIZER)
 

@@ -1,7 +1,9 @@
-"""Small randomly initialised LLaMA students with a tokenizer trained on the corpus.
+"""Randomly initialised LLaMA checkpoints: from-scratch students and offline test models.
 
-Used by the tiny CPU training recipe and by the test-suite; the result is an ordinary
-Hugging Face model folder that loads with ``from_pretrained`` like any released checkpoint.
+A small LLaMA with a tokenizer trained on the corpus (the tiny CPU training recipe), and a
+LLaMA-1-style folder with the released models' sentencepiece tokenizer (tests, benchmarks).
+Each is an ordinary Hugging Face model folder that loads with ``from_pretrained`` like any
+released checkpoint.
 """
 
 from __future__ import annotations
