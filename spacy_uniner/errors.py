@@ -212,7 +212,7 @@ class Errors(metaclass=ErrorsWithCodes):
     )
     E702 = "Unsupported config file {path}: use .yml, .yaml or .json."
     E703 = "{path} must hold a mapping with model/data/training sections, got {type_name}."
-    E704 = "training.output_dir is not set: give it in the config or with --output."
+    E704 = "training.output_dir is not set: give it in the config or as OUTPUT (`train CONFIG OUTPUT`)."
     E705 = "Invalid `{where}` settings: {error}"
     E706 = (
         "model.lora needs a pretrained base: set model.name_or_path, or drop model.lora to "

@@ -45,7 +45,7 @@ def test_wheel_scores_an_embedded_eval_file_with_the_default_catalogue(tiny_llam
     )
     assert where.stdout.startswith(str(site))
     data = ROOT / "assets" / "embedded" / "data"
-    args = ["evaluate", str(tmp_path / "pipeline"), "uniner_crossner_ai", "--data-dir", str(data), "--output", "out", "--limit", "3"]
+    args = ["evaluate", str(tmp_path / "pipeline"), "uniner_crossner_ai", "out", "--data-dir", str(data), "--limit", "3"]
     result = subprocess.run(
         [sys.executable, "-m", "spacy_uniner", *args], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=600
     )

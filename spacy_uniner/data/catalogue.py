@@ -124,6 +124,11 @@ def load_catalogue(path: str | Path | None = None) -> dict[str, DatasetSpec]:
     return {name: _spec(name, entry) for name, entry in data["datasets"].items()}
 
 
+def split_names(text: str) -> list[str]:
+    """``"uniner,mit_movie_eng"`` -> ``["uniner", "mit_movie_eng"]`` (the CLI's list style)."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 def select(names: Iterable[str], catalogue: dict[str, DatasetSpec]) -> list[str]:
     """Expand dataset names and tags (e.g. ``zero-shot``) to dataset names, in order."""
     out: list[str] = []

@@ -74,7 +74,7 @@ def annotate(
     concurrency: int = typer.Option(8, help="Concurrent requests"),
     max_retries: int = typer.Option(6, help="Retries per passage on 429/5xx/timeouts"),
     timeout: float = typer.Option(60.0, help="Seconds per request"),
-    max_new_tokens: int = typer.Option(1024, help="Maximum answer tokens (part of the cache key)"),
+    max_tokens: int = typer.Option(1024, help="Maximum answer tokens (part of the cache key)"),
     max_passages: Optional[int] = typer.Option(None, help="Budget: new requests in this run"),
     max_total_tokens: Optional[int] = typer.Option(None, help="Budget: prompt + answer tokens in this run"),
     gold_teacher: Optional[Path] = typer.Option(
@@ -85,7 +85,8 @@ def annotate(
     progress: bool = typer.Option(True, help="Show a progress bar"),
 ) -> None:
     """Have the teacher annotate passages; cached, resumable and within budget."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     rows = list(srsly.read_jsonl(passages_path))
     config = TeacherConfig(
         model=model,
@@ -95,7 +96,7 @@ def annotate(
         concurrency=concurrency,
         max_retries=max_retries,
         timeout=timeout,
-        max_tokens=max_new_tokens,
+        max_tokens=max_tokens,
         max_passages=max_passages,
         max_total_tokens=max_total_tokens,
     )
@@ -161,8 +162,8 @@ def build_data(
 
 
 def build_sup_data(
-    datasets: list[str] = typer.Argument(..., help="Catalogue dataset names (or tags)"),
-    output: Path = typer.Option(..., "--output", "-o", help="Output JSON in the Pile-NER train.json format"),
+    datasets: str = typer.Argument(..., help="Comma-separated catalogue dataset names or tags"),
+    output: Path = typer.Argument(..., help="Output JSON in the Pile-NER train.json format"),
     split: str = typer.Option("train", help="Split to convert"),
     data_dir: Path = typer.Option(Path("assets/data"), help="Folder the catalogue's paths are relative to"),
     catalogue_path: Optional[Path] = typer.Option(
@@ -171,11 +172,11 @@ def build_sup_data(
     seed: int = typer.Option(0, help="Seed for the query order"),
 ) -> None:
     """Turn labelled datasets into supervised conversations (``Dataset: {name} \\n Text: ...``)."""
-    from ..data.catalogue import load_catalogue, load_dataset, select
+    from ..data.catalogue import load_catalogue, load_dataset, select, split_names
 
     catalogue = load_catalogue(catalogue_path)
     data = []
-    for name in select(datasets, catalogue):
+    for name in select(split_names(datasets), catalogue):
         dataset = load_dataset(name, split, data_dir, catalogue=catalogue)
         converted = supervised_data(dataset.docs, name, labels=dataset.labels, seed=seed)
         msg.info(f"{name}/{split}: {len(converted)} passages, {len(dataset.labels)} types")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import srsly
 import typer
@@ -22,13 +22,13 @@ HELP = (
 def evaluate_command(
     ctx: typer.Context,
     model: str = typer.Argument(..., help="Pipeline folder/package, or HF model name/folder"),
-    datasets: List[str] = typer.Argument(..., help="Dataset names or catalogue tags"),
-    output: Path = typer.Option(..., "--output", "-o", help="Folder for metrics and reports"),
+    datasets: str = typer.Argument(..., help="Comma-separated dataset names or catalogue tags"),
+    output: Path = typer.Argument(..., help="Folder for metrics and reports"),
     split: str = typer.Option("test", "--split", help="Split to evaluate"),
     data_dir: Path = typer.Option(Path("assets/data"), "--data-dir", help="Data folder"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="First N passages only"),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Docs per nlp.pipe batch"),
-    n_errors: int = typer.Option(50, "--errors", min=0, help="Passages per error page"),
+    errors_per_page: int = typer.Option(50, "--errors-per-page", min=0, help="Passages per error page"),
     label_map: Optional[Path] = typer.Option(
         None, "--label-map", help="JSON: pipeline label -> dataset type (third-party pipelines)"
     ),
@@ -37,17 +37,16 @@ def evaluate_command(
 ) -> None:
     from spacy.cli._util import parse_config_overrides
 
-    from ..data.catalogue import load_catalogue, load_dataset, select
+    from ..data.catalogue import load_catalogue, load_dataset, select, split_names
     from .evaluate import evaluate_dataset, is_pipeline, load_pipeline
     from .report import load_paper_results, write_report
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    datasets, extra = _split_overrides(list(datasets) + list(ctx.args))
-    overrides = parse_config_overrides(extra)
+    overrides = parse_config_overrides(list(ctx.args))
     specs = load_catalogue(catalogue)
     try:
-        names = select(datasets, specs)
+        names = select(split_names(datasets), specs)
     except ValueError as err:
         msg.fail(str(err), exits=1)
     mapping = srsly.read_json(label_map) if label_map is not None else None
@@ -80,25 +79,10 @@ def evaluate_command(
         "seconds": round(time.perf_counter() - start, 1),
     }
     summary = write_report(
-        results, output, meta=meta, paper=load_paper_results(paper_results), n_error_pages=n_errors
+        results, output, meta=meta, paper=load_paper_results(paper_results), n_error_pages=errors_per_page
     )
+    typer.echo((output / "metrics.md").read_text(encoding="utf8"))
     msg.good(f"Overall string F1 {100 * summary['overall']['string_f']:.1f}; outputs in {output}")
-
-
-def _split_overrides(tokens: List[str]) -> tuple[List[str], List[str]]:
-    """Separate ``--section.key value`` overrides from the dataset names they were mixed with."""
-    names: List[str] = []
-    extra: List[str] = []
-    tokens = list(tokens)
-    while tokens:
-        token = tokens.pop(0)
-        if token.startswith("--"):
-            extra.append(token)
-            if "=" not in token and tokens and not tokens[0].startswith("--"):
-                extra.append(tokens.pop(0))
-        else:
-            names.append(token)
-    return names, extra
 
 
 def register(app: typer.Typer) -> None:

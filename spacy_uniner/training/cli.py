@@ -1,4 +1,4 @@
-"""``python -m spacy_uniner train CONFIG [--section.key value ...]``."""
+"""``python -m spacy_uniner train CONFIG [OUTPUT] [--section.key value ...]``."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ def train_command(
     config_path: Path = typer.Argument(
         ..., exists=True, dir_okay=False, help="Training config (.yml or .json)."
     ),
-    output: Optional[Path] = typer.Option(
-        None, "--output", "-o", help="Output folder (sets training.output_dir)."
+    output: Optional[Path] = typer.Argument(
+        None, help="Output folder (sets training.output_dir; default: the config's)."
     ),
     train_file: Optional[Path] = typer.Option(
         None, "--train-file", help="Conversations .json/.jsonl (sets data.train_file)."

@@ -157,8 +157,8 @@ def test_train_cli_fine_tunes_the_folder_and_the_component_loads_the_result(llam
     records = [{"id": "p0", "conversations": protocol.conversation("Tim Cook lives in Tokyo.", [("person", ["Tim Cook"])])}]
     srsly.write_jsonl(tmp_path / "train.jsonl", records)
     args = [
-        "train", str(ROOT / "configs" / "train_tiny.yml"), "--train-file", str(tmp_path / "train.jsonl"),
-        "--output", str(tmp_path / "out"), "--model.name_or_path", str(llama1_dir), "--training.max_steps", "2",
+        "train", str(ROOT / "configs" / "train_tiny.yml"), str(tmp_path / "out"), "--train-file", str(tmp_path / "train.jsonl"),
+        "--model.name_or_path", str(llama1_dir), "--training.max_steps", "2",
         "--training.use_cpu", "--training.disable_tqdm", "true", "--training.save_strategy", "no",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}

@@ -41,7 +41,7 @@ def _run(*args):
 
 def test_evaluate_pipeline_writes_all_outputs(tmp_path, ruler_dir):
     out = tmp_path / "out"
-    _run(ruler_dir, "uniner_crossner_ai", "bc5cdr", "--data-dir", DATA, "--limit", LIMIT, "-o", out, "--errors", 3)
+    _run(ruler_dir, "uniner_crossner_ai,bc5cdr", out, "--data-dir", DATA, "--limit", LIMIT, "--errors-per-page", 3)
     metrics = srsly.read_json(out / "metrics.json")
     assert list(metrics["datasets"]) == ["uniner_crossner_ai", "bc5cdr"]
     for name in metrics["datasets"]:
@@ -103,7 +103,7 @@ def test_nlp_evaluate_with_the_scorer_equals_the_benchmark_metric(shared_dir, ru
 
 def test_evaluate_model_through_universal_ner(tmp_path, tiny_llama_dir, shared_dir):
     out = tmp_path / "out"
-    _run(tiny_llama_dir, "uniner_mit_restaurant", "--data-dir", DATA, "--limit", 2, "-o", out,
+    _run(tiny_llama_dir, "uniner_mit_restaurant", out, "--data-dir", DATA, "--limit", 2,
          "--model.max_new_tokens", 4, "--model.batch_size=8")
     metrics = srsly.read_json(out / "metrics.json")
     assert metrics["meta"]["overrides"] == {"model.max_new_tokens": 4, "model.batch_size": 8}
@@ -114,5 +114,5 @@ def test_evaluate_model_through_universal_ner(tmp_path, tiny_llama_dir, shared_d
 
 
 def test_unknown_dataset_fails_clearly(tmp_path, ruler_dir):
-    result = CliRunner().invoke(app, ["evaluate", str(ruler_dir), "nope", "-o", str(tmp_path)])
+    result = CliRunner().invoke(app, ["evaluate", str(ruler_dir), "nope", str(tmp_path)])
     assert result.exit_code == 1 and "Unknown dataset or tag 'nope'" in result.output

@@ -196,10 +196,9 @@ def test_cli_trains_with_dotted_overrides(train_file, tmp_path):
     args = [
         "train",
         str(config),
+        str(tmp_path / "cli"),
         "--train-file",
         str(train_file),
-        "--output",
-        str(tmp_path / "cli"),
         "--training.max_steps",
         "2",
         "--training.use_cpu",
