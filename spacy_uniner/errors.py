@@ -322,6 +322,10 @@ class Errors(metaclass=ErrorsWithCodes):
     E814 = "{path}: the passage is not space-tokenised: {passage!r}."
     E815 = "Unknown format {fmt!r}; choose one of: {formats}."
     E816 = "No such data file or folder: {path}. Fetch the data with `weasel assets`."
+    E817 = (
+        "project.yml has no generated assets block: put the lines '{begin}' and '{end}' "
+        "(indented as list items under `assets:`) where the catalogue's assets go."
+    )
 
 
 class Warnings(metaclass=ErrorsWithCodes):

@@ -85,10 +85,30 @@ def evaluate_command(
     msg.good(f"Overall string F1 {100 * summary['overall']['string_f']:.1f}; outputs in {output}")
 
 
+def project_assets_command(
+    project: Path = typer.Argument(Path("project.yml"), help="The weasel project.yml to update"),
+    check: bool = typer.Option(False, "--check", help="Only check that it agrees with the catalogue"),
+    catalogue: Optional[Path] = typer.Option(None, "--catalogue", help="datasets.yml to use"),
+) -> None:
+    """Write the catalogue's datasets into project.yml's generated assets block."""
+    from ..data.catalogue import load_catalogue, render_project_assets
+
+    text = project.read_text(encoding="utf8")
+    rendered = render_project_assets(text, load_catalogue(catalogue))
+    if check:
+        if rendered != text:
+            msg.fail(f"{project} disagrees with the catalogue: run `python -m spacy_uniner project-assets {project}`", exits=1)
+        msg.good(f"{project} agrees with the catalogue")
+        return
+    project.write_text(rendered, encoding="utf8")
+    msg.good(f"Wrote the catalogue's assets into {project}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add the ``evaluate`` command to the package CLI."""
+    """Add the ``evaluate`` and ``project-assets`` commands to the package CLI."""
     app.command(
         "evaluate",
         help=HELP,
         context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     )(evaluate_command)
+    app.command("project-assets")(project_assets_command)

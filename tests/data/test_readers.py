@@ -27,7 +27,7 @@ from spacy_uniner.data.readers import (
     read_with_stats,
 )
 
-from conftest import DATA
+from conftest import DATA, ROOT
 
 EVAL_FILES = {  # file: (queries, passages, types) as published with the data
     "CrossNER_AI": (5603, 430, 13),
@@ -241,3 +241,18 @@ def test_select_and_weasel_assets(catalogue):
         "checksum": "8c0206f0f37a05a00126710d682464a7",
         "description": "uniner_crossner_ai (test)",
     }]
+
+
+def test_project_yml_assets_agree_with_the_catalogue():
+    """`python -m spacy_uniner project-assets project.yml` writes them; the test keeps them in step."""
+    from weasel.util import load_project_config
+
+    from spacy_uniner.data.catalogue import project_assets, render_project_assets
+
+    text = (ROOT / "project.yml").read_text(encoding="utf8")
+    assert render_project_assets(text) == text
+    generated = {a["dest"]: a for a in project_assets()}
+    loaded = {a["dest"]: a for a in load_project_config(ROOT)["assets"]}
+    assert set(generated) <= set(loaded)
+    assert all(loaded[d]["url"] == a["url"] and loaded[d].get("checksum") == a.get("checksum") for d, a in generated.items())
+    assert not any(a.get("extra") and a["description"].endswith("(test)") for a in generated.values())
