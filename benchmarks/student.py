@@ -393,7 +393,7 @@ def score_student(
         pipe = nlp.get_pipe("universal_ner_span")
     pipe.threshold = floor
     pipe.type_thresholds = {}
-    key = pipe.cfg["spans_key"]
+    key = pipe.spans_key
     groups = srsly.read_json(docs_json)
     out: Dict[str, Dict] = {}
     for name, items in groups.items():

@@ -8,9 +8,11 @@ from spacy.errors import ErrorsWithCodes
 
 class Errors(metaclass=ErrorsWithCodes):
     E001 = (
-        "`labels` must not be empty: give a list of entity types "
+        "No labels: give a list of entity types "
         '(["person", "organization"]) or a mapping from spaCy label to the type '
-        'text asked ({"ORG": "organization"}).'
+        'text asked ({"ORG": "organization"}) in the config, per call '
+        '(nlp(text, component_cfg={"<name>": {"labels": [...]}})) or per doc '
+        "(doc._.uniner_labels)."
     )
     E002 = (
         "Invalid label {label!r}: labels and entity-type texts must be "
@@ -112,12 +114,12 @@ class Errors(metaclass=ErrorsWithCodes):
 
 
     # Span student component (student/component.py)
-    E201 = (
-        "No type names for a doc: configure `labels`, pass them per call "
-        '(component_cfg={{"{name}": {{"labels": [...]}}}}) or set `doc._.uniner_types`.'
-    )
     E202 = "`threshold` must be a number in (0, 1), got {value!r}."
     E203 = "The model returned scores for {got} docs but {expected} were given."
+    E205 = (
+        "Component {name!r} is a {kind}, not a universal_ner_span component: name the "
+        "student's component (`--component`)."
+    )
     E204 = (
         "`type_thresholds` must map type names to numbers in (0, 1), got {key!r}: {value!r}. "
         "Example: {{\"person\": 0.3, \"city\": 0.5}}."

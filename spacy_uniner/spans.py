@@ -38,10 +38,10 @@ def select_non_overlapping(spans: Iterable[Span]) -> List[Span]:
 
 
 def label_order_filter(entities: Iterable[Span], spans: Iterable[Span]) -> List[Span]:
-    """Existing ``entities`` first; then ``spans`` (given in label order) longest first, ties
-    broken by label order; anything overlapping a span chosen before is dropped."""
-    new = select_non_overlapping(sorted(spans, key=lambda s: -len(s)))
-    return select_non_overlapping(list(entities) + new)
+    """Existing ``entities`` first; then ``spans`` in the order given (the components rank
+    them by score, then length, then label order); anything overlapping a span chosen
+    before is dropped."""
+    return select_non_overlapping(list(entities) + list(spans))
 
 
 @registry.misc("spacy_uniner.label_order_filter.v1")

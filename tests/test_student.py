@@ -16,7 +16,6 @@ from spacy.training import Example
 from spacy.util import load_config, load_model_from_config
 from thinc.api import Adam
 
-import spacy_uniner.student.component  # noqa: F401  (registers the factory until entry points exist)
 from spacy_uniner.student.component import TYPES_ATTR
 from spacy_uniner.student.corpus import StudentCorpus, create_student_corpus, to_docbin
 from spacy_uniner.student.model import (
@@ -38,10 +37,24 @@ def one_torch_thread():
 
 
 def small_student(labels=(), **model_cfg) -> spacy.Language:
+    """A student over the bare encoder (with a small head) for tests of the mechanism."""
     nlp = spacy.blank("en")
     config = {"labels": list(labels), "model": {"@architectures": "spacy_uniner.SpanTypeMatcher.v1", **model_cfg}}
     nlp.add_pipe(NAME, config=config)
     return nlp
+
+def span_scores(nlp, docs):
+    pipe = nlp.get_pipe(NAME)
+    return pipe.span_scores(docs, [pipe.label_map(doc) for doc in docs])
+
+
+def annotate(pipe, doc, scores, label_map=None):
+    """Decode ``scores`` onto ``doc`` through the component's public steps (no existing ents)."""
+    label_map = label_map or pipe.label_map(doc)
+    candidates = [(Span(doc, s, e, label=label), p) for s, e, label, p in pipe.candidates(scores, label_map)]
+    doc.ents = []
+    pipe.set_annotations(doc, candidates, list(label_map))
+
 
 @pytest.fixture(scope="module")
 def politics(shared_dir):
@@ -93,8 +106,8 @@ def test_training_lowers_loss_and_improves_f1(trained):
 def test_save_load_gives_identical_predictions(trained, politics):
     nlp, loaded = trained["nlp"], spacy.load(trained["path"])
     docs = [doc.copy() for doc in politics[:4]]
-    before = nlp.get_pipe(NAME).predict(docs)
-    after = loaded.get_pipe(NAME).predict(docs)
+    before = span_scores(nlp, docs)
+    after = span_scores(loaded, docs)
     for a, b in zip(before, after):
         numpy.testing.assert_array_equal(a.starts, b.starts)
         numpy.testing.assert_allclose(a.logits, b.logits, rtol=1e-5, atol=1e-5)
@@ -104,7 +117,7 @@ def test_save_load_gives_identical_predictions(trained, politics):
     assert ents == [(e.start_char, e.end_char, e.label_) for e in loaded(text, component_cfg={NAME: {"labels": labels}}).ents]
     assert {label for *_, label in ents} <= {"PER", "GPE"}
     from_bytes = small_student().from_bytes(nlp.to_bytes())
-    numpy.testing.assert_allclose(from_bytes.get_pipe(NAME).predict(docs)[0].logits, before[0].logits, rtol=1e-5, atol=1e-5)
+    numpy.testing.assert_allclose(span_scores(from_bytes, docs)[0].logits, before[0].logits, rtol=1e-5, atol=1e-5)
 
 def test_word_shapes_let_the_uncased_encoder_see_capitals(trained, politics):
     shapes = {"the": SHAPE_LOWER, "Obama": SHAPE_TITLE, "A": SHAPE_TITLE, "NASA": SHAPE_UPPER, "iPhone": SHAPE_MIXED,
@@ -117,7 +130,7 @@ def test_word_shapes_let_the_uncased_encoder_see_capitals(trained, politics):
     def logits(nlp, lowercase):
         doc = Doc(nlp.vocab, words=[w.lower() if lowercase else w for w in words])
         doc._.set(TYPES_ATTR, types)
-        return nlp.get_pipe(NAME).predict([doc])[0].logits
+        return span_scores(nlp, [doc])[0].logits
 
     # Same sub-word ids either way (the tokenizer lowercases): only the shapes tell them apart.
     assert not numpy.allclose(logits(trained["nlp"], False), logits(trained["nlp"], True), atol=1e-4)
@@ -168,30 +181,31 @@ def test_threshold_and_overlap_decoding():
     probs = {(0, 2, "person"): 0.9, (1, 2, "person"): 0.7, (1, 2, "city"): 0.8, (3, 4, "city"): 0.4, (4, 5, "city"): 0.6}
     doc, scores = scored(nlp, ["Ann", "Lee", "in", "New", "York"], probs, ["person", "city"])
     pipe.threshold = 0.5
-    pipe.set_annotations([doc], [scores])
+    annotate(pipe, doc, scores)
     group = doc.spans["uniner"]
     assert sorted((s.start, s.end, s.label_) for s in group) == sorted(k for k, p in probs.items() if p >= 0.5)
     assert sorted(group.attrs["scores"], reverse=True) == pytest.approx([0.9, 0.8, 0.7, 0.6])
     assert [(e.start, e.end, e.label_) for e in doc.ents] == [(0, 2, "person"), (4, 5, "city")]
     pipe.threshold = 0.3
-    pipe.set_annotations([doc], [scores])
+    annotate(pipe, doc, scores)
     assert (3, 4, "city") in [(e.start, e.end, e.label_) for e in doc.ents]
     # A per-type threshold overrides the global one for that type name only.
     pipe.threshold = 0.5
     pipe.type_thresholds = {"city": 0.3, "person": 0.95}
-    pipe.set_annotations([doc], [scores])
+    annotate(pipe, doc, scores)
     assert [(e.start, e.end, e.label_) for e in doc.ents] == [(1, 2, "city"), (3, 4, "city"), (4, 5, "city")]
     # ... matched by type text, whatever spaCy label asks it.
-    pipe.set_annotations([doc], [scores], [{"PER": "person", "LOC": "city"}])
+    annotate(pipe, doc, scores, {"PER": "person", "LOC": "city"})
     assert {e.label_ for e in doc.ents} == {"LOC"} and len(doc.spans["uniner"]) == 3
 
 def test_existing_ents_are_kept_without_overwrite():
     nlp = small_student(labels=["person"])
     pipe = nlp.get_pipe(NAME)
-    pipe.cfg["overwrite_ents"] = False
+    pipe.overwrite_ents = False
     doc, scores = scored(nlp, ["Ann", "Lee", "met", "Bo"], {(0, 2, "person"): 0.9, (3, 4, "person"): 0.9}, ["person"])
     doc.ents = [Span(doc, 1, 2, label="ORG")]
-    pipe.set_annotations([doc], [scores])
+    label_map = pipe.label_map(doc)
+    pipe.set_annotations(doc, [(Span(doc, s, e, label=label), p) for s, e, label, p in pipe.candidates(scores, label_map)], list(label_map))
     assert [(e.start, e.end, e.label_) for e in doc.ents] == [(1, 2, "ORG"), (3, 4, "person")]
 
 def test_long_docs_are_windowed_without_losing_spans():
@@ -200,7 +214,7 @@ def test_long_docs_are_windowed_without_losing_spans():
     nlp.initialize()
     words = ("Ann Lee met Bo Chen in Paris and then flew home . " * 12).split()
     doc = Doc(nlp.vocab, words=words)
-    (scores,) = nlp.get_pipe(NAME).predict([doc])
+    (scores,) = span_scores(nlp, [doc])
     expected = {(s, e) for s in range(len(words)) for e in range(s + 1, min(s + 4, len(words)) + 1)}
     assert set(zip(scores.starts.tolist(), scores.ends.tolist())) == expected
     assert scores.logits.shape == (len(expected), 1) and numpy.isfinite(scores.logits).all()
@@ -210,13 +224,13 @@ def test_labels_from_call_doc_and_config():
     nlp.initialize()
     pipe = nlp.get_pipe(NAME)
     doc = nlp.make_doc("Ann Lee lives in Paris")
-    assert pipe._label_map_for(doc) == {"person": "person"}
-    assert pipe._label_map_for(doc, {"LOC": "city"}) == {"LOC": "city"}
+    assert pipe.label_map(doc) == {"person": "person"}
+    assert pipe.label_map(doc, {"LOC": "city"}) == {"LOC": "city"}
     doc._.set(TYPES_ATTR, ["city", "country"])
-    assert list(pipe._label_map_for(doc, {"LOC": "city"})) == ["city", "country"]
-    pipe.set_labels([])
-    with pytest.raises(ValueError, match="E201"):
-        pipe(nlp.make_doc("no labels anywhere"))
+    assert list(pipe.label_map(doc, {"LOC": "city"})) == ["city", "country"]
+    unlabelled = small_student()
+    with pytest.raises(ValueError, match="E001"):
+        unlabelled(unlabelled.make_doc("no labels anywhere"))
 
 @pytest.mark.parametrize(
     "cfg,match",

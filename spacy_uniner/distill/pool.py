@@ -8,7 +8,7 @@ Every non-test split of every catalogue dataset that is not part of the benchmar
 * every labelled dataset, all of its non-test sentences, with natural-language type names
   and, where the catalogue gives one (``coarse``), a broader name for each fine type.
 
-Each doc lists the types it is annotated for in ``doc._.uniner_types`` (a listed type
+Each doc lists the types it is annotated for in ``doc._.uniner_labels`` (a listed type
 without a mention is a known negative) and its source in ``doc.user_data["pool_source"]``.
 Long passages are cut into pieces of at most ``max_tokens`` tokens at sentence ends.
 A small held-out part of every source is the dev set (thresholds are chosen there).

@@ -1,19 +1,19 @@
 """The base of the open-NER components: labels in words in, candidate spans out, ``doc.ents``.
 
-A subclass implements :meth:`OpenNERPipe.predict` (docs x label maps -> candidate spans per
-doc); the base owns everything else: the labels (config, :meth:`set_labels`, per call,
+A subclass implements :meth:`OpenNERPipe.predict` (docs x label maps -> scored candidate
+spans per doc); the base owns everything else: the labels (config, :meth:`set_labels`, per call,
 ``doc._.uniner_labels`` per doc), all candidates in ``doc.spans[spans_key]``, the ents filter
 and overwrite policy, the scorer, serialization and spaCy's error handler.
 """
 
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import srsly
 from spacy import util
 from spacy.language import Language
 from spacy.pipeline import Pipe
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, SpanGroup
 from spacy.training import Example
 
 from ..colors import register_label_colors
@@ -26,6 +26,7 @@ if not Doc.has_extension(LABELS_ATTR):
     Doc.set_extension(LABELS_ATTR, default=None)
 
 EntsFilter = Callable[[Iterable[Span], Iterable[Span]], Iterable[Span]]
+ScoredSpan = Tuple[Span, float]  # a candidate and its score (1.0 where a model gives none)
 
 
 class OpenNERPipe(Pipe):
@@ -38,8 +39,9 @@ class OpenNERPipe(Pipe):
     spans_key (str): ``doc.spans`` key for every candidate, overlapping ones included.
     overwrite_ents (bool): whether new entities win over overlapping existing ``doc.ents``
         (existing ones that overlap nothing are kept either way).
-    ents_filter: ``(entities, spans) -> spans``, as spaCy's span filters; the default is
-        ``spacy_uniner.label_order_filter.v1`` (longest span, then label order).
+    ents_filter: ``(entities, spans) -> spans``, as spaCy's span filters. It gets the
+        candidates ranked by score, then length, then label order; the default,
+        ``spacy_uniner.label_order_filter.v1``, keeps existing entities, then that ranking.
     scorer: called by ``nlp.evaluate``.
     """
 
@@ -104,8 +106,8 @@ class OpenNERPipe(Pipe):
         return resolved
 
     # -- processing -----------------------------------------------------------------------
-    def predict(self, docs: Sequence[Doc], label_maps: Sequence[Dict[str, str]]) -> List[List[Span]]:
-        """Candidate spans per doc, labelled with the spaCy labels of its label map."""
+    def predict(self, docs: Sequence[Doc], label_maps: Sequence[Dict[str, str]]) -> List[List[ScoredSpan]]:
+        """Scored candidate spans per doc, labelled with the spaCy labels of its label map."""
         raise NotImplementedError
 
     def __call__(self, doc: Doc, labels: Optional[LabelsInput] = None) -> Doc:
@@ -127,13 +129,21 @@ class OpenNERPipe(Pipe):
             self.set_annotations(doc, spans, list(label_map))
         return list(docs)
 
-    def set_annotations(self, doc: Doc, spans: List[Span], label_order: List[str]) -> None:
-        """All distinct candidates to ``doc.spans[spans_key]``; the ents filter's choice to
-        ``doc.ents``."""
+    def set_annotations(self, doc: Doc, candidates: List[ScoredSpan], label_order: List[str]) -> None:
+        """All distinct candidates to ``doc.spans[spans_key]`` (their scores in
+        ``.attrs["scores"]``); the ents filter's choice to ``doc.ents``."""
         rank = {label: i for i, label in enumerate(label_order)}
-        unique = {(s.start, s.end, s.label_): s for s in spans}
-        ordered = sorted(unique.values(), key=lambda s: (rank[s.label_], s.start, s.end))
-        doc.spans[self.spans_key] = sorted(ordered, key=lambda s: (s.start, s.end, rank[s.label_]))
+        best: Dict[tuple, ScoredSpan] = {}
+        for span, score in candidates:
+            key = (span.start, span.end, span.label_)
+            if key not in best or score > best[key][1]:
+                best[key] = (span, score)
+        ranked = sorted(best.values(), key=lambda c: (-c[1], -len(c[0]), rank[c[0].label_], c[0].start))
+        ordered = [span for span, _ in ranked]
+        in_text = sorted(ranked, key=lambda c: (c[0].start, c[0].end, rank[c[0].label_]))
+        group = SpanGroup(doc, name=self.spans_key, spans=[span for span, _ in in_text])
+        group.attrs["scores"] = [score for _, score in in_text]
+        doc.spans[self.spans_key] = group
         if self.overwrite_ents:
             chosen = select_non_overlapping(list(self.ents_filter([], ordered)) + list(doc.ents))
         else:
@@ -141,24 +151,32 @@ class OpenNERPipe(Pipe):
         doc.ents = sorted(chosen, key=lambda s: s.start)
 
     # -- serialization --------------------------------------------------------------------
-    def cfg(self) -> Dict[str, Any]:
-        """What is saved with the pipeline (weights are a subclass's own files)."""
+    def settings(self) -> Dict[str, Any]:
+        """What is saved with the pipeline as ``cfg`` (weights are a subclass's own entry)."""
         return {"labels": self._labels}
 
-    def restore(self, cfg: Dict[str, Any]) -> None:
-        if cfg.get("labels"):
-            self.set_labels(cfg["labels"])
+    def restore(self, settings: Dict[str, Any]) -> None:
+        if settings.get("labels"):
+            self.set_labels(settings["labels"])
+
+    def disk_serializers(self) -> Dict[str, Tuple[Callable[[Path], None], Callable[[Path], None]]]:
+        """name -> (write to path, read from path), as in spaCy's ``util.to_disk``."""
+        return {"cfg": (lambda p: srsly.write_json(p, self.settings()), lambda p: self.restore(srsly.read_json(p)))}
+
+    def bytes_serializers(self) -> Dict[str, Tuple[Callable[[], bytes], Callable[[bytes], None]]]:
+        """name -> (to bytes, from bytes), as in spaCy's ``util.to_bytes``."""
+        return {"cfg": (lambda: srsly.json_dumps(self.settings()), lambda b: self.restore(srsly.json_loads(b)))}
 
     def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
-        return util.to_bytes({"cfg": lambda: srsly.json_dumps(self.cfg())}, exclude)
+        return util.to_bytes({k: write for k, (write, _) in self.bytes_serializers().items()}, exclude)
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "OpenNERPipe":
-        util.from_bytes(bytes_data, {"cfg": lambda b: self.restore(srsly.json_loads(b))}, exclude)
+        util.from_bytes(bytes_data, {k: read for k, (_, read) in self.bytes_serializers().items()}, exclude)
         return self
 
     def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> None:
-        util.to_disk(path, {"cfg": lambda p: srsly.write_json(p, self.cfg())}, exclude)
+        util.to_disk(path, {k: write for k, (write, _) in self.disk_serializers().items()}, exclude)
 
     def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> "OpenNERPipe":
-        util.from_disk(path, {"cfg": lambda p: self.restore(srsly.read_json(p))}, exclude)
+        util.from_disk(path, {k: read for k, (_, read) in self.disk_serializers().items()}, exclude)
         return self

@@ -14,8 +14,8 @@ from ..cache import Cache
 from ..errors import Errors, Warnings
 from ..labels import LabelsInput
 from ..queries import build_queries
-from .scorer import make_uniner_scorer  # noqa: F401  (registers the scorer)
-from .base import EntsFilter, OpenNERPipe
+from .scorer import DEFAULT_SCORE_WEIGHTS, make_uniner_scorer  # noqa: F401  (registers the scorer)
+from .base import EntsFilter, OpenNERPipe, ScoredSpan
 
 DEFAULT_MODEL_CONFIG = {
     "@uniner_backends": "spacy_uniner.HuggingFace.v1",
@@ -42,15 +42,7 @@ if not Doc.has_extension("uniner_answers"):
         "alignment_mode": "strict",
         "scorer": {"@scorers": "spacy_uniner.scorer.v1"},
     },
-    default_score_weights={
-        "ents_f": 1.0,
-        "ents_p": 0.0,
-        "ents_r": 0.0,
-        "ents_per_type": None,
-        "uniner_f": 0.0,
-        "uniner_p": 0.0,
-        "uniner_r": 0.0,
-    },
+    default_score_weights=DEFAULT_SCORE_WEIGHTS,
 )
 def make_universal_ner(
     nlp: Language,
@@ -134,12 +126,13 @@ class UniversalNER(OpenNERPipe):
         self.alignment_mode = alignment_mode
         self.stats: Counter = Counter()
 
-    def cfg(self) -> Dict[str, Any]:
-        return {**super().cfg(), "model": self.model.config}
+    def settings(self) -> Dict[str, Any]:
+        return {**super().settings(), "model": self.model.config}
 
-    def predict(self, docs: Sequence[Doc], label_maps: Sequence[Dict[str, str]]) -> List[List[Span]]:
+    def predict(self, docs: Sequence[Doc], label_maps: Sequence[Dict[str, str]]) -> List[List[ScoredSpan]]:
         """Ask every (window, label) question; every occurrence of each answered mention is a
-        candidate. Also records the parsed answers in ``doc._.uniner_answers``."""
+        candidate (score 1.0: the model gives none). Also records the parsed answers in
+        ``doc._.uniner_answers``."""
         labels_per_doc = label_maps
         queries = build_queries(
             docs, labels_per_doc, self.model.count_tokens, self.max_input_length, self.window_overlap
@@ -148,7 +141,7 @@ class UniversalNER(OpenNERPipe):
         answers = self.model.generate(prompts) if self.cache is None else self.cache.generate(self.model, prompts)
         if len(answers) != len(queries):
             raise ValueError(Errors.E011.format(got=len(answers), expected=len(queries)))
-        candidates: List[List[Span]] = [[] for _ in docs]
+        candidates: List[List[ScoredSpan]] = [[] for _ in docs]
         parsed_per_doc: List[Dict[str, List[str]]] = [{l: [] for l in ls} for ls in labels_per_doc]
         malformed: List[str] = []
         self.stats["docs"] += len(docs)
@@ -176,12 +169,12 @@ class UniversalNER(OpenNERPipe):
             )
             self.stats["mentions_not_found"] += len(found.not_found)
             self.stats["mentions_unaligned"] += len(found.unaligned)
-            candidates[query.doc_index].extend(found.spans)
+            candidates[query.doc_index].extend((span, 1.0) for span in found.spans)
         if malformed:
             warnings.warn(
                 Warnings.W001.format(count=len(malformed), example=malformed[0][:80], component=self.name)
             )
         for doc, parsed in zip(docs, parsed_per_doc):
             doc._.uniner_answers = parsed
-        self.stats["spans"] += sum(len({(s.start, s.end, s.label_) for s in spans}) for spans in candidates)
+        self.stats["spans"] += sum(len({(s.start, s.end, s.label_) for s, _ in spans}) for spans in candidates)
         return candidates

@@ -1,6 +1,6 @@
 """Training data for the student: DocBins whose docs carry their type names.
 
-Each doc stores the type names it is annotated for in ``doc._.uniner_types`` (saved with
+Each doc stores the type names it is annotated for in ``doc._.uniner_labels`` (saved with
 ``DocBin(store_user_data=True)``): a type in that list without a mention in ``doc.ents`` is
 a known negative. The reader ``spacy_uniner.StudentCorpus.v1`` adds negative types sampled
 in proportion to their frequency in the corpus (UniversalNER's scheme), can swap type
@@ -29,7 +29,7 @@ from .component import TYPES_ATTR
 
 
 def doc_types(doc: Doc) -> List[str]:
-    """The type texts a doc is annotated for (``doc._.uniner_types``)."""
+    """The type texts a doc is annotated for (``doc._.uniner_labels``)."""
     types = doc._.get(TYPES_ATTR) or []
     return list(types.values()) if isinstance(types, dict) else list(types)
 

@@ -8,9 +8,11 @@ from typing import Dict, Iterable, List, Sequence, Tuple
 
 from spacy.language import Language
 from spacy.scorer import get_ner_prf
+from spacy.tokens import Span
 from spacy.training import Example
 from spacy.util import minibatch
 
+from ..errors import Errors
 from .component import SpanStudent
 
 # Finer at the low end: students trained on little data are often under-confident.
@@ -29,12 +31,10 @@ class Thresholds:
     f_by_threshold: Dict[float, float] = field(default_factory=dict)  # dev span F1 per global threshold
 
     def apply(self, nlp: Language, component: str = "universal_ner_span") -> None:
-        """Set them on the component and in ``nlp.config``, so ``nlp.to_disk`` keeps them."""
+        """Set them on the component; ``nlp.to_disk`` saves them with it."""
         pipe = nlp.get_pipe(component)
         pipe.threshold = self.threshold
         pipe.type_thresholds = self.type_thresholds
-        nlp.config["components"][component]["threshold"] = self.threshold
-        nlp.config["components"][component]["type_thresholds"] = dict(self.type_thresholds)
 
 
 class _DevDecoder:
@@ -44,7 +44,7 @@ class _DevDecoder:
     def __init__(self, nlp: Language, examples: Iterable[Example], component: str, lowest: float, batch_size: int):
         pipe = nlp.get_pipe(component)
         if not isinstance(pipe, SpanStudent):
-            raise TypeError(f"Component {component!r} is a {type(pipe).__name__}, not a universal_ner_span component.")
+            raise TypeError(Errors.E205.format(name=component, kind=type(pipe).__name__))
         self.pipe = pipe
         self.examples = [Example(eg.predicted.copy(), eg.reference) for eg in examples]
         docs = [eg.predicted for eg in self.examples]
@@ -54,22 +54,20 @@ class _DevDecoder:
             docs = list(proc.pipe(docs))
         self.candidates: List[List[_Candidate]] = []
         self.text_of: Dict[str, str] = {}  # spaCy label -> the type text it asks
-        saved = pipe.threshold, pipe.type_thresholds
-        pipe.threshold, pipe.type_thresholds = lowest, {}
-        try:
-            for batch in minibatch(docs, size=batch_size):
-                maps = [pipe._label_map_for(doc) for doc in batch]
-                for scores, label_map in zip(pipe._predict(batch, maps), maps):
-                    self.candidates.append([(*c, label_map[c[2]]) for c in pipe.candidates(scores, label_map)])
-                    self.text_of.update(label_map)
-        finally:
-            pipe.threshold, pipe.type_thresholds = saved
+        for batch in minibatch(docs, size=batch_size):
+            maps = [pipe.label_map(doc) for doc in batch]
+            for scores, label_map in zip(pipe.span_scores(batch, maps), maps):
+                found = pipe.candidates(scores, label_map, floor=lowest)
+                self.candidates.append([(*c, label_map[c[2]]) for c in found])
+                self.text_of.update(label_map)
         self.support = Counter(e.label_ for eg in self.examples for e in eg.reference.ents)
 
     def f1(self, threshold: float, type_thresholds: Dict[str, float]) -> float:
         for eg, found in zip(self.examples, self.candidates):
-            kept = [c[:4] for c in found if c[3] >= type_thresholds.get(c[4], threshold)]
-            self.pipe._set_ents(eg.predicted, kept)
+            doc = eg.predicted
+            kept = [(Span(doc, s, e, label=label), p) for s, e, label, p, text in found if p >= type_thresholds.get(text, threshold)]
+            doc.ents = []
+            self.pipe.set_annotations(doc, kept, list(self.text_of))
         return get_ner_prf(self.examples)["ents_f"]
 
 
