@@ -276,9 +276,6 @@ def test_corpus_samples_frequent_negatives_and_synonyms(tmp_path):
         present = {e.label_ for e in eg.reference.ents}
         negatives = [t for t in eg.reference._.get(TYPES_ATTR) if t not in present]
         assert len(negatives) == 1 and negatives[0] in {"person", "animal", "town", "urban area"}
-    corpus._frequencies = Counter({"frequent": 90, "rare": 10})
-    draws = Counter(t for _ in range(500) for t in corpus._sample_negatives(set()))
-    assert draws["frequent"] > 4 * draws["rare"] > 0
     for eg in examples:
         assert "city" not in eg.reference._.get(TYPES_ATTR)
         assert eg.predicted._.get(TYPES_ATTR) == eg.reference._.get(TYPES_ATTR)

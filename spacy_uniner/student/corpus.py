@@ -24,6 +24,7 @@ from spacy.training import Example
 from spacy.util import registry
 from spacy.vocab import Vocab
 
+from ..data.negatives import NegativeSampler, passage_frequencies
 from ..errors import Errors
 from .component import TYPES_ATTR
 
@@ -49,11 +50,6 @@ def to_docbin(docs: Iterable[Doc], types: Optional[Sequence[str]] = None) -> Doc
         doc._.set(TYPES_ATTR, names)
         docbin.add(doc)
     return docbin
-
-
-def type_frequencies(docs: Iterable[Doc]) -> Counter:
-    """Number of docs with at least one mention of each type."""
-    return Counter(label for doc in docs for label in {ent.label_ for ent in doc.ents})
 
 
 @registry.readers("spacy_uniner.StudentCorpus.v1")
@@ -160,7 +156,7 @@ class StudentCorpus:
         self.type_dropout = type_dropout
         self.random = random.Random(seed)
         self.rng = numpy.random.default_rng(seed)
-        self._frequencies: Optional[Counter] = None
+        self._sampler: Optional[NegativeSampler] = None
         self._mentions: Optional[Dict[str, List[Tuple[str, ...]]]] = None
 
     def _files(self) -> List[Path]:
@@ -178,8 +174,8 @@ class StudentCorpus:
                     return
 
     def __call__(self, nlp: Language) -> Iterator[Example]:
-        if (self.negatives or self.negative_ratio) and self._frequencies is None:
-            self._frequencies = type_frequencies(self._docs(nlp.vocab))
+        if (self.negatives or self.negative_ratio) and self._sampler is None:
+            self._sampler = NegativeSampler(passage_frequencies(self._docs(nlp.vocab)))
         if self.mention_replace_rate and self._mentions is None:
             self._mentions = mention_pool(self._docs(nlp.vocab))
         docs: Iterable[Doc] = self._docs(nlp.vocab)
@@ -209,8 +205,8 @@ class StudentCorpus:
             types = self.random.sample(types, keep)
         if self.negative_ratio:
             types = self._ratio_types(doc, types, rename)
-        elif self.negatives and self._frequencies:
-            types += self._sample_negatives(set(types))
+        elif self.negatives and self._sampler is not None:
+            types += self._sampler.sample(self.rng, self.negatives, set(types))
         if self.max_types and len(types) > self.max_types:
             positive = {rename.get(e.label_, e.label_) for e in doc.ents}
             ordered = sorted(types, key=lambda t: rename.get(t, t) not in positive)
@@ -273,35 +269,10 @@ class StudentCorpus:
         wanted = max(1, round(len(positives) * self.negative_ratio / max(1e-6, 1.0 - self.negative_ratio)))
         self.random.shuffle(known)
         negatives = known[:wanted]
-        if len(negatives) < wanted and self._frequencies:
+        if len(negatives) < wanted and self._sampler is not None:
             taken = set(types) | set(rename.values()) | {self.hierarchy.get(t) for t in positives}
-            saved, self.negatives = self.negatives, wanted - len(negatives)
-            negatives += self._sample_negatives(taken)
-            self.negatives = saved
+            negatives += self._sampler.sample(self.rng, wanted - len(negatives), taken)
         return positives + negatives
-
-    def _sample_negatives(self, present: set) -> List[str]:
-        if getattr(self, "_neg_names", None) is None or len(self._neg_names) != len(self._frequencies):
-            self._neg_names = list(self._frequencies)
-            weights = numpy.asarray([self._frequencies[t] for t in self._neg_names], dtype="float64")
-            self._neg_p = weights / weights.sum()
-        if len(self._neg_names) <= len(present) + self.negatives + 50:
-            pool = [(t, n) for t, n in self._frequencies.items() if t not in present]
-            if not pool:
-                return []
-            weights = numpy.asarray([n for _, n in pool], dtype="float64")
-            picks = self.rng.choice(len(pool), size=min(self.negatives, len(pool)), replace=False, p=weights / weights.sum())
-            return [pool[i][0] for i in picks]
-        out: List[str] = []
-        for _ in range(4):
-            draws = self.rng.choice(len(self._neg_names), size=2 * self.negatives + len(present), p=self._neg_p)
-            for i in draws:
-                name = self._neg_names[i]
-                if name not in present and name not in out:
-                    out.append(name)
-                    if len(out) >= self.negatives:
-                        return out
-        return out
 
 
 def mention_pool(docs: Iterable[Doc]) -> Dict[str, List[Tuple[str, ...]]]:

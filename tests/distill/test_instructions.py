@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-import numpy as np
 import pytest
 import spacy
 import srsly
@@ -15,7 +14,6 @@ from typer.testing import CliRunner
 from spacy_uniner import protocol
 from spacy_uniner.__main__ import app
 from spacy_uniner.distill.gold_teacher import format_answer, load_annotations
-from spacy_uniner.data.negatives import NegativeSampler
 from spacy_uniner.distill.instructions import (
     AnnotatedPassage,
     examples_from_records,
@@ -55,23 +53,6 @@ def test_conversations_match_fixture_bytes(shared_dir):
             ]
             assert turns == gold
             assert protocol.training_text(turns) == row["training_text"]
-
-
-def test_negative_sampler_frequencies():
-    sampler = NegativeSampler({"a": 60, "b": 25, "c": 10, "d": 5})
-    rng = np.random.default_rng(0)
-    draws = 20_000
-    counts = Counter(t for _ in range(draws) for t in sampler.sample(rng, 1))
-    for etype, p in {"a": 0.60, "b": 0.25, "c": 0.10, "d": 0.05}.items():
-        assert abs(counts[etype] / draws - p) < 0.015  # > 4 standard deviations
-    counts = Counter(t for _ in range(draws) for t in sampler.sample(rng, 1, exclude={"a", "zzz"}))
-    assert "a" not in counts
-    for etype, p in {"b": 25 / 40, "c": 10 / 40, "d": 5 / 40}.items():
-        assert abs(counts[etype] / draws - p) < 0.015
-    two = [sampler.sample(rng, 2, exclude={"b"}) for _ in range(200)]
-    assert all(len(set(s)) == 2 and "b" not in s for s in two)
-    assert sorted(sampler.sample(rng, 10, exclude={"a"})) == ["b", "c", "d"]
-    assert sampler.sample(rng, 3, exclude={"a", "b", "c", "d"}) == []
 
 
 def test_negatives_in_built_data_follow_frequency():
