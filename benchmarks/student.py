@@ -31,6 +31,7 @@ from spacy.scorer import get_ner_prf
 from spacy.tokens import Doc
 from spacy.training import Example
 
+from spacy_uniner.data.docs import copy_tokens
 from spacy_uniner.data.metric import string_prf
 from spacy_uniner.evaluation.report import DEFAULT_PAPER_RESULTS
 from spacy_uniner.data.readers import read_docs, read_uniner_eval
@@ -76,7 +77,7 @@ def eval_queries(nlp, eval_file: Path, limit: int = 0):
     gold_docs = gold_docs[:limit] if limit else gold_docs
     docs = []
     for gold in gold_docs:
-        doc = Doc(nlp.vocab, words=[t.text for t in gold], spaces=[bool(t.whitespace_) for t in gold])
+        doc = copy_tokens(gold, nlp.vocab)
         doc._.set(TYPES_ATTR, types)
         docs.append(doc)
     return gold_docs, queries, types, docs
@@ -364,7 +365,7 @@ def _decode(words: int, candidates: List, threshold: float) -> List:
 def _with_ents(gold: Doc, spans: List) -> Doc:
     from spacy.tokens import Span
 
-    doc = Doc(gold.vocab, words=[t.text for t in gold], spaces=[bool(t.whitespace_) for t in gold])
+    doc = copy_tokens(gold)
     doc.ents = [Span(doc, s, e, label=l) for s, e, l in spans]
     return doc
 

@@ -128,12 +128,10 @@ class Errors(metaclass=ErrorsWithCodes):
     # Student training data (student/corpus.py)
     E301 = "Training data not found: {path}. Give a .spacy file or a folder of them."
     E302 = "Doc {index} of {path} has no type names in `doc._.{attr}`; write it with `to_docbin`."
-    E303 = "`{name}` must be {what}, got {value!r}."
     E304 = "Type synonyms in {path} must map a type name to a list of names."
 
     # Span/type matcher model (student/model.py)
     E401 = "The span/type matcher is not initialized: call `nlp.initialize()` first."
-    E402 = "`{name}` must be {what}, got {value!r}."
     E403 = (
         "The {n_types} type names take {prompt} of the encoder's {max_length} input "
         "tokens, leaving {left} for the text (at least {needed} are needed): pass fewer or "
@@ -357,6 +355,10 @@ class Warnings(metaclass=ErrorsWithCodes):
         "Gold span {text!r} ({n} tokens) is not a candidate: it is longer than the "
         "model's `max_width`, starts or ends on white space, or is misaligned. Such spans are "
         "counted in `{name}.stats['unreachable_gold_spans']`."
+    )
+    W202 = (
+        "{count} candidate span(s) fit in no encoder window and were not scored; raise "
+        "`window_overlap` (at least the longest span) or `max_length`."
     )
 
     # Distillation (distill/)

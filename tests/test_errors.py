@@ -23,17 +23,6 @@ from spacy_uniner.training.data import read_conversations
 
 PACKAGE = Path(__file__).resolve().parents[1] / "spacy_uniner"
 
-# Modules whose raises and warnings are not coded yet (owned by other work in progress);
-# each is to be brought into the catalogue and then removed from this list.
-NOT_YET_CODED = (
-    "student/*",
-    "distill/pool.py",
-)
-
-# Same template as E008 ("`{name}` must be ..., got ..."), still used by modules in
-# NOT_YET_CODED; they merge into E008 when those modules are coded.
-AWAITING_MERGE = ("E303", "E402")
-
 CODED_EXCEPTIONS = {
     "ValueError", "TypeError", "KeyError", "FileNotFoundError", "OSError", "ImportError", "RuntimeError"
 }
@@ -54,8 +43,7 @@ def literal_text(template: str) -> str:
 def checked_modules():
     for path in sorted(PACKAGE.rglob("*.py")):
         rel = path.relative_to(PACKAGE).as_posix()
-        if not any(Path(rel).match(pattern) for pattern in NOT_YET_CODED):
-            yield rel, ast.parse(path.read_text(encoding="utf8"))
+        yield rel, ast.parse(path.read_text(encoding="utf8"))
 
 
 def is_literal_message(node: ast.expr) -> bool:
@@ -90,21 +78,12 @@ def test_no_two_codes_share_a_template():
     seen: dict[str, str] = {}
     shared = []
     for _, _, code, raw in entries():
-        if code in AWAITING_MERGE:
-            continue
         text = literal_text(raw).lower()
         if text in seen:
             shared.append(f"{seen[text]} and {code}: {raw!r}")
         seen.setdefault(text, code)
     assert not shared, "\n".join(shared)
 
-
-def test_awaiting_merge_is_still_needed():
-    still_used = set()
-    for path in sorted(PACKAGE.rglob("*.py")):
-        still_used.update(re.findall(r"Errors\.(E\d{3})", path.read_text(encoding="utf8")))
-    assert set(AWAITING_MERGE) <= still_used, "merged: drop it from AWAITING_MERGE and errors.py"
-    assert {literal_text(vars(Errors)[code]) for code in AWAITING_MERGE} == {"`` must be , got ."}
 
 
 def test_raised_messages_come_from_the_catalogue():

@@ -57,3 +57,12 @@ def test_no_module_imports_a_layer_above_its_own():
                 upward.append(f"{module} ({own}) imports {target} ({layer(name)})")
     assert not upward, "\n".join(upward)
 
+
+
+def test_no_module_finds_files_through_its_own_location():
+    offenders = [
+        str(path.relative_to(PACKAGE.parent))
+        for path in PACKAGE.rglob("*.py")
+        if "__file__" in path.read_text(encoding="utf8")
+    ]
+    assert not offenders, offenders

@@ -28,7 +28,7 @@ def test_pool_never_selects_the_benchmark_or_a_test_split():
         assert name in chosen
     with pytest.raises(ValueError, match="E620"):
         build_pool(Path("nowhere"), datasets=["crossner_ai"])
-    with pytest.raises(KeyError, match="E621"):
+    with pytest.raises(ValueError, match="E621"):
         build_pool(Path("nowhere"), datasets=["no_such_set"])
 
 

@@ -18,10 +18,9 @@ from thinc.api import Adam
 
 from spacy_uniner.student.component import TYPES_ATTR
 from spacy_uniner.student.corpus import StudentCorpus, create_student_corpus, to_docbin
-from spacy_uniner.student.model import (
-    SHAPE_DIGIT, SHAPE_LOWER, SHAPE_MIXED, SHAPE_OTHER, SHAPE_TITLE, SHAPE_UPPER, SpanScores, _windows,
-    build_span_type_matcher, word_shape,
-)
+from spacy_uniner.spans import token_windows
+from spacy_uniner.student.batch import SHAPE_DIGIT, SHAPE_LOWER, SHAPE_MIXED, SHAPE_OTHER, SHAPE_TITLE, SHAPE_UPPER, word_shape
+from spacy_uniner.student.model import SpanScores, build_span_type_matcher
 from spacy_uniner.student.threshold import tune_thresholds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -209,7 +208,7 @@ def test_existing_ents_are_kept_without_overwrite():
     assert [(e.start, e.end, e.label_) for e in doc.ents] == [(1, 2, "ORG"), (3, 4, "person")]
 
 def test_long_docs_are_windowed_without_losing_spans():
-    assert _windows([1] * 10, budget=4, overlap=2) == [(0, 4), (2, 6), (4, 8), (6, 10)]
+    assert token_windows([1] * 10, 0, 10, budget=4, overlap=2) == [(0, 4), (2, 6), (4, 8), (6, 10)]
     nlp = small_student(labels=["person"], max_length=48, max_width=4, window_overlap=8)
     nlp.initialize()
     words = ("Ann Lee met Bo Chen in Paris and then flew home . " * 12).split()
@@ -234,7 +233,7 @@ def test_labels_from_call_doc_and_config():
 
 @pytest.mark.parametrize(
     "cfg,match",
-    [({"max_width": 0}, "E402"), ({"window_overlap": 4, "max_width": 8}, "window_overlap"), ({"dropout": 1.5}, "dropout")],
+    [({"max_width": 0}, "E008"), ({"window_overlap": 4, "max_width": 8}, "window_overlap"), ({"dropout": 1.5}, "dropout")],
 )
 def test_bad_model_config_errors(cfg, match):
     with pytest.raises(ValueError, match=match):

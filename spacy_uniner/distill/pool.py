@@ -35,6 +35,7 @@ import srsly
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
+from ..data.docs import copy_tokens
 from ..errors import Errors
 from ..data.catalogue import DEFAULT_CATALOGUE, DatasetSpec, load_catalogue, load_dataset
 from ..data.readers import QUERIED_TYPES_KEY
@@ -117,7 +118,7 @@ def _cut(doc: Doc, max_tokens: int) -> List[Doc]:
 
 def _strip(doc: Doc) -> Doc:
     """A copy with only words, spaces and entities (no gold span groups)."""
-    out = Doc(doc.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc])
+    out = copy_tokens(doc)
     out.ents = [Span(out, e.start, e.end, e.label_) for e in doc.ents]
     out.user_data.update(doc.user_data)
     return out
@@ -166,7 +167,7 @@ def build_pool(
     names = list(datasets) if datasets else [n for n, s in catalogue.items() if not is_excluded(s)]
     for name in names:
         if name not in catalogue:
-            raise KeyError(Errors.E621.format(name=name, known=", ".join(catalogue)))
+            raise ValueError(Errors.E621.format(name=name, known=", ".join(catalogue)))
         if is_excluded(catalogue[name]):
             raise ValueError(Errors.E620.format(name=name))
     rng = random.Random(seed)

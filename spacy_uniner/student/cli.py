@@ -25,6 +25,7 @@ from spacy.util import filter_spans
 from tqdm import tqdm
 from wasabi import msg
 
+from ..data.docs import copy_tokens
 from ..align import find_spans
 from ..labels import normalize_labels
 from .component import TYPES_ATTR
@@ -107,7 +108,7 @@ def student_distill(
             else:
                 counts[f"other_label:{ent.label_}"] += 1
         counts["mentions"] += len(kept)
-        student_doc = Doc(doc.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc])
+        student_doc = copy_tokens(doc)
         student_doc.ents = [Span(student_doc, s.start, s.end, label=s.label_) for s in kept]
         student_doc._.set(TYPES_ATTR, list(label_map.values()))
         docs.append(student_doc)

@@ -24,6 +24,7 @@ from spacy.training import Example
 from spacy.util import registry
 from spacy.vocab import Vocab
 
+from ..data.docs import copy_tokens
 from ..data.negatives import NegativeSampler, passage_frequencies
 from ..errors import Errors
 from .component import TYPES_ATTR
@@ -92,11 +93,11 @@ def create_student_corpus(
         mentions are then not asked), so the student does not rely on the full set.
     """
     if not isinstance(negatives, int) or negatives < 0:
-        raise ValueError(Errors.E303.format(name="negatives", what="an integer >= 0", value=negatives))
+        raise ValueError(Errors.E008.format(name="negatives", what="an integer >= 0", value=negatives))
     for name, rate in (("synonym_rate", synonym_rate), ("mention_replace_rate", mention_replace_rate),
                        ("coarse_rate", coarse_rate), ("type_dropout", type_dropout)):
         if not 0.0 <= rate <= 1.0:
-            raise ValueError(Errors.E303.format(name=name, what="in [0, 1]", value=rate))
+            raise ValueError(Errors.E008.format(name=name, what="in [0, 1]", value=rate))
     return StudentCorpus(
         Path(path),
         negatives=negatives,
@@ -185,7 +186,7 @@ class StudentCorpus:
         for reference in docs:
             reference = self._augment(reference)
             if self.gold_preproc:
-                predicted = Doc(nlp.vocab, words=[t.text for t in reference], spaces=[bool(t.whitespace_) for t in reference])
+                predicted = copy_tokens(reference, nlp.vocab)
             else:
                 predicted = nlp.make_doc(reference.text)
             predicted._.set(TYPES_ATTR, reference._.get(TYPES_ATTR))

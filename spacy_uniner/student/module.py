@@ -1,0 +1,70 @@
+"""The torch module of the span/type matcher: an encoder plus span and type heads.
+
+Each type is represented by the hidden state of its ``<<ENT>>`` marker plus the mean of its
+name's sub-words, each span (up to ``max_width`` tokens) by the first sub-word of its first
+token and the last sub-word of its last token. A span/type score is
+``q_t . gelu(A h_start + B h_end + w_width)``, an MLP over the span whose output layer is
+folded into the type projection, so scoring every (span, type) pair costs one small matrix
+product. A learned word-shape embedding, zero at start, is added to the text's sub-words.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .batch import N_SHAPES
+
+
+class SpanTypeModule(nn.Module):
+    """The torch part: encoder plus span and type heads."""
+
+    def __init__(self, encoder: nn.Module, max_width: int, hidden_width: int, dropout: float, word_shapes: bool = True):
+        super().__init__()
+        width = encoder.config.hidden_size
+        self.encoder = encoder
+        self.shapes = nn.Embedding(N_SHAPES, width) if word_shapes else None
+        if self.shapes is not None:
+            nn.init.zeros_(self.shapes.weight)
+        self.dropout = nn.Dropout(dropout)
+        self.start = nn.Linear(width, hidden_width)
+        self.end = nn.Linear(width, hidden_width, bias=False)
+        self.width_embed = nn.Embedding(max_width, hidden_width)
+        self.types = nn.Sequential(
+            nn.Linear(width, hidden_width), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden_width, hidden_width)
+        )
+        # Start from a low prior: almost every (span, type) pair is a negative.
+        self.bias = nn.Parameter(torch.full((1,), -5.0))
+        self.max_width = max_width
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,  # (W, L)
+        attention_mask: torch.Tensor,  # (W, L)
+        type_pos: torch.Tensor,  # (W, T) positions of the <<ENT>> markers
+        type_pool: torch.Tensor,  # (W, T, L) mean-pooling weights over each type name's sub-words
+        word_start: torch.Tensor,  # (W, N) first sub-word of each token
+        word_end: torch.Tensor,  # (W, N) last sub-word of each token
+        shape_ids: torch.Tensor,  # (W, L) word-shape class of each sub-word
+    ) -> torch.Tensor:
+        """Return logits of shape (W, N, max_width, T): span (n, n + k) against type t."""
+        if self.shapes is None:
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        else:
+            embeds = self.encoder.get_input_embeddings()(input_ids) + self.shapes(shape_ids)
+            hidden = self.encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
+        hidden = self.dropout(hidden)
+        dim = hidden.shape[-1]
+
+        def gather(pos: torch.Tensor) -> torch.Tensor:
+            return torch.gather(hidden, 1, pos.unsqueeze(-1).expand(-1, -1, dim))
+
+        queries = self.types(gather(type_pos) + torch.bmm(type_pool, hidden))  # (W, T, H)
+        starts = self.start(gather(word_start))  # (W, N, H)
+        ends = self.end(gather(word_end))  # (W, N, H)
+        n_words = word_start.shape[1]
+        offsets = torch.arange(n_words, device=hidden.device).unsqueeze(1)
+        end_idx = (offsets + torch.arange(self.max_width, device=hidden.device)).clamp(max=n_words - 1)
+        spans = starts.unsqueeze(2) + ends[:, end_idx] + self.width_embed.weight  # (W, N, K, H)
+        spans = self.dropout(nn.functional.gelu(spans))
+        return torch.einsum("wnkh,wth->wnkt", spans, queries) + self.bias
