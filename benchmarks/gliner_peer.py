@@ -6,7 +6,7 @@ Run it with a Python that has ``gliner`` (kept out of the project's environment)
     python benchmarks/gliner_peer.py train POOL_DIR OUTPUT --minutes 60 --checkpoints 15,30,45
     python benchmarks/gliner_peer.py predict CHECKPOINT DOCS.json PREDICTIONS.json
 
-``train`` reads ``POOL_DIR/gliner_train.json`` (``student-pool --gliner``): the pool's docs in
+``train`` reads ``POOL_DIR/gliner_train.json`` (``student pool --gliner``): the pool's docs in
 GLiNER's format, with each doc's known negative types as ``ner_negatives``, in the pool's
 order (the same source mixture the student reads). The recipe is
 GLiNER's: its span model (``markerV0``), its collator (in-batch negative types up to

@@ -364,7 +364,7 @@ def test_distill_and_convert_commands(tmp_path):
     )
     teacher.to_disk(tmp_path / "teacher")
     srsly.write_jsonl(tmp_path / "corpus.jsonl", [{"text": "Ann Lee is in Paris today."}, {"text": "Nobody here."}])
-    result = CliRunner().invoke(app, ["student-distill", str(tmp_path / "teacher"), str(tmp_path / "corpus.jsonl"), str(tmp_path / "d.spacy"), "--labels", '{"PERSON": "person", "GPE": "city"}'])
+    result = CliRunner().invoke(app, ["student", "distill", str(tmp_path / "teacher"), str(tmp_path / "corpus.jsonl"), str(tmp_path / "d.spacy"), "--labels", '{"PERSON": "person", "GPE": "city"}'])
     assert result.exit_code == 0, result.output
     assert "other_label:DATE" in result.output
     docs = [eg.reference for eg in StudentCorpus(tmp_path / "d.spacy", shuffle_types=False)(spacy.blank("en"))]
@@ -373,7 +373,7 @@ def test_distill_and_convert_commands(tmp_path):
 
     records = [{"text": "Bo met Ann in Rome.", "entities": [["Ann", "person"], ["Bo", "person"], ["Rome", "city"], ["Oslo", "city"]]}]
     srsly.write_jsonl(tmp_path / "r.jsonl", records)
-    result = CliRunner().invoke(app, ["student-convert", "records", str(tmp_path / "r.jsonl"), str(tmp_path / "r.spacy")])
+    result = CliRunner().invoke(app, ["student", "convert-records", str(tmp_path / "r.jsonl"), str(tmp_path / "r.spacy")])
     assert result.exit_code == 0, result.output
     assert "not_found" in result.output
     (doc,) = [eg.reference for eg in StudentCorpus(tmp_path / "r.spacy", shuffle_types=False)(spacy.blank("en"))]

@@ -18,7 +18,7 @@ probability proportional to ``n_source ** (temperature - 1)`` (times ``llm_weigh
 LLM-annotated sources), so small, fine-typed sources are not drowned by large coarse ones,
 and a run that stops early has seen every source.
 
-    spacy-uniner student-pool DATA_DIR OUTPUT_DIR
+    spacy-uniner student pool DATA_DIR OUTPUT_DIR
 """
 
 from __future__ import annotations

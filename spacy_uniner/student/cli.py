@@ -1,10 +1,10 @@
 """Commands that make student training data and choose its threshold.
 
-    spacy-uniner student-distill TEACHER CORPUS OUTPUT.spacy --labels person,city
-    spacy-uniner student-convert records teacher.jsonl OUTPUT.spacy
-    spacy-uniner student-convert labelled train.txt OUTPUT.spacy --format bio --label-map map.json
-    spacy-uniner student-threshold MODEL dev.spacy
-    spacy-uniner student-pool DATA_DIR OUTPUT_DIR
+    spacy-uniner student distill TEACHER CORPUS OUTPUT.spacy --labels person,city
+    spacy-uniner student convert-records teacher.jsonl OUTPUT.spacy
+    spacy-uniner student convert-labelled train.txt OUTPUT.spacy --format bio --label-map map.json
+    spacy-uniner student threshold MODEL dev.spacy
+    spacy-uniner student pool DATA_DIR OUTPUT_DIR
 """
 
 from __future__ import annotations
@@ -117,10 +117,10 @@ def student_distill(
     _report(counts, docs, output)
 
 
-convert_app = typer.Typer(help="Convert annotations into student training data (.spacy).", no_args_is_help=True)
+student_app = typer.Typer(help="The compact span student: data, training, thresholds, release.", no_args_is_help=True)
 
 
-@convert_app.command("records")
+@student_app.command("convert-records")
 def convert_records(
     records: Path = typer.Argument(..., help="Teacher JSONL: {'text', 'response'} (raw teacher output) or {'text', 'entities': [[mention, type], ...]}"),
     output: Path = typer.Argument(..., help="Output .spacy DocBin"),
@@ -159,7 +159,7 @@ def convert_records(
     _report(counts, kept, output)
 
 
-@convert_app.command("labelled")
+@student_app.command("convert-labelled")
 def convert_labelled(
     path: Path = typer.Argument(..., help="Labelled dataset file or folder"),
     output: Path = typer.Argument(..., help="Output .spacy DocBin"),
@@ -234,8 +234,8 @@ def student_pool(
 
 
 def student_pretrain(
-    config: Path = typer.Argument(..., help="Pretraining config, e.g. configs/student-pretrain.cfg"),
-    pool: Path = typer.Argument(..., help="Pool folder written by student-pool"),
+    config: Path = typer.Argument(..., help="Pretraining config, e.g. configs/student pretrain.cfg"),
+    pool: Path = typer.Argument(..., help="Pool folder written by student pool"),
     output: Path = typer.Argument(..., help="Checkpoints (minutes-N pipelines) and log.jsonl go here"),
     minutes: float = typer.Option(60.0, help="Wall-clock training budget"),
     checkpoints: str = typer.Option("15,30,45", help="Also save a checkpoint after these many minutes"),
@@ -254,7 +254,7 @@ def student_pretrain(
 
 
 def student_export(
-    model: Path = typer.Argument(..., help="Trained student pipeline (e.g. a student-pretrain checkpoint)"),
+    model: Path = typer.Argument(..., help="Trained student pipeline (e.g. a student pretrain checkpoint)"),
     output: Path = typer.Argument(..., help="Folder of the released weights, e.g. spacy_uniner/student/pretrained/uniner-span-minilm-v1"),
     dev: Path = typer.Option(..., help="Dev .spacy DocBin for the threshold (the pool's dev.spacy; never an eval file)"),
     pool_stats: Optional[Path] = typer.Option(None, help="The pool's stats.json: sources and licences are recorded in the metadata"),
@@ -367,11 +367,15 @@ def student_report(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("student-pipeline")(student_pipeline)
-    app.command("student-report")(student_report)
-    app.command("student-export")(student_export)
-    app.command("student-pretrain")(student_pretrain)
-    app.command("student-distill")(student_distill)
-    app.command("student-pool")(student_pool)
-    app.add_typer(convert_app, name="student-convert")
-    app.command("student-threshold")(student_threshold)
+    """Add the ``student`` command family: ``python -m spacy_uniner student COMMAND``."""
+    for name, command in (
+        ("distill", student_distill),
+        ("threshold", student_threshold),
+        ("pool", student_pool),
+        ("pretrain", student_pretrain),
+        ("export", student_export),
+        ("pipeline", student_pipeline),
+        ("report", student_report),
+    ):
+        student_app.command(name)(command)
+    app.add_typer(student_app, name="student")
