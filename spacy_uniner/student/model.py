@@ -258,14 +258,6 @@ def export_pretrained(module: SpanTypeModule, output: Path, meta: dict, base_voc
     return output
 
 
-@dataclass
-class _Batch:
-    tensors: Tuple[torch.Tensor, ...]
-    index: torch.Tensor  # (4, n_entries): window, start, width - 1, type
-    spans: List[Tuple[numpy.ndarray, numpy.ndarray]]
-    sizes: List[Tuple[int, int]]  # (n_spans, n_types) per doc
-
-
 def forward(model: Model, queries: List[Query], is_train: bool) -> Tuple[List[SpanScores], Callable]:
     shim = model.shims[0]
     if not shim.ready:
@@ -294,42 +286,3 @@ def forward(model: Model, queries: List[Query], is_train: bool) -> Tuple[List[Sp
         return []
 
     return scores, backprop
-
-
-def _assign_windows(starts: numpy.ndarray, ends: numpy.ndarray, windows: List[Tuple[int, int]]) -> Tuple[numpy.ndarray, int]:
-    """Index of the window holding each span farthest from its edges (-1: none holds it)."""
-    if len(windows) == 1:
-        w_start, w_end = windows[0]
-        inside = (starts >= w_start) & (ends <= w_end)
-        owner = numpy.where(inside, 0, -1)
-        return owner, int((~inside).sum())
-    bounds = numpy.asarray(windows, dtype="int64")
-    margin = numpy.minimum(starts[None, :] - bounds[:, :1], bounds[:, 1:] - ends[None, :])
-    owner = margin.argmax(axis=0)
-    inside = margin.max(axis=0) >= 0
-    owner = numpy.where(inside, owner, -1)
-    return owner, int((~inside).sum())
-
-
-def _pad(rows: List[Tuple[List[int], List[int], List[int], List[int], List[int]]], name_lengths: List[List[int]], pad_id: int) -> Tuple[torch.Tensor, ...]:
-    n_rows = len(rows)
-    length = max(len(r[0]) for r in rows)
-    n_types = max(1, max(len(r[1]) for r in rows))
-    n_words = max(1, max(len(r[2]) for r in rows))
-    ids = numpy.full((n_rows, length), pad_id, dtype="int64")
-    mask = numpy.zeros((n_rows, length), dtype="int64")
-    type_pos = numpy.zeros((n_rows, n_types), dtype="int64")
-    type_pool = numpy.zeros((n_rows, n_types, length), dtype="float32")
-    first = numpy.zeros((n_rows, n_words), dtype="int64")
-    last = numpy.zeros((n_rows, n_words), dtype="int64")
-    shapes = numpy.full((n_rows, length), SHAPE_PROMPT, dtype="int64")
-    for i, (row_ids, row_types, row_first, row_last, row_shapes) in enumerate(rows):
-        ids[i, : len(row_ids)] = row_ids
-        shapes[i, : len(row_shapes)] = row_shapes
-        mask[i, : len(row_ids)] = 1
-        type_pos[i, : len(row_types)] = row_types
-        for t, (pos, n) in enumerate(zip(row_types, name_lengths[i])):
-            type_pool[i, t, pos + 1 : pos + 1 + n] = 1.0 / max(1, n)
-        first[i, : len(row_first)] = row_first
-        last[i, : len(row_last)] = row_last
-    return tuple(torch.from_numpy(a) for a in (ids, mask, type_pos, type_pool, first, last, shapes))
