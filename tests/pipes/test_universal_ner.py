@@ -242,3 +242,17 @@ def test_displacy_uses_distinct_colours_for_our_labels():
     colours = re.findall(r"background: (#[0-9a-f]{6})", html)
     assert len(colours) == 2 and colours[0] != colours[1]
     assert "#ddd" not in html
+
+
+def test_per_doc_labels_round_trip_through_docbins_and_read_older_ones():
+    from spacy.tokens import DocBin
+
+    nlp = spacy.blank("en")
+    doc = nlp("Ann lives in Rome")
+    doc._.uniner_labels = ["person", "city"]
+    (copy,) = DocBin(store_user_data=True, docs=[doc]).get_docs(nlp.vocab)
+    assert list(copy._.uniner_labels) == ["person", "city"]
+    old = nlp("Bo left")
+    old.user_data[("._.", "uniner_types", None, None)] = ["person"]  # as spacy-uniner 0.1 wrote them
+    (copy,) = DocBin(store_user_data=True, docs=[old]).get_docs(nlp.vocab)
+    assert list(copy._.uniner_labels) == ["person"]
