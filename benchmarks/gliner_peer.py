@@ -180,6 +180,27 @@ def predict(args: argparse.Namespace) -> None:
     Path(args.output).write_text(json.dumps({"groups": out, "peak_rss_mb": peak_mb, "threads": torch.get_num_threads()}), encoding="utf8")
 
 
+def spacy_speed(args: argparse.Namespace) -> None:
+    """Passages per second of gliner-spacy's pipe over the same docs (all of a group's types)."""
+    import resource
+
+    import spacy
+    import torch
+
+    groups = json.loads(Path(args.docs).read_text(encoding="utf8"))
+    docs = groups[args.group]
+    nlp = spacy.blank("en")
+    nlp.add_pipe("gliner_spacy", config={"gliner_model": args.checkpoint, "labels": docs[0]["types"], "threshold": 0.5, "style": "ent"})
+    texts = [" ".join(d["tokens"]) for d in docs]
+    list(nlp.pipe(texts[:8]))
+    start = time.perf_counter()
+    n_ents = sum(len(doc.ents) for doc in nlp.pipe(texts, batch_size=args.batch_size))
+    seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"group": args.group, "passages": len(texts), "passages_per_s": len(texts) / seconds, "entities": n_ents,
+                      "peak_rss_mb": peak_mb, "threads": torch.get_num_threads()}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -199,9 +220,14 @@ def main() -> None:
     p.add_argument("output")
     p.add_argument("--floor", type=float, default=0.05, help="Keep candidates scoring at least this")
     p.add_argument("--batch-size", type=int, default=8)
+    q = sub.add_parser("spacy-speed")
+    q.add_argument("checkpoint")
+    q.add_argument("docs")
+    q.add_argument("--group", default="CrossNER_AI")
+    q.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    {"train": train, "predict": predict}[args.command](args)
+    {"train": train, "predict": predict, "spacy-speed": spacy_speed}[args.command](args)
 
 
 if __name__ == "__main__":

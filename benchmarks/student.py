@@ -437,6 +437,7 @@ def compare(
     dev_limit: int = typer.Option(1000, help="Pool dev docs used to choose each system's threshold"),
     limit: int = typer.Option(0, help="Passages per eval file (0: all; intermediate checkpoints only)"),
     files: str = typer.Option(",".join(EVAL_FILES), help="Comma-separated eval files"),
+    include: List[Path] = typer.Option([], help="Also show the rows of these compare.json files"),
 ) -> None:
     """One table: each student and GLiNER checkpoint on the UniNER eval files (string and
     span F1, threshold chosen on the pool's dev docs), passages/s with all of a file's types,
@@ -468,6 +469,8 @@ def compare(
         preds = srsly.read_json(pred_path)
         f_by_t = {t: _span_f1(dev, preds["groups"]["dev"]["spans"], t) for t in THRESHOLDS}
         threshold = max(f_by_t, key=lambda t: (f_by_t[t], -abs(t - 0.5)))
+        if path == "shipped":
+            threshold = 0.5  # as a new user runs it: the component's default threshold
         row = {"kind": kind, "path": path, "threshold": threshold, "dev_span_f1": f_by_t[threshold], "peak_rss_mb": preds["peak_rss_mb"],
                "threads": preds["threads"], "files": {}, "unseen_types": {}}
         for file, (gold_docs, queries) in evals.items():
@@ -487,12 +490,15 @@ def compare(
                 row["unseen_types"][f"{file}:{label}"] = {"recall": 100 * prf.recall, "f1": 100 * prf.f1}
         row["average_string_f1"] = sum(f["string_f1"] for f in row["files"].values()) / len(row["files"])
         row["average_span_f1"] = sum(f["span_f1"] for f in row["files"].values()) / len(row["files"])
+        row["limit"] = limit
         results[name] = row
         srsly.write_json(output / "compare.json", results)
-    typer.echo(compare_table(results, limit))
+    for extra in include:
+        results.update(srsly.read_json(extra))
+    typer.echo(compare_table(results))
 
 
-def compare_table(results: Dict, limit: int = 0) -> str:
+def compare_table(results: Dict) -> str:
     """Markdown: one row per system; string/span F1 per eval file, averages, speed, memory."""
     if not results:
         return ""
@@ -501,14 +507,13 @@ def compare_table(results: Dict, limit: int = 0) -> str:
     header = ["system", *(f"{short.get(f, f)} str/span" for f in files), "avg string F1", "avg span F1", "passages/s", "peak RSS MB", "threshold (pool dev)", "unseen-type recall"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, row in results.items():
-        cells = [name] + [f"{row['files'][f]['string_f1']:.1f} / {row['files'][f]['span_f1']:.1f}" for f in files]
+        cells = [name + (f" (first {row['limit']} per file)" if row.get("limit") else "")]
+        cells += [f"{row['files'][f]['string_f1']:.1f} / {row['files'][f]['span_f1']:.1f}" for f in files]
         rate = sum(row["files"][f]["passages"] for f in files) / sum(row["files"][f]["passages"] / row["files"][f]["passages_per_s"] for f in files)
         unseen = [v["recall"] for v in row["unseen_types"].values()]
         cells += [f"**{row['average_string_f1']:.1f}**", f"{row['average_span_f1']:.1f}", f"{rate:.1f} ({row['threads']} thr.)", f"{row['peak_rss_mb']:.0f}",
                   f"{row['threshold']:.2f}", f"{sum(unseen) / len(unseen):.1f} ({len(unseen)} types)" if unseen else "-"]
         lines.append("| " + " | ".join(cells) + " |")
-    if limit:
-        lines.append(f"\n(first {limit} passages per eval file)")
     return "\n".join(lines)
 
 

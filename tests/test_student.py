@@ -38,7 +38,8 @@ def one_torch_thread():
 def small_student(labels=(), **model_cfg) -> spacy.Language:
     """A student over the bare encoder (with a small head) for tests of the mechanism."""
     nlp = spacy.blank("en")
-    config = {"labels": list(labels), "model": {"@architectures": "spacy_uniner.SpanTypeMatcher.v1", **model_cfg}}
+    # From the bare encoder: these tests are about the mechanism, not the shipped weights.
+    config = {"labels": list(labels), "model": {"@architectures": "spacy_uniner.SpanTypeMatcher.v1", "pretrained": None, **model_cfg}}
     nlp.add_pipe(NAME, config=config)
     return nlp
 

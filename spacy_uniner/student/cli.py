@@ -289,6 +289,12 @@ def student_export(
         "dev_docs": len(examples),
         "note": "the dev-chosen threshold is folded into `bias`: use threshold 0.5",
     }
+    log = Path(model).parent / "log.jsonl"
+    if log.exists():  # a student-pretrain checkpoint: how long it trained and on how much
+        marks = [r for r in srsly.read_jsonl(log) if r.get("checkpoint") == Path(model).name]
+        if marks:
+            meta["training"] = {"checkpoint_minutes": marks[-1]["minutes"], "steps": marks[-1]["step"], "passages_seen": marks[-1]["docs"],
+                                "recipe": "student pretrain configs/student-pretrain.cfg (one thread, wall-clock budget)"}
     if pool_stats is not None:
         stats = srsly.read_json(pool_stats)
         meta["training_data"] = {

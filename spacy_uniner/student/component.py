@@ -26,7 +26,7 @@ from ..errors import Errors, Warnings
 from ..labels import LabelsInput
 from ..pipes.base import LABELS_ATTR, EntsFilter, OpenNERPipe, ScoredSpan
 from ..pipes.scorer import DEFAULT_SCORE_WEIGHTS, make_uniner_scorer  # noqa: F401  (registers the scorer)
-from .model import DEFAULT_ENCODER, Query, SpanScores
+from .model import DEFAULT_ENCODER, DEFAULT_PRETRAINED, Query, SpanScores
 
 TYPES_ATTR = LABELS_ATTR  # the types a doc asks for (training docs: those it is annotated for)
 
@@ -41,6 +41,8 @@ max_length = 512
 window_overlap = 32
 head_lr_scale = 10.0
 word_shapes = true
+pretrained = "{DEFAULT_PRETRAINED}"
+freeze_vocab = true
 """
 
 
