@@ -28,4 +28,13 @@ def register_label_colors(labels: Iterable[str]) -> None:
             continue
         used = set(DISPLACY_COLORS.values())
         free = [c for c in PALETTE if c not in used]
-        DISPLACY_COLORS[key] = free[0] if free else PALETTE[len(DISPLACY_COLORS) % len(PALETTE)]
+        DISPLACY_COLORS[key] = free[0] if free else _golden_hue(len(DISPLACY_COLORS))
+
+
+def _golden_hue(n: int) -> str:
+    """The n-th of an endless sequence of distinct light colours (golden-angle hues), for
+    pipelines with more labels than the palette."""
+    import colorsys
+
+    red, green, blue = colorsys.hls_to_rgb((n * 0.618033988749895) % 1.0, 0.8, 0.7)
+    return "#{:02x}{:02x}{:02x}".format(round(255 * red), round(255 * green), round(255 * blue))
