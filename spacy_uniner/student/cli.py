@@ -234,15 +234,20 @@ def student_pool(
 
 
 def student_pretrain(
-    config: Path = typer.Argument(..., help="Pretraining config, e.g. configs/student pretrain.cfg"),
+    config: Path = typer.Argument(..., help="Pretraining config, e.g. configs/student-pretrain.cfg"),
     pool: Path = typer.Argument(..., help="Pool folder written by student pool"),
     output: Path = typer.Argument(..., help="Checkpoints (minutes-N pipelines) and log.jsonl go here"),
     minutes: float = typer.Option(60.0, help="Wall-clock training budget"),
     checkpoints: str = typer.Option("15,30,45", help="Also save a checkpoint after these many minutes"),
     overrides: List[str] = typer.Option([], "--set", help="Config override, e.g. --set corpora.train.negative_ratio=0.4"),
+    threads: int = typer.Option(1, help="Torch threads (one per run on a shared CPU)"),
 ) -> None:
     """Train the student on the pool for a wall-clock budget, with checkpoints on the way."""
+    import torch
+
     from .pretrain import pretrain
+
+    torch.set_num_threads(threads)
 
     settings = {}
     for item in overrides:
@@ -359,7 +364,8 @@ def student_report(
     nlp = spacy.load(pipeline)
     docs, labels = [], set()
     for row in list(srsly.read_jsonl(samples))[:n_samples]:
-        types = list(dict.fromkeys(t for _, t in row.get("entities", []))) or ["person", "organization", "location"]
+        # the passage's annotated types, plus the common ones
+        types = list(dict.fromkeys([t for _, t in row.get("entities", [])] + ["person", "organization", "location"]))
         doc = nlp.make_doc(row["text"])
         doc._.set(TYPES_ATTR, types)
         doc = nlp(doc)
