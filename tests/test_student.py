@@ -39,7 +39,7 @@ def small_student(labels=(), **model_cfg) -> spacy.Language:
     """A student over the bare encoder (with a small head) for tests of the mechanism."""
     nlp = spacy.blank("en")
     # From the bare encoder: these tests are about the mechanism, not the shipped weights.
-    config = {"labels": list(labels), "model": {"@architectures": "spacy_uniner.SpanTypeMatcher.v1", "pretrained": None, **model_cfg}}
+    config = {"labels": list(labels), "model": {"@architectures": "spacy_uniner.SpanTypeMatcher.v1", "pretrained": None, "freeze_vocab": False, **model_cfg}}
     nlp.add_pipe(NAME, config=config)
     return nlp
 
