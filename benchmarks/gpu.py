@@ -40,8 +40,18 @@ SHAPES = {
     "tiny": dict(hidden_size=64, intermediate_size=172, num_hidden_layers=2, num_attention_heads=4),
 }
 # Peak memory bandwidth in GB/s by device name (vendor data sheets).
-PEAK_BANDWIDTH = {"H200": 4800, "H100 SXM": 3350, "H100 PCIe": 2000, "H100": 3350, "A100-SXM4-80GB": 2039,
-                  "A100-SXM4-40GB": 1555, "A100": 1555, "L40S": 864, "A10G": 600, "L4": 300}
+PEAK_BANDWIDTH = {
+    "H200": 4800,
+    "H100 SXM": 3350,
+    "H100 PCIe": 2000,
+    "H100": 3350,
+    "A100-SXM4-80GB": 2039,
+    "A100-SXM4-40GB": 1555,
+    "A100": 1555,
+    "L40S": 864,
+    "A10G": 600,
+    "L4": 300,
+}
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -106,7 +116,9 @@ def decode_bandwidth(backend: HuggingFaceBackend, prompt: str, rows: int, steps:
     per_step = (time.perf_counter() - start) / steps
     weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
     config = model.config
-    kv_per_token = 2 * config.num_hidden_layers * config.num_key_value_heads * (config.hidden_size // config.num_attention_heads)
+    kv_per_token = (
+        2 * config.num_hidden_layers * config.num_key_value_heads * (config.hidden_size // config.num_attention_heads)
+    )
     kv_bytes = kv_per_token * rows * (ids.shape[1] + steps / 2) * next(model.parameters()).element_size()
     return per_step, (weight_bytes + kv_bytes) / per_step / 1e9
 
@@ -152,8 +164,11 @@ def run(
     start = time.perf_counter()
     backend = HuggingFaceBackend(str(model), batch_size=1, prefix_sharing=False, **common)
     load_seconds = time.perf_counter() - start
-    modes = [("(a) one prompt at a time", 1, False, True, n_ref), ("(b) batched per query", batch_size, False, False, len(texts)),
-             ("(c) shared prefix", batch_size, True, False, len(texts))]
+    modes = [
+        ("(a) one prompt at a time", 1, False, True, n_ref),
+        ("(b) batched per query", batch_size, False, False, len(texts)),
+        ("(c) shared prefix", batch_size, True, False, len(texts)),
+    ]
     results = []
     for name, rows, sharing, single, n_passages in modes:
         backend.batch_size, backend.prefix_sharing = rows, sharing
@@ -171,25 +186,57 @@ def run(
     peak = peak_bandwidth()
     base = results[0]["passages"] / results[0]["seconds"]
     table = [
-        (r["method"], r["passages"], f"{r['passages'] / r['seconds']:.2f}", f"{r['passages'] / r['seconds'] / base:.1f}x",
-         f"{r['prompt_tokens'] / r['seconds']:.0f}", f"{r['generated_tokens'] / r['seconds']:.0f}",
-         f"{r['peak_gb']:.1f}", f"{r['same_as_a']:.0%}")
+        (
+            r["method"],
+            r["passages"],
+            f"{r['passages'] / r['seconds']:.2f}",
+            f"{r['passages'] / r['seconds'] / base:.1f}x",
+            f"{r['prompt_tokens'] / r['seconds']:.0f}",
+            f"{r['generated_tokens'] / r['seconds']:.0f}",
+            f"{r['peak_gb']:.1f}",
+            f"{r['same_as_a']:.0%}",
+        )
         for r in results
     ]
-    msg.table(table, header=("method", "passages", "passages/s", "vs (a)", "prompt tok/s", "generated tok/s",
-                             "peak GPU GB", "answers = (a)"), divider=True)
+    msg.table(
+        table,
+        header=(
+            "method",
+            "passages",
+            "passages/s",
+            "vs (a)",
+            "prompt tok/s",
+            "generated tok/s",
+            "peak GPU GB",
+            "answers = (a)",
+        ),
+        divider=True,
+    )
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
     of_peak = lambda bw: f"{bw / peak:.0%} of {peak:.0f} GB/s" if peak else "peak unknown"  # noqa: E731
     msg.table(
-        [("1 row", f"{step_1 * 1e3:.1f}", f"{bw_1:.1f}", of_peak(bw_1)),
-         (f"{min(batch_size, 64)} rows", f"{step_n * 1e3:.1f}", f"{bw_n:.1f}", of_peak(bw_n))],
-        header=("decode", "ms/step", "GB/s read", "of device peak"), divider=True,
+        [
+            ("1 row", f"{step_1 * 1e3:.1f}", f"{bw_1:.1f}", of_peak(bw_1)),
+            (f"{min(batch_size, 64)} rows", f"{step_n * 1e3:.1f}", f"{bw_n:.1f}", of_peak(bw_n)),
+        ],
+        header=("decode", "ms/step", "GB/s read", "of device peak"),
+        divider=True,
     )
-    summary = {"device": device, "shape": shape, "dtype": dtype, "types": len(types), "max_new_tokens": max_new_tokens,
-               "load_seconds": load_seconds, "results": results,
-               "decode": {"rows_1": {"ms_per_step": step_1 * 1e3, "gb_per_s": bw_1},
-                          "rows_n": {"rows": min(batch_size, 64), "ms_per_step": step_n * 1e3, "gb_per_s": bw_n}},
-               "peak_bandwidth_gb_per_s": peak, "total_seconds": time.perf_counter() - total}
+    summary = {
+        "device": device,
+        "shape": shape,
+        "dtype": dtype,
+        "types": len(types),
+        "max_new_tokens": max_new_tokens,
+        "load_seconds": load_seconds,
+        "results": results,
+        "decode": {
+            "rows_1": {"ms_per_step": step_1 * 1e3, "gb_per_s": bw_1},
+            "rows_n": {"rows": min(batch_size, 64), "ms_per_step": step_n * 1e3, "gb_per_s": bw_n},
+        },
+        "peak_bandwidth_gb_per_s": peak,
+        "total_seconds": time.perf_counter() - total,
+    }
     print(json.dumps({k: summary[k] for k in ("device", "shape", "dtype", "load_seconds", "total_seconds")}))
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)

@@ -53,8 +53,9 @@ def time_spacy_llm(model_dir: Path, texts: List[str], types: List[str], max_new_
     def local_hf(
         path: str, max_new_tokens: int, torch_dtype: str
     ) -> Callable[[Iterable[Iterable[str]]], Iterable[Iterable[str]]]:
-        backend = HuggingFaceBackend(path, max_new_tokens=max_new_tokens, torch_dtype=torch_dtype,
-                                     batch_size=1, prefix_sharing=False)
+        backend = HuggingFaceBackend(
+            path, max_new_tokens=max_new_tokens, torch_dtype=torch_dtype, batch_size=1, prefix_sharing=False
+        )
 
         def run(prompts: Iterable[Iterable[str]]) -> Iterable[Iterable[str]]:
             for doc_prompts in prompts:
@@ -63,11 +64,18 @@ def time_spacy_llm(model_dir: Path, texts: List[str], types: List[str], max_new_
         return run
 
     nlp = spacy.blank("en")
-    nlp.add_pipe("llm", config={
-        "task": {"@llm_tasks": "spacy.NER.v3", "labels": types},
-        "model": {"@llm_models": "benchmark.LocalHF.v1", "path": str(model_dir),
-                  "max_new_tokens": max_new_tokens, "torch_dtype": dtype},
-    })
+    nlp.add_pipe(
+        "llm",
+        config={
+            "task": {"@llm_tasks": "spacy.NER.v3", "labels": types},
+            "model": {
+                "@llm_models": "benchmark.LocalHF.v1",
+                "path": str(model_dir),
+                "max_new_tokens": max_new_tokens,
+                "torch_dtype": dtype,
+            },
+        },
+    )
     start = time.perf_counter()
     list(nlp.pipe(texts))
     return time.perf_counter() - start
@@ -89,8 +97,11 @@ def main(
     types = sorted({q.label for q in queries})
     texts = [doc.text for doc in docs]
     rows = []
-    models = [(size, build_tiny_model(texts, work_dir / size, vocab_size=4000, **SIZES[size]))
-              for size in sizes.split(",") if size]
+    models = [
+        (size, build_tiny_model(texts, work_dir / size, vocab_size=4000, **SIZES[size]))
+        for size in sizes.split(",")
+        if size
+    ]
     models += [(path.name, path) for path in trained]
     for size, model_dir in models:
         chosen = texts[:passages]
@@ -101,7 +112,9 @@ def main(
         results = {
             "(a) one prompt at a time": (ref, True),
             "(b) batched per query": (
-                HuggingFaceBackend(str(model_dir), batch_size=batch_size, prefix_sharing=False, **common), False),
+                HuggingFaceBackend(str(model_dir), batch_size=batch_size, prefix_sharing=False, **common),
+                False,
+            ),
             "(c) shared prefix": (HuggingFaceBackend(str(model_dir), batch_size=batch_size, **common), False),
         }
         baseline_answers, baseline_time = None, None
@@ -110,26 +123,50 @@ def main(
             prefill = backend.decoder.prefill_tokens if backend.prefix_sharing else backend.prompt_tokens
             if baseline_answers is None:
                 baseline_answers, baseline_time = answers, seconds
-            same = [parse_answer(a).mentions for a in answers] == [
-                parse_answer(a).mentions for a in baseline_answers
-            ]
+            same = [parse_answer(a).mentions for a in answers] == [parse_answer(a).mentions for a in baseline_answers]
             rows.append(
-                (f"{size} ({n_params:.0f}M)", name, len(chosen) / seconds, len(prompts) / seconds,
-                 prefill, baseline_time / seconds, "yes" if same else "NO")
+                (
+                    f"{size} ({n_params:.0f}M)",
+                    name,
+                    len(chosen) / seconds,
+                    len(prompts) / seconds,
+                    prefill,
+                    baseline_time / seconds,
+                    "yes" if same else "NO",
+                )
             )
             msg.info(f"{size} {name}: {seconds:.1f}s")
         if spacy_llm:
             seconds = time_spacy_llm(model_dir, chosen, types, max_new_tokens, dtype)
-            rows.append((f"{size} ({n_params:.0f}M)", "spacy-llm spacy.NER.v3", len(chosen) / seconds,
-                         float("nan"), "-", baseline_time / seconds, "n/a"))
+            rows.append(
+                (
+                    f"{size} ({n_params:.0f}M)",
+                    "spacy-llm spacy.NER.v3",
+                    len(chosen) / seconds,
+                    float("nan"),
+                    "-",
+                    baseline_time / seconds,
+                    "n/a",
+                )
+            )
             msg.info(f"{size} spacy-llm: {seconds:.1f}s")
     header = ("model", "method", "passages/s", "queries/s", "prefill tokens", "speed-up vs (a)", "same answers")
     msg.table(
         [(m, n, f"{p:.2f}", f"{q:.1f}", str(t), f"{s:.1f}x", same) for m, n, p, q, t, s, same in rows],
-        header=header, divider=True,
+        header=header,
+        divider=True,
     )
-    print(json.dumps({"types": len(types), "passages": passages, "max_new_tokens": max_new_tokens,
-                      "threads": torch.get_num_threads(), "dtype": dtype}))
+    print(
+        json.dumps(
+            {
+                "types": len(types),
+                "passages": passages,
+                "max_new_tokens": max_new_tokens,
+                "threads": torch.get_num_threads(),
+                "dtype": dtype,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -76,9 +76,7 @@ def evaluated_in_log(path: Path, start: int) -> int:
 
 def run_arm(arm: str, prompts: List[tuple], settings: Dict[str, Any], slots: int) -> Dict[str, Any]:
     """Send one arm's prompts; its seconds and the backend's token counts."""
-    backend = OpenAICompatibleBackend(
-        **settings, llamacpp_slots=slots if arm == "grouped+slot" else 0, max_retries=0
-    )
+    backend = OpenAICompatibleBackend(**settings, llamacpp_slots=slots if arm == "grouped+slot" else 0, max_retries=0)
     start = time.perf_counter()
     if arm == "shuffled":
         with ThreadPoolExecutor(backend.concurrency) as pool:
@@ -108,14 +106,24 @@ def main(
     arms = ["shuffled", "grouped"] + (["grouped+slot"] if slots else [])
     texts = passages(data, passages_per_run * len(arms) * repeats)
     types = TYPES[:n_types]
-    settings = dict(model=model, base_url=base_url, tokenizer=tokenizer, prompt_format=prompt_format,
-                    max_new_tokens=max_new_tokens, concurrency=concurrency, extra_body=json.loads(extra_body))
+    settings = dict(
+        model=model,
+        base_url=base_url,
+        tokenizer=tokenizer,
+        prompt_format=prompt_format,
+        max_new_tokens=max_new_tokens,
+        concurrency=concurrency,
+        extra_body=json.loads(extra_body),
+    )
     runs: Dict[str, List[Dict[str, Any]]] = {arm: [] for arm in arms}
     for r in range(repeats):
         for a, arm in enumerate(arms):
             k = (r * len(arms) + a) * passages_per_run
-            prompts = [(protocol.passage_prefix(t), protocol.query_suffix(e))
-                       for t in texts[k : k + passages_per_run] for e in types]
+            prompts = [
+                (protocol.passage_prefix(t), protocol.query_suffix(e))
+                for t in texts[k : k + passages_per_run]
+                for e in types
+            ]
             random.Random(seed + k).shuffle(prompts)
             erase_slots(base_url, max(slots, 1))
             start_log = log_size(server_log)
@@ -132,26 +140,34 @@ def main(
     rows = []
     for arm, done in runs.items():
         rates = sorted(passages_per_run / run["seconds"] for run in done)
-        rows.append({
-            "arm": arm,
-            "queries": sum(passages_per_run * n_types for _ in done),
-            "passages_per_s_median": round(statistics.median(rates), 3),
-            "passages_per_s_range": [round(rates[0], 3), round(rates[-1], 3)],
-            "prompt_tokens_sent": sum(run.get("prompt_tokens", 0) for run in done),
-            "prompt_tokens_evaluated": sum(run["evaluated"] for run in done),
-            "cached_prompt_tokens_reported": sum(run.get("cached_prompt_tokens", 0) for run in done),
-            "evaluated_from": done[0]["source"],
-        })
-    print(f"{base_url}: {repeats} x {passages_per_run} passages x {n_types} types per arm (no passage "
-          f"twice), concurrency {concurrency}, max_new_tokens {max_new_tokens}, prompts as {prompt_format}")
-    print(f"{'arm':<14}{'queries':>8}{'passages/s (median, range)':>30}{'prompt tok sent':>17}"
-          f"{'evaluated':>11}{'%':>5}{'cached (usage)':>16}  evaluated from")
+        rows.append(
+            {
+                "arm": arm,
+                "queries": sum(passages_per_run * n_types for _ in done),
+                "passages_per_s_median": round(statistics.median(rates), 3),
+                "passages_per_s_range": [round(rates[0], 3), round(rates[-1], 3)],
+                "prompt_tokens_sent": sum(run.get("prompt_tokens", 0) for run in done),
+                "prompt_tokens_evaluated": sum(run["evaluated"] for run in done),
+                "cached_prompt_tokens_reported": sum(run.get("cached_prompt_tokens", 0) for run in done),
+                "evaluated_from": done[0]["source"],
+            }
+        )
+    print(
+        f"{base_url}: {repeats} x {passages_per_run} passages x {n_types} types per arm (no passage "
+        f"twice), concurrency {concurrency}, max_new_tokens {max_new_tokens}, prompts as {prompt_format}"
+    )
+    print(
+        f"{'arm':<14}{'queries':>8}{'passages/s (median, range)':>30}{'prompt tok sent':>17}"
+        f"{'evaluated':>11}{'%':>5}{'cached (usage)':>16}  evaluated from"
+    )
     for r in rows:
         rate = f"{r['passages_per_s_median']} ({r['passages_per_s_range'][0]}-{r['passages_per_s_range'][1]})"
         share = 100 * r["prompt_tokens_evaluated"] / max(r["prompt_tokens_sent"], 1)
-        print(f"{r['arm']:<14}{r['queries']:>8}{rate:>30}{r['prompt_tokens_sent']:>17}"
-              f"{r['prompt_tokens_evaluated']:>11}{share:>5.0f}{r['cached_prompt_tokens_reported']:>16}"
-              f"  {r['evaluated_from']}")
+        print(
+            f"{r['arm']:<14}{r['queries']:>8}{rate:>30}{r['prompt_tokens_sent']:>17}"
+            f"{r['prompt_tokens_evaluated']:>11}{share:>5.0f}{r['cached_prompt_tokens_reported']:>16}"
+            f"  {r['evaluated_from']}"
+        )
     if output is not None:
         output.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf8")
 

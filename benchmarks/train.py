@@ -50,9 +50,7 @@ PEAK_BF16_TFLOPS = {
 }
 
 
-def batches_in_order(
-    lengths: Sequence[int], batch_size: int, order: str, seed: int
-) -> List[List[int]]:
+def batches_in_order(lengths: Sequence[int], batch_size: int, order: str, seed: int) -> List[List[int]]:
     """Random batches, or ``length``: sort megabatches of 50 batches by length, shuffle batches."""
     rng = random.Random(seed)
     indices = list(range(len(lengths)))
@@ -60,9 +58,7 @@ def batches_in_order(
     if order == "length":
         mega = 50 * batch_size
         indices = [
-            i
-            for s in range(0, len(indices), mega)
-            for i in sorted(indices[s : s + mega], key=lambda i: -lengths[i])
+            i for s in range(0, len(indices), mega) for i in sorted(indices[s : s + mega], key=lambda i: -lengths[i])
         ]
     batches = [indices[s : s + batch_size] for s in range(0, len(indices), batch_size)]
     batches = [b for b in batches if len(b) == batch_size]
@@ -84,9 +80,7 @@ def peak_tflops(device_name: str, override: Optional[float]) -> Optional[float]:
     return next((v for k, v in PEAK_BF16_TFLOPS.items() if k in device_name), None)
 
 
-def run_variant(
-    model, initial_state, items, batches, precision, device, collator, lr, steps, warmup
-):
+def run_variant(model, initial_state, items, batches, precision, device, collator, lr, steps, warmup):
     import torch
 
     model.load_state_dict(initial_state)
@@ -126,26 +120,18 @@ def run_variant(
 
 
 def main(
-    config_path: Path = typer.Option(
-        Path("configs/train_tiny.yml"), "--config", exists=True, help="Training config."
-    ),
+    config_path: Path = typer.Option(Path("configs/train_tiny.yml"), "--config", exists=True, help="Training config."),
     train_file: Optional[Path] = typer.Option(
         None, "--train-file", help="Conversations (default: the config's data.train_file)."
     ),
     steps: int = typer.Option(8, help="Timed optimizer steps per row and round."),
     warmup: int = typer.Option(2, help="Untimed steps per row and round."),
-    rounds: int = typer.Option(
-        3, help="Rows run round-robin this many times; the median round is reported."
-    ),
-    batch_sizes: str = typer.Option(
-        "", help="Batch sizes to compare, e.g. '4,16' (default: half and double)."
-    ),
+    rounds: int = typer.Option(3, help="Rows run round-robin this many times; the median round is reported."),
+    batch_sizes: str = typer.Option("", help="Batch sizes to compare, e.g. '4,16' (default: half and double)."),
     precisions: str = typer.Option("fp32,bf16", help="Precisions to compare."),
     orders: str = typer.Option("random,length", help="Batch orders to compare."),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads."),
-    peak: Optional[float] = typer.Option(
-        None, "--peak-tflops", help="Peak bf16 TFLOP/s of the GPU, for MFU."
-    ),
+    peak: Optional[float] = typer.Option(None, "--peak-tflops", help="Peak bf16 TFLOP/s of the GPU, for MFU."),
 ) -> None:
     import torch
 
@@ -161,9 +147,7 @@ def main(
     model.to(device)
     if args.gradient_checkpointing or args.fsdp_config.get("activation_checkpointing"):
         model.gradient_checkpointing_enable()
-    dataset = ConversationDataset(
-        records, tokenizer, config.data.max_length, seed=args.seed, progress=False
-    )
+    dataset = ConversationDataset(records, tokenizer, config.data.max_length, seed=args.seed, progress=False)
     start = time.perf_counter()
     items = [dataset[i] for i in range(len(dataset))]
     tokenize_seconds = time.perf_counter() - start
@@ -185,11 +169,7 @@ def main(
     variants += [(base_precision, b, "random") for b in sizes if b != base_batch]
     variants += [(base_precision, base_batch, o) for o in orders.split(",") if o != "random"]
 
-    device_name = (
-        torch.cuda.get_device_name()
-        if device.type == "cuda"
-        else f"CPU, {torch.get_num_threads()} threads"
-    )
+    device_name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     n_params = sum(p.numel() for p in model.parameters())
     msg.info(
         f"{config_path}: {n_params / 1e6:.1f}M parameters on {device_name}; "
@@ -251,9 +231,7 @@ def main(
     baseline: Optional[float] = None
     for (precision, batch_size, order), runs in results.items():
         if (precision, batch_size, order) in out_of_memory:
-            rows.append(
-                [precision, batch_size, order, "out of GPU memory"] + [""] * (len(header) - 4)
-            )
+            rows.append([precision, batch_size, order, "out of GPU memory"] + [""] * (len(header) - 4))
             continue
         speeds = sorted(r["tokens"] / r["seconds"] for r in runs)
         r = sorted(runs, key=lambda r: r["tokens"] / r["seconds"])[len(runs) // 2]

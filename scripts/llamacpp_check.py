@@ -8,9 +8,10 @@
 (``tiny``: float32, for the equality check; ``bench``: larger, float16, for the prefix-cache
 benchmark) and converts each to GGUF with llama.cpp's own converter, at its dtype.
 
-``answers`` compares only the answers, for another served model. ``check`` runs the ``universal_ner`` component over the same docs with the Hugging Face
-backend (greedy) and with ``spacy_uniner.OpenAICompatible.v1`` against llama.cpp's
-``llama-server`` and llama-cpp-python's server, and compares every raw answer. It then
+``answers`` compares only the answers, for another served model. ``check`` runs the
+``universal_ner`` component over the same docs with the Hugging Face backend (greedy) and
+with ``spacy_uniner.OpenAICompatible.v1`` against llama.cpp's ``llama-server`` and
+llama-cpp-python's server, and compares every raw answer. It then
 checks the ids each server evaluated against ``tokenizer(prompt).input_ids``:
 ``llama-server`` saves the slot (``/slots/0?action=save``, its KV-cache file holds the
 tokens) and llama-cpp-python's ``/extras/tokenize`` runs the tokenization its completions
@@ -134,12 +135,18 @@ def token_check_llama_server(url: str, model_dir: Path, slot_dir: Path, limit: i
     from spacy_uniner.backends.openai_compat import OpenAICompatibleBackend
 
     root = re.sub(r"/v1/?$", "", url)
-    prompts = [(protocol.passage_prefix(t), protocol.query_suffix(l)) for t in TEXTS for l in LABELS][:limit]
+    prompts = [(protocol.passage_prefix(t), protocol.query_suffix(label)) for t in TEXTS for label in LABELS][:limit]
     result = {"prompts": len(prompts), "tokens_equal": 0, "text_equal": 0, "usage_equal": 0}
     for fmt in ("tokens", "text"):
         backend = OpenAICompatibleBackend(
-            "uniner", base_url=url, tokenizer=str(model_dir), prompt_format=fmt,
-            max_new_tokens=1, concurrency=1, llamacpp_slots=1, max_retries=0,
+            "uniner",
+            base_url=url,
+            tokenizer=str(model_dir),
+            prompt_format=fmt,
+            max_new_tokens=1,
+            concurrency=1,
+            llamacpp_slots=1,
+            max_retries=0,
         )
         for i, (prefix, suffix) in enumerate(prompts):
             ids = backend.encode(prefix + suffix)
@@ -161,7 +168,7 @@ def token_check_llama_cpp_python(url: str, model_dir: Path, limit: int) -> Dict[
 
     tokenizer = load_tokenizer(str(model_dir))
     root = re.sub(r"/v1/?$", "", url)
-    texts = [protocol.inference_prompt(t, l) for t in TEXTS for l in LABELS][:limit]
+    texts = [protocol.inference_prompt(t, label) for t in TEXTS for label in LABELS][:limit]
     equal = 0
     for text in texts:
         response = httpx.post(f"{root}/extras/tokenize", json={"input": text}, timeout=60)
@@ -228,8 +235,10 @@ def check(
         )
         runs["llama-cpp-python, token ids"] = openai_config(llama_cpp_python, model, max_new_tokens)
     n = len(reference["answers"])
-    print(f"Answers vs the Hugging Face backend (greedy, float32): {len(TEXTS)} docs x {len(LABELS)} "
-          f"types = {n} answers, max_new_tokens {max_new_tokens}")
+    print(
+        f"Answers vs the Hugging Face backend (greedy, float32): {len(TEXTS)} docs x {len(LABELS)} "
+        f"types = {n} answers, max_new_tokens {max_new_tokens}"
+    )
     print(f"{'run':<44}{'equal answers':>15}{'equal ents':>12}")
     results: Dict[str, Any] = {"reference_answers": reference["answers"], "runs": {}}
     failed = False
@@ -247,10 +256,14 @@ def check(
     results["llama_server_ids"] = server
     k = server["prompts"]
     print(f"\nIds evaluated vs tokenizer(prompt).input_ids, {k} prompts")
-    print(f"llama-server, token ids: saved slot tokens equal {server['tokens_equal']}/{k}, "
-          f"usage.prompt_tokens == len(ids) {server['usage_equal']}/{k}")
-    print(f"llama-server, text:      saved slot tokens equal {server['text_equal']}/{k}"
-          + (f" (first difference: {server['text_example']})" if "text_example" in server else ""))
+    print(
+        f"llama-server, token ids: saved slot tokens equal {server['tokens_equal']}/{k}, "
+        f"usage.prompt_tokens == len(ids) {server['usage_equal']}/{k}"
+    )
+    print(
+        f"llama-server, text:      saved slot tokens equal {server['text_equal']}/{k}"
+        + (f" (first difference: {server['text_example']})" if "text_example" in server else "")
+    )
     failed |= server["tokens_equal"] != k or server["usage_equal"] != k
     if llama_cpp_python:
         lcp = token_check_llama_cpp_python(llama_cpp_python, model, token_prompts)
@@ -277,9 +290,16 @@ def answers(
     max_new_tokens: int = typer.Option(16),
 ) -> None:
     """Answers through the server (token ids) vs the Hugging Face backend, as a count."""
-    reference = run_component({"@uniner_backends": "spacy_uniner.HuggingFace.v1", "name": str(model),
-                               "torch_dtype": "float32", "device": "cpu", "max_new_tokens": max_new_tokens,
-                               "stop_at_list_end": False})
+    reference = run_component(
+        {
+            "@uniner_backends": "spacy_uniner.HuggingFace.v1",
+            "name": str(model),
+            "torch_dtype": "float32",
+            "device": "cpu",
+            "max_new_tokens": max_new_tokens,
+            "stop_at_list_end": False,
+        }
+    )
     out = run_component(openai_config(url, model, max_new_tokens))
     if "error" in out:
         sys.exit(out["error"])

@@ -75,8 +75,7 @@ def common_prefix(a: List[int], b: List[int]) -> int:
 def evaluated_ids(url: str, prompt: Any, max_tokens: int = 1) -> Dict[str, Any]:
     """vLLM's prompt ids for ``prompt`` (ids or text): ``prompt_token_ids`` when the server
     returns them, else parsed from the echoed ``token_id:N`` logprob tokens."""
-    body = {"model": "uniner", "prompt": prompt, "max_tokens": max_tokens, "temperature": 0,
-            "return_token_ids": True}
+    body = {"model": "uniner", "prompt": prompt, "max_tokens": max_tokens, "temperature": 0, "return_token_ids": True}
     response = httpx.post(f"{url}/completions", json=body, timeout=120)
     response.raise_for_status()
     data = response.json()
@@ -102,20 +101,31 @@ def main(
     vllm: str = typer.Option("vllm", help="The vllm command (e.g. from its own virtual environment)"),
 ) -> None:
     if not (model / "config.json").exists():
-        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu.py"), "build-model", str(model),
-                        "--tokenizer", str(tokenizer)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "gpu.py"),
+                "build-model",
+                str(model),
+                "--tokenizer",
+                str(tokenizer),
+            ],
+            check=True,
+        )
 
     import torch
 
     start = time.monotonic()
-    reference = run_component({
-        "@uniner_backends": "spacy_uniner.HuggingFace.v1",
-        "name": str(model),
-        "torch_dtype": "bfloat16",
-        "device": "cuda",
-        "max_new_tokens": max_new_tokens,
-        "stop_at_list_end": False,
-    })
+    reference = run_component(
+        {
+            "@uniner_backends": "spacy_uniner.HuggingFace.v1",
+            "name": str(model),
+            "torch_dtype": "bfloat16",
+            "device": "cuda",
+            "max_new_tokens": max_new_tokens,
+            "stop_at_list_end": False,
+        }
+    )
     if "error" in reference:
         sys.exit(f"Hugging Face backend failed: {reference['error']}")
     gc.collect()
@@ -126,10 +136,26 @@ def main(
     url = f"http://127.0.0.1:{port}/v1"
     log = Path(f"vllm-{port}.log").resolve()
     vllm = shutil.which(vllm) or sys.exit(f"the vllm command {vllm!r} is not installed")
-    cmd = [vllm, "serve", str(model), "--host", "127.0.0.1", "--port", str(port),
-           "--served-model-name", "uniner", "--dtype", "bfloat16", "--max-model-len", "2048",
-           "--enable-prefix-caching", "--enable-prompt-tokens-details", "--enforce-eager",
-           "--gpu-memory-utilization", str(gpu_memory_utilization)]
+    cmd = [
+        vllm,
+        "serve",
+        str(model),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--served-model-name",
+        "uniner",
+        "--dtype",
+        "bfloat16",
+        "--max-model-len",
+        "2048",
+        "--enable-prefix-caching",
+        "--enable-prompt-tokens-details",
+        "--enforce-eager",
+        "--gpu-memory-utilization",
+        str(gpu_memory_utilization),
+    ]
     start = time.monotonic()
     with log.open("w") as out:
         process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
@@ -142,8 +168,10 @@ def main(
         tok = load_tokenizer(str(model))
         ref_ids = [tok(a, add_special_tokens=False).input_ids for a in reference["answers"]]
         n = len(reference["answers"])
-        print(f"\nAnswers vs the Hugging Face backend (greedy, bf16): {len(TEXTS)} docs x {len(LABELS)} types "
-              f"= {n}, max_new_tokens {max_new_tokens}")
+        print(
+            f"\nAnswers vs the Hugging Face backend (greedy, bf16): {len(TEXTS)} docs x {len(LABELS)} types "
+            f"= {n}, max_new_tokens {max_new_tokens}"
+        )
         print(f"{'run':<28}{'equal answers':>15}{'mean common prefix (tokens)':>30}")
         for name, settings in (("vLLM, token ids (default)", {}), ("vLLM, text", {"prompt_format": "text"})):
             out = run_component(openai_config(url, model, max_new_tokens, concurrency=16, **settings))
@@ -152,11 +180,12 @@ def main(
                 failed = True
                 continue
             equal = sum(a == b for a, b in zip(out["answers"], reference["answers"]))
-            prefix = [common_prefix(tok(a, add_special_tokens=False).input_ids, r)
-                      for a, r in zip(out["answers"], ref_ids)]
+            prefix = [
+                common_prefix(tok(a, add_special_tokens=False).input_ids, r) for a, r in zip(out["answers"], ref_ids)
+            ]
             print(f"{name:<28}{f'{equal}/{n}':>15}{sum(prefix) / n:>30.1f}")
 
-        prompts = [protocol.inference_prompt(t, l) for t in TEXTS for l in LABELS][:token_prompts]
+        prompts = [protocol.inference_prompt(t, label) for t in TEXTS for label in LABELS][:token_prompts]
         checks = {"token ids": 0, "text": 0, "usage": 0}
         for text in prompts:
             ids = tok(text).input_ids
@@ -165,14 +194,32 @@ def main(
             checks["usage"] += sent["prompt_tokens"] == len(ids)
             checks["text"] += evaluated_ids(url, text)["ids"] == ids
         k = len(prompts)
-        print(f"\nIds vLLM evaluated vs tokenizer(prompt).input_ids, {k} prompts: token-id prompts "
-              f"{checks['token ids']}/{k} (usage.prompt_tokens == len(ids) {checks['usage']}/{k}), "
-              f"text prompts {checks['text']}/{k}")
+        print(
+            f"\nIds vLLM evaluated vs tokenizer(prompt).input_ids, {k} prompts: token-id prompts "
+            f"{checks['token ids']}/{k} (usage.prompt_tokens == len(ids) {checks['usage']}/{k}), "
+            f"text prompts {checks['text']}/{k}"
+        )
         failed |= checks["token ids"] != k or checks["usage"] != k
         print()
-        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "server_prefix.py"), "--base-url", url,
-                        "--tokenizer", str(model), "--passages", "32", "--types", "8",
-                        "--concurrency", "32", "--max-new-tokens", "4"], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "server_prefix.py"),
+                "--base-url",
+                url,
+                "--tokenizer",
+                str(model),
+                "--passages",
+                "32",
+                "--types",
+                "8",
+                "--concurrency",
+                "32",
+                "--max-new-tokens",
+                "4",
+            ],
+            check=True,
+        )
     finally:
         process.terminate()
         try:

@@ -52,7 +52,7 @@ class ResponseCache:
         complete = data.rfind(b"\n") + 1
         if complete < len(data):
             self.torn_lines = 1
-            warnings.warn(Warnings.W101.format(path=self.path, size=len(data) - complete))
+            warnings.warn(Warnings.W101.format(path=self.path, size=len(data) - complete), stacklevel=2)
             with self.path.open("r+b") as f:
                 f.truncate(complete)
                 f.flush()

@@ -10,9 +10,26 @@ from __future__ import annotations
 from typing import Dict, Iterable
 
 PALETTE = (
-    "#7aecec", "#bfeeb7", "#feca74", "#ff9561", "#aa9cfc", "#c887fb", "#9cc9cc",
-    "#ffeb80", "#ff8197", "#f0d0ff", "#bfe1d9", "#e4e7d2", "#ffd1dc", "#c5e3f6",
-    "#d9f0a3", "#fdd49e", "#bcbddc", "#a6dba0", "#f4a582", "#92c5de",
+    "#7aecec",
+    "#bfeeb7",
+    "#feca74",
+    "#ff9561",
+    "#aa9cfc",
+    "#c887fb",
+    "#9cc9cc",
+    "#ffeb80",
+    "#ff8197",
+    "#f0d0ff",
+    "#bfe1d9",
+    "#e4e7d2",
+    "#ffd1dc",
+    "#c5e3f6",
+    "#d9f0a3",
+    "#fdd49e",
+    "#bcbddc",
+    "#a6dba0",
+    "#f4a582",
+    "#92c5de",
 )
 
 DISPLACY_COLORS: Dict[str, str] = {}

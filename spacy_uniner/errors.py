@@ -14,20 +14,11 @@ class Errors(metaclass=ErrorsWithCodes):
         '(nlp(text, component_cfg={"<name>": {"labels": [...]}})) or per doc '
         "(doc._.uniner_labels)."
     )
-    E002 = (
-        "Invalid label {label!r}: labels and entity-type texts must be "
-        "non-blank strings."
-    )
+    E002 = "Invalid label {label!r}: labels and entity-type texts must be non-blank strings."
     E003 = "Duplicate label {label!r} in `labels`; each label may appear once."
     E004 = "Duplicate entity-type text {text!r}: labels {labels} ask the same question."
-    E005 = (
-        "`labels` must be a list of strings or a dict of strings, "
-        "got {type_name}."
-    )
-    E006 = (
-        "Unknown alignment mode {mode!r}; choose one of 'strict', 'contract', 'expand' "
-        "(see `Doc.char_span`)."
-    )
+    E005 = "`labels` must be a list of strings or a dict of strings, got {type_name}."
+    E006 = "Unknown alignment mode {mode!r}; choose one of 'strict', 'contract', 'expand' (see `Doc.char_span`)."
     E007 = (
         "max_input_length={max_input_length} leaves no room for the passage: the "
         "prompt around it already takes {overhead} tokens. Increase `max_input_length`."
@@ -50,10 +41,7 @@ class Errors(metaclass=ErrorsWithCodes):
         "Conversation turn {index} is from {got!r}, expected {expected!r}: turns must "
         "alternate human/gpt, starting with human (the Pile-NER `conversations` format)."
     )
-    E015 = (
-        "Got {got} predictions for {expected} gold answers: give one prediction per gold "
-        "answer, in the same order."
-    )
+    E015 = "Got {got} predictions for {expected} gold answers: give one prediction per gold answer, in the same order."
 
     # OpenAI-compatible backend (spacy_uniner/backends/openai_compat.py) and the
     # response cache (spacy_uniner/cache.py)
@@ -95,23 +83,19 @@ class Errors(metaclass=ErrorsWithCodes):
         "The tokenizer {tokenizer!r} is not the one of the model served at "
         "{base_url}: the probe {probe!r} is {local} here but {served} on the server. Set "
         "`tokenizer` to the served model's folder or hub name, or set "
-        "prompt_format = \"text\" to let the server tokenize."
+        'prompt_format = "text" to let the server tokenize.'
     )
     E154 = (
         "The server at {base_url} rejected a prompt given as token ids ({cause}). "
         "Serve with llama.cpp's `llama-server` or vLLM, which take token ids, or set "
-        "prompt_format = \"text\" for servers that parse `</s>` in text as the EOS token "
+        'prompt_format = "text" for servers that parse `</s>` in text as the EOS token '
         "(llama-cpp-python's server does)."
     )
-    E155 = (
-        "prompt_format = {value!r}: choose 'auto' (token ids when a tokenizer "
-        "loads, else text), 'tokens' or 'text'."
-    )
+    E155 = "prompt_format = {value!r}: choose 'auto' (token ids when a tokenizer loads, else text), 'tokens' or 'text'."
     E156 = (
-        "prompt_format = \"tokens\" needs the served model's tokenizer, and none "
+        'prompt_format = "tokens" needs the served model\'s tokenizer, and none '
         "loaded from {name!r}: set `tokenizer` to the model's folder or hub name."
     )
-
 
     # Span student component (student/component.py)
     E202 = "`threshold` must be a number in (0, 1), got {value!r}."
@@ -122,7 +106,7 @@ class Errors(metaclass=ErrorsWithCodes):
     )
     E204 = (
         "`type_thresholds` must map type names to numbers in (0, 1), got {key!r}: {value!r}. "
-        "Example: {{\"person\": 0.3, \"city\": 0.5}}."
+        'Example: {{"person": 0.3, "city": 0.5}}.'
     )
 
     # Student training data (student/corpus.py)
@@ -157,20 +141,13 @@ class Errors(metaclass=ErrorsWithCodes):
     )
     E505 = (
         "{path}: expected a JSON object mapping each type to its definition (a string, or "
-        "SLIMER's {{\"gpt_answer\": ...}})."
+        'SLIMER\'s {{"gpt_answer": ...}}).'
     )
-    E506 = (
-        "{path}: no definition for type {etype!r}: give a string, or a `gpt_answer` that "
-        'holds "Definition": "...".'
-    )
+    E506 = '{path}: no definition for type {etype!r}: give a string, or a `gpt_answer` that holds "Definition": "...".'
     E507 = "Unknown fault kind(s) {kinds}; choose from {choices}."
-    E508 = (
-        "Transient fault rates {rates} sum to {total}: keep the sum below 1 so that some "
-        "requests succeed."
-    )
+    E508 = "Transient fault rates {rates} sum to {total}: keep the sum below 1 so that some requests succeed."
     E509 = (
-        "Dataset {dataset!r}: no labels given and no entities in the docs. Pass `labels`, "
-        "or docs with gold entities."
+        "Dataset {dataset!r}: no labels given and no entities in the docs. Pass `labels`, or docs with gold entities."
     )
     E510 = (
         "Tokenizer {name!r} is not a fast tokenizer, and passages need its character "
@@ -178,7 +155,7 @@ class Errors(metaclass=ErrorsWithCodes):
         "white-space tokens."
     )
     E511 = "{path}:{line}: not a JSON line ({error}); fix or remove that line."
-    E512 = "{path}:{line}: expected an object with a 'text' string, like {{\"text\": \"...\"}}."
+    E512 = '{path}:{line}: expected an object with a \'text\' string, like {{"text": "..."}}.'
     E513 = (
         "{path}: no .jsonl, .jsonl.gz or .txt files in this directory; give the corpus "
         "files or a folder that holds them."
@@ -215,8 +192,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E704 = "training.output_dir is not set: give it in the config or as OUTPUT (`train CONFIG OUTPUT`)."
     E705 = "Invalid `{where}` settings: {error}"
     E706 = (
-        "model.lora needs a pretrained base: set model.name_or_path, or drop model.lora to "
-        "train a model from scratch."
+        "model.lora needs a pretrained base: set model.name_or_path, or drop model.lora to train a model from scratch."
     )
     E707 = "Unexpected argument {arg!r}: overrides look like --training.learning_rate 1e-4."
     E708 = (
@@ -230,19 +206,13 @@ class Errors(metaclass=ErrorsWithCodes):
         "Training data not found: {path}. Give a .json or .jsonl file of conversations "
         "(see `python -m spacy_uniner build-data`)."
     )
-    E712 = (
-        "Unsupported training data file {path}: use .json (a list of conversations) or "
-        ".jsonl (one per line)."
-    )
+    E712 = "Unsupported training data file {path}: use .json (a list of conversations) or .jsonl (one per line)."
     E713 = "{path} must hold a JSON list of conversation records, got {type_name}."
     E714 = (
         "{where}: expected a dict with a non-empty 'conversations' list, as in "
         '{{"id": ..., "conversations": [{{"from": "human", "value": ...}}, ...]}}.'
     )
-    E715 = (
-        "{where}: {n} turns; a conversation must end with a gpt turn (the answer to its "
-        "last question)."
-    )
+    E715 = "{where}: {n} turns; a conversation must end with a gpt turn (the answer to its last question)."
     E716 = "{where}: turn {index} must be a dict with a string 'value'."
     E717 = "{where}: invalid conversation: {error}"
     E718 = (
@@ -283,25 +253,13 @@ class Errors(metaclass=ErrorsWithCodes):
     )
 
     # Benchmark catalogue and evaluation (evaluation/)
-    E801 = (
-        "Dataset {name!r} has no split {split!r}; it has: {splits}. Choose one of them "
-        "(--split)."
-    )
-    E802 = (
-        "Catalogue entry {name!r} lacks {keys}: every entry needs 'domain', 'format' and "
-        "'splits'."
-    )
+    E801 = "Dataset {name!r} has no split {split!r}; it has: {splits}. Choose one of them (--split)."
+    E802 = "Catalogue entry {name!r} lacks {keys}: every entry needs 'domain', 'format' and 'splits'."
     E803 = "Catalogue entry {name!r}: domain {domain!r} is not one of {domains}."
     E804 = "Catalogue entry {name!r}: unknown format {format!r}; the readers know {formats}."
-    E805 = (
-        "Dataset catalogue not found at {path}: pass the path of a datasets.yml "
-        "(--catalogue)."
-    )
+    E805 = "Dataset catalogue not found at {path}: pass the path of a datasets.yml (--catalogue)."
     E806 = "{path}: expected a top-level 'datasets' mapping of dataset name to entry."
-    E807 = (
-        "Unknown dataset or tag {name!r}: choose from the datasets {datasets} or the tags "
-        "{tags}."
-    )
+    E807 = "Unknown dataset or tag {name!r}: choose from the datasets {datasets} or the tags {tags}."
     E808 = (
         "Unknown dataset {name!r}; the catalogue has: {known}. Add an entry to the "
         "catalogue to evaluate another dataset."
@@ -335,9 +293,7 @@ class Warnings(metaclass=ErrorsWithCodes):
     )
 
     # Response cache
-    W101 = (
-        "{path}: dropped a torn final line ({size} bytes) left by an interrupted run."
-    )
+    W101 = "{path}: dropped a torn final line ({size} bytes) left by an interrupted run."
 
     # OpenAI-compatible backend (spacy_uniner/backends/openai_compat.py)
     W150 = (
@@ -389,10 +345,7 @@ class Warnings(metaclass=ErrorsWithCodes):
         "version. Fetch it again with `weasel assets`."
     )
     W803 = "{source}: dropped mentions of tags the label map does not cover ({counts})."
-    W804 = (
-        "{source}: {count} overlapping gold mentions kept in doc.spans[{key!r}] but not in "
-        "doc.ents."
-    )
+    W804 = "{source}: {count} overlapping gold mentions kept in doc.spans[{key!r}] but not in doc.ents."
     W805 = "{source}: {count} mentions could not be aligned to tokens and were dropped."
     W806 = "{source}: skipped {count} empty tokens."
     W802 = (

@@ -38,9 +38,7 @@ class Query:
     suffix: str
 
 
-def plan_windows(
-    doc: Doc, token_costs: Sequence[int], budget: int, overlap: int
-) -> List[Window]:
+def plan_windows(doc: Doc, token_costs: Sequence[int], budget: int, overlap: int) -> List[Window]:
     """Cover ``doc`` with windows whose summed ``token_costs`` fit in ``budget``.
 
     A doc that fits is one window. Otherwise sentences are packed together when the doc
@@ -96,9 +94,7 @@ def build_queries(
             passage = doc.text[window.start_char : window.end_char]
             prefix = protocol.passage_prefix(passage)
             for label, entity_type in labels.items():
-                queries.append(
-                    Query(i, window, label, entity_type, prefix, protocol.query_suffix(entity_type))
-                )
+                queries.append(Query(i, window, label, entity_type, prefix, protocol.query_suffix(entity_type)))
     return queries
 
 
@@ -129,7 +125,11 @@ def fit_windows(
         return [whole]
     costs = token_costs(doc, count_tokens)
     windows = plan_windows(doc, costs, budget, overlap)
-    return [fitted for window, over in zip(windows, excess(windows)) for fitted in _refit(doc, window, over, costs, budget, overlap, excess)]
+    return [
+        fitted
+        for window, over in zip(windows, excess(windows))
+        for fitted in _refit(doc, window, over, costs, budget, overlap, excess)
+    ]
 
 
 def _refit(doc, window, over, costs, budget, overlap, excess) -> List[Window]:
@@ -138,10 +138,19 @@ def _refit(doc, window, over, costs, budget, overlap, excess) -> List[Window]:
     span = doc[window.start : window.end].as_doc()
     budget = min(budget, sum(costs[window.start : window.end])) - over
     parts = [
-        Window(w.start + window.start, w.end + window.start, w.start_char + window.start_char, w.end_char + window.start_char)
+        Window(
+            w.start + window.start,
+            w.end + window.start,
+            w.start_char + window.start_char,
+            w.end_char + window.start_char,
+        )
         for w in plan_windows(span, costs[window.start : window.end], max(budget, 1), overlap)
     ]
-    return [fitted for part, part_over in zip(parts, excess(parts)) for fitted in _refit(doc, part, part_over, costs, budget, overlap, excess)]
+    return [
+        fitted
+        for part, part_over in zip(parts, excess(parts))
+        for fitted in _refit(doc, part, part_over, costs, budget, overlap, excess)
+    ]
 
 
 def token_costs(doc: Doc, count_tokens: CountTokens) -> List[int]:

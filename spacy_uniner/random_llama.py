@@ -69,9 +69,7 @@ def init_llama(
     return LlamaForCausalLM(config)
 
 
-def build_tiny_model(
-    texts: Iterable[str], output_dir: str | Path, vocab_size: int = 1000, **model_kwargs
-) -> Path:
+def build_tiny_model(texts: Iterable[str], output_dir: str | Path, vocab_size: int = 1000, **model_kwargs) -> Path:
     """Train a tokenizer on ``texts``, initialise a LLaMA and save both to ``output_dir``."""
     output_dir = Path(output_dir)
     tokenizer = train_tokenizer(texts, vocab_size=vocab_size)

@@ -14,17 +14,23 @@ from spacy.errors import filter_warning
 
 from spacy_uniner import protocol
 from spacy_uniner.cache import ResponseCache
+from spacy_uniner.data.catalogue import load_catalogue, load_dataset, select
 from spacy_uniner.distill.passages import chunk_bounds, read_documents
 from spacy_uniner.distill.teacher import TeacherConfig, teacher_messages
 from spacy_uniner.errors import Errors, Warnings
-from spacy_uniner.data.catalogue import load_catalogue, load_dataset, select
 from spacy_uniner.training.config import load_config, parse_overrides
 from spacy_uniner.training.data import read_conversations
 
 PACKAGE = Path(__file__).resolve().parents[1] / "spacy_uniner"
 
 CODED_EXCEPTIONS = {
-    "ValueError", "TypeError", "KeyError", "FileNotFoundError", "OSError", "ImportError", "RuntimeError"
+    "ValueError",
+    "TypeError",
+    "KeyError",
+    "FileNotFoundError",
+    "OSError",
+    "ImportError",
+    "RuntimeError",
 }
 
 
@@ -83,7 +89,6 @@ def test_no_two_codes_share_a_template():
             shared.append(f"{seen[text]} and {code}: {raw!r}")
         seen.setdefault(text, code)
     assert not shared, "\n".join(shared)
-
 
 
 def test_raised_messages_come_from_the_catalogue():

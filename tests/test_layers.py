@@ -9,8 +9,19 @@ PACKAGE = Path(__file__).resolve().parents[1] / "spacy_uniner"
 
 # The first matching prefix gives a module's layer; a module may import its own layer or below.
 LAYERS = [
-    ("recipes", ("distill", "training", "evaluation", "student.cli", "student.corpus", "student.threshold",
-                 "student.pretrain", "__main__")),
+    (
+        "recipes",
+        (
+            "distill",
+            "training",
+            "evaluation",
+            "student.cli",
+            "student.corpus",
+            "student.threshold",
+            "student.pretrain",
+            "__main__",
+        ),
+    ),
     ("pipes", ("pipes", "student")),
     ("backends", ("backends",)),
     ("base", ("",)),
@@ -56,7 +67,6 @@ def test_no_module_imports_a_layer_above_its_own():
             if ORDER.index(layer(name)) > ORDER.index(own):
                 upward.append(f"{module} ({own}) imports {target} ({layer(name)})")
     assert not upward, "\n".join(upward)
-
 
 
 def test_no_module_finds_files_through_its_own_location():

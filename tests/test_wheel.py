@@ -23,7 +23,18 @@ def test_wheel_scores_an_embedded_eval_file_with_the_default_catalogue(tiny_llam
         shutil.copy(ROOT / name, source / name)
     shutil.copytree(ROOT / "spacy_uniner", source / "spacy_uniner", ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"), str(source)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path / "dist"),
+            str(source),
+        ],
         check=True,
         capture_output=True,
         timeout=300,
@@ -41,13 +52,31 @@ def test_wheel_scores_an_embedded_eval_file_with_the_default_catalogue(tiny_llam
     env = {**os.environ, "PYTHONPATH": str(site), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     where = subprocess.run(
         [sys.executable, "-c", "import spacy_uniner; print(spacy_uniner.__file__)"],
-        cwd=elsewhere, env=env, capture_output=True, text=True, check=True,
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert where.stdout.startswith(str(site))
     data = ROOT / "assets" / "embedded" / "data"
-    args = ["evaluate", str(tmp_path / "pipeline"), "uniner_crossner_ai", "out", "--data-dir", str(data), "--limit", "3"]
+    args = [
+        "evaluate",
+        str(tmp_path / "pipeline"),
+        "uniner_crossner_ai",
+        "out",
+        "--data-dir",
+        str(data),
+        "--limit",
+        "3",
+    ]
     result = subprocess.run(
-        [sys.executable, "-m", "spacy_uniner", *args], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "spacy_uniner", *args],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     metrics = srsly.read_json(elsewhere / "out" / "metrics.json")

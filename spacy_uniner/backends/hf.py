@@ -16,6 +16,7 @@ from .loading import torch_dtype as resolve_dtype
 
 logger = logging.getLogger(__name__)
 
+
 class HuggingFaceBackend:
     """Greedy decoding with ``AutoModelForCausalLM``, many prompts per batch, left padding.
 
@@ -46,7 +47,11 @@ class HuggingFaceBackend:
         import torch
         from transformers import AutoModelForCausalLM
 
-        positive = (("batch_size", batch_size), ("max_new_tokens", max_new_tokens), ("max_batch_tokens", max_batch_tokens))
+        positive = (
+            ("batch_size", batch_size),
+            ("max_new_tokens", max_new_tokens),
+            ("max_batch_tokens", max_batch_tokens),
+        )
         for key, value in positive:
             if not isinstance(value, int) or value < 1:
                 raise ValueError(Errors.E008.format(name=key, what="a positive integer", value=value))

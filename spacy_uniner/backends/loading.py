@@ -20,9 +20,7 @@ def load_tokenizer(name_or_path: str, **kwargs: Any):
         return AutoTokenizer.from_pretrained(name_or_path, **kwargs)
     except ImportError as e:
         raise ImportError(
-            Errors.E013.format(
-                name=name_or_path, packages=missing_packages(e), error=" ".join(str(e).split())
-            )
+            Errors.E013.format(name=name_or_path, packages=missing_packages(e), error=" ".join(str(e).split()))
         ) from e
     except (OSError, ValueError) as e:
         raise OSError(Errors.E009.format(name=name_or_path, error=e)) from e

@@ -138,7 +138,7 @@ class OpenAICompatibleBackend:
         except OSError as e:
             if prompt_format == "tokens":
                 raise OSError(Errors.E156.format(name=self.model)) from e
-        warnings.warn(Warnings.W150.format(model=self.model))
+        warnings.warn(Warnings.W150.format(model=self.model), stacklevel=2)
         return None
 
     @property
@@ -189,8 +189,14 @@ class OpenAICompatibleBackend:
             self.http.add("failures")
             cause = "the response has no choices"
             raise BackendRequestError(
-                Errors.E101.format(index=item.indices[0], total=total, attempts=len(attempts),
-                                   base_url=self.base_url, model=self.model, cause=cause),
+                Errors.E101.format(
+                    index=item.indices[0],
+                    total=total,
+                    attempts=len(attempts),
+                    base_url=self.base_url,
+                    model=self.model,
+                    cause=cause,
+                ),
                 item.indices[0],
             )
         usage = response.usage

@@ -118,8 +118,14 @@ def check_tokenizer(tokenizer: Any, name: str, base_url: str, model: str, api_ke
     import httpx
 
     root = re.sub(r"/v1/?$", "", base_url.rstrip("/"))
-    body = {"model": model, "prompt": PROBE, "content": PROBE, "input": PROBE,
-            "add_special_tokens": False, "add_special": False}  # vLLM, llama.cpp, llama-cpp-python
+    body = {
+        "model": model,
+        "prompt": PROBE,
+        "content": PROBE,
+        "input": PROBE,
+        "add_special_tokens": False,
+        "add_special": False,
+    }  # vLLM, llama.cpp, llama-cpp-python
     served = None
     for path in TOKENIZE_PATHS:
         try:
@@ -132,16 +138,14 @@ def check_tokenizer(tokenizer: Any, name: str, base_url: str, model: str, api_ke
             served = response.json().get("tokens")
             break
     if not isinstance(served, list):
-        warnings.warn(Warnings.W151.format(base_url=base_url, tokenizer=name))
+        warnings.warn(Warnings.W151.format(base_url=base_url, tokenizer=name), stacklevel=2)
         return True
     local = tokenizer(PROBE, add_special_tokens=False)["input_ids"]
     bos = tokenizer.bos_token_id
     if served[:1] == [bos] and local[:1] != [bos]:
         served = served[1:]  # llama-cpp-python's endpoint always adds BOS
     if served != local:
-        raise ValueError(
-            Errors.E153.format(tokenizer=name, base_url=base_url, probe=PROBE, local=local, served=served)
-        )
+        raise ValueError(Errors.E153.format(tokenizer=name, base_url=base_url, probe=PROBE, local=local, served=served))
     return True
 
 

@@ -18,9 +18,7 @@ from . import resource_path
 from .readers import FORMATS, Query, ReadStats, read_with_stats
 
 DEFAULT_CATALOGUE = resource_path("datasets.yml")
-DOMAINS = (
-    "general", "biomed", "clinics", "STEM", "programming", "social media", "law", "finance", "transport"
-)
+DOMAINS = ("general", "biomed", "clinics", "STEM", "programming", "social media", "law", "finance", "transport")
 
 
 @dataclass(frozen=True)
@@ -56,9 +54,7 @@ class DatasetSpec:
 
     def files(self, split: str) -> tuple[DataFile, ...]:
         if split not in self.splits:
-            raise ValueError(
-                Errors.E801.format(name=self.name, split=split, splits=", ".join(self.splits))
-            )
+            raise ValueError(Errors.E801.format(name=self.name, split=split, splits=", ".join(self.splits)))
         return self.splits[split]
 
 
@@ -140,9 +136,7 @@ def select(names: Iterable[str], catalogue: dict[str, DatasetSpec]) -> list[str]
             matches = [n for n, spec in catalogue.items() if name in spec.tags]
         if not matches:
             tags = sorted({t for spec in catalogue.values() for t in spec.tags})
-            raise ValueError(
-                Errors.E807.format(name=name, datasets=", ".join(catalogue), tags=", ".join(tags))
-            )
+            raise ValueError(Errors.E807.format(name=name, datasets=", ".join(catalogue), tags=", ".join(tags)))
         out.extend(m for m in matches if m not in out)
     return out
 
@@ -170,17 +164,13 @@ def load_dataset(
     for data_file in spec.files(split):
         path = Path(data_dir) / data_file.path
         if not path.exists():
-            raise FileNotFoundError(
-                Errors.E809.format(name=name, split=split, path=path, url=data_file.url)
-            )
+            raise FileNotFoundError(Errors.E809.format(name=name, split=split, path=path, url=data_file.url))
         if data_file.md5 and path.is_file() and get_checksum(path) != data_file.md5:
-            warnings.warn(Warnings.W801.format(path=path, md5=data_file.md5))
+            warnings.warn(Warnings.W801.format(path=path, md5=data_file.md5), stacklevel=2)
         file_docs, file_queries, file_stats = read_with_stats(path, spec.format, vocab, spec.label_map)
         file_stats.log(path)
         if file_queries is not None:
-            queries.extend(
-                Query(q.doc_index + len(docs), q.label, q.gold, q.id) for q in file_queries
-            )
+            queries.extend(Query(q.doc_index + len(docs), q.label, q.gold, q.id) for q in file_queries)
         docs.extend(file_docs)
         stats += file_stats
     if spec.format != "uniner_eval":
@@ -237,5 +227,9 @@ def render_project_assets(project_yml: str, catalogue: dict[str, DatasetSpec] | 
     lines = [ASSETS_BEGIN]
     for asset in project_assets(catalogue):
         lines.append(f"  - dest: {asset['dest']}")
-        lines += [f"    {key}: {json.dumps(asset[key])}" for key in ("url", "checksum", "description", "extra") if key in asset]
+        lines += [
+            f"    {key}: {json.dumps(asset[key])}"
+            for key in ("url", "checksum", "description", "extra")
+            if key in asset
+        ]
     return project_yml[:start] + "\n".join(lines) + "\n" + project_yml[end:]

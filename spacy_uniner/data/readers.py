@@ -75,13 +75,13 @@ class ReadStats:
         """Warn about everything that was dropped."""
         if self.dropped_tags:
             counts = ", ".join(f"{t}: {n}" for t, n in sorted(self.dropped_tags.items()))
-            warnings.warn(Warnings.W803.format(source=source, counts=counts))
+            warnings.warn(Warnings.W803.format(source=source, counts=counts), stacklevel=2)
         if self.overlapping:
-            warnings.warn(Warnings.W804.format(source=source, count=self.overlapping, key=GOLD_SPANS_KEY))
+            warnings.warn(Warnings.W804.format(source=source, count=self.overlapping, key=GOLD_SPANS_KEY), stacklevel=2)
         if self.unaligned:
-            warnings.warn(Warnings.W805.format(source=source, count=self.unaligned))
+            warnings.warn(Warnings.W805.format(source=source, count=self.unaligned), stacklevel=2)
         if self.empty_tokens:
-            warnings.warn(Warnings.W806.format(source=source, count=self.empty_tokens))
+            warnings.warn(Warnings.W806.format(source=source, count=self.empty_tokens), stacklevel=2)
 
 
 SpanTriple = tuple[int, int, str]
@@ -126,9 +126,7 @@ class _Builder:
         """Add a doc tokenised so that every mention boundary is a token boundary."""
         return self.add_doc(*self.doc_from_text(text, char_spans))
 
-    def doc_from_text(
-        self, text: str, char_spans: Iterable[tuple[int, int, str]]
-    ) -> tuple[Doc, list[Span]]:
+    def doc_from_text(self, text: str, char_spans: Iterable[tuple[int, int, str]]) -> tuple[Doc, list[Span]]:
         char_spans = list(char_spans)
         doc = self.tokenize(text, {o for s, e, _ in char_spans for o in (s, e)})
         gold: list[Span] = []
@@ -221,7 +219,7 @@ def _column_reader(
                     raise ValueError(Errors.E810.format(path=path, line=number, columns=min_cols, text=line))
                 word, tag = cols[token_col].strip(), cols[tag_col].strip()
                 if token_prefix and word.startswith(token_prefix):
-                    word = word[len(token_prefix):]
+                    word = word[len(token_prefix) :]
                 if not word:
                     builder.stats.empty_tokens += 1
                     continue
@@ -262,7 +260,7 @@ def _read_json(path: Path):
 
 def _read_genia(path: Path, builder: _Builder) -> None:
     """JSON list of ``{"sentence": [tokens], "ner": [{"index": [token ids], "type"}]}``."""
-    for i, item in enumerate(_read_json(path)):
+    for item in _read_json(path):
         spans = []
         for mention in item["ner"]:
             index = sorted(mention["index"])
@@ -437,9 +435,7 @@ def read_with_stats(
     return builder.docs, queries, builder.stats
 
 
-def read_docs(
-    path: str | Path, fmt: str, vocab: Vocab, label_map: dict[str, str | None] | None = None
-) -> list[Doc]:
+def read_docs(path: str | Path, fmt: str, vocab: Vocab, label_map: dict[str, str | None] | None = None) -> list[Doc]:
     """Read gold docs in format ``fmt`` (one of :data:`FORMATS`), logging what was dropped."""
     docs, _, stats = read_with_stats(path, fmt, vocab, label_map)
     stats.log(path)
@@ -534,7 +530,7 @@ def _read_figer_json(path: Path, builder: _Builder) -> None:
             item = json.loads(line)
             spans = []
             for m in item["mentions"]:
-                labels = sorted(m["labels"], key=lambda l: (-l.count("/"), l))
+                labels = sorted(m["labels"], key=lambda name: (-name.count("/"), name))
                 if labels:
                     spans.append((m["start"], m["end"], labels[0]))
             builder.add(list(item["tokens"]), spans)

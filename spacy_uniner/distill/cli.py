@@ -22,9 +22,7 @@ from .teacher import Teacher, TeacherConfig
 
 
 def passages(
-    corpus: Path = typer.Argument(
-        ..., help="JSONL ({'text': ...}, .gz allowed) or .txt file, or a folder of them"
-    ),
+    corpus: Path = typer.Argument(..., help="JSONL ({'text': ...}, .gz allowed) or .txt file, or a folder of them"),
     output: Path = typer.Argument(..., help="Output JSONL of {'id', 'text'} passages"),
     n: int = typer.Option(50_000, "--n", help="Passages to sample"),
     max_tokens: int = typer.Option(256, help="Maximum tokens per passage"),
@@ -64,9 +62,7 @@ def passages(
 def annotate(
     passages_path: Path = typer.Argument(..., help="JSONL of {'id', 'text'} passages"),
     output: Path = typer.Argument(..., help="Output JSONL: one teacher record per passage"),
-    cache: Optional[Path] = typer.Option(
-        None, help="Response cache (default: teacher_cache.jsonl next to OUTPUT)"
-    ),
+    cache: Optional[Path] = typer.Option(None, help="Response cache (default: teacher_cache.jsonl next to OUTPUT)"),
     model: str = typer.Option("gpt-3.5-turbo-0301", envvar="UNINER_TEACHER_MODEL", help="Teacher model"),
     base_url: Optional[str] = typer.Option(None, envvar="OPENAI_BASE_URL", help="OpenAI-compatible API URL"),
     api_key_env: str = typer.Option("OPENAI_API_KEY", help="Environment variable holding the API key"),
@@ -190,12 +186,8 @@ def gold_teacher(
     data: Path = typer.Argument(..., help="Annotated passages (sample JSONL or SLIMER Pile-NER JSONL)"),
     host: str = typer.Option("127.0.0.1", help="Host to bind"),
     port: int = typer.Option(8000, help="Port (0: any free port)"),
-    definitions: Optional[Path] = typer.Option(
-        None, help="Type definitions (JSON) for the definition prompt"
-    ),
-    faults: str = typer.Option(
-        "", help="Injected faults, e.g. '429=0.1,500=0.05,timeout=0.05,malformed=0.02'"
-    ),
+    definitions: Optional[Path] = typer.Option(None, help="Type definitions (JSON) for the definition prompt"),
+    faults: str = typer.Option("", help="Injected faults, e.g. '429=0.1,500=0.05,timeout=0.05,malformed=0.02'"),
     seed: int = typer.Option(0, help="Seed of the fault schedule"),
     delay: float = typer.Option(0.0, help="Seconds of latency per request"),
     timeout_delay: float = typer.Option(2.0, help="Seconds an injected timeout holds the answer"),

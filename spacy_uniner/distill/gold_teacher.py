@@ -145,11 +145,7 @@ class GoldTeacher:
         messages = body.get("messages") or []
         user = next((m.get("content") for m in reversed(messages) if m.get("role") == "user"), None)
         variant = next(
-            (
-                v
-                for v, instr in INSTRUCTIONS.items()
-                if isinstance(user, str) and user.startswith(instr + PASSAGE_LINE)
-            ),
+            (v for v, instr in INSTRUCTIONS.items() if isinstance(user, str) and user.startswith(instr + PASSAGE_LINE)),
             None,
         )
         if variant is None:

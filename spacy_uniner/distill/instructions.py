@@ -86,9 +86,7 @@ def instruction_data(examples: Sequence[AnnotatedPassage], negatives: int = 2, s
         present = [etype for etype, _ in turns]
         turns += [(etype, []) for etype in sampler.sample(rng, negatives, exclude=present)]
         order = rng.permutation(len(turns))
-        data.append(
-            {"id": example.id, "conversations": conversation(example.text, [turns[i] for i in order])}
-        )
+        data.append({"id": example.id, "conversations": conversation(example.text, [turns[i] for i in order])})
     return data
 
 
@@ -107,9 +105,7 @@ def supervised_data(
     """
 
     docs = list(docs)
-    gold = [
-        list(doc.spans[GOLD_SPANS_KEY]) if GOLD_SPANS_KEY in doc.spans else list(doc.ents) for doc in docs
-    ]
+    gold = [list(doc.spans[GOLD_SPANS_KEY]) if GOLD_SPANS_KEY in doc.spans else list(doc.ents) for doc in docs]
     if labels is None:
         labels = sorted({span.label_ for spans in gold for span in spans})
     if not labels:

@@ -31,9 +31,7 @@ def data_stats(
         "records": counts.get("records", 0),
         "unparseable": counts.get("unparseable", 0),
         "no_entities": counts.get("no_entities", 0),
-        "dropped_pairs": {
-            k[len("dropped_") :]: v for k, v in sorted(counts.items()) if k.startswith("dropped_")
-        },
+        "dropped_pairs": {k[len("dropped_") :]: v for k, v in sorted(counts.items()) if k.startswith("dropped_")},
         "passages": len(examples),
         "entities": total,
         "distinct_types": len(freqs),
@@ -59,8 +57,7 @@ def print_stats(stats: Mapping[str, Any]) -> None:
     ]
     msg.table(rows, aligns=("l", "r"))
     bands = [
-        (name, band["types"], f"{100 * band['mention_share']:.1f}%")
-        for name, band in stats["frequency_bands"].items()
+        (name, band["types"], f"{100 * band['mention_share']:.1f}%") for name, band in stats["frequency_bands"].items()
     ]
     msg.table(bands, header=("band", "types", "mentions"), aligns=("l", "r", "r"), divider=True)
     msg.table(stats["head"], header=("head type", "mentions"), aligns=("l", "r"), divider=True)

@@ -72,13 +72,9 @@ class TeacherConfig:
         if self.variant not in INSTRUCTIONS:
             raise ValueError(Errors.E501.format(variant=self.variant, choices=sorted(INSTRUCTIONS)))
         if self.concurrency < 1:
-            raise ValueError(
-                Errors.E008.format(name="concurrency", what="a positive integer", value=self.concurrency)
-            )
+            raise ValueError(Errors.E008.format(name="concurrency", what="a positive integer", value=self.concurrency))
         if self.max_retries < 0:
-            raise ValueError(
-                Errors.E008.format(name="max_retries", what="an integer >= 0", value=self.max_retries)
-            )
+            raise ValueError(Errors.E008.format(name="max_retries", what="an integer >= 0", value=self.max_retries))
 
     def params(self) -> dict[str, Any]:
         """Generation parameters: part of the cache key."""
@@ -216,9 +212,7 @@ class Teacher:
         summary.seconds = time.perf_counter() - start
         return summary
 
-    def collect(
-        self, passages: Iterable[Mapping[str, str]], cache: ResponseCache
-    ) -> tuple[list[dict[str, Any]], int]:
+    def collect(self, passages: Iterable[Mapping[str, str]], cache: ResponseCache) -> tuple[list[dict[str, Any]], int]:
         """The cached records of ``passages`` in their order, and how many have none."""
         records, missing = [], 0
         for row in passages:
@@ -246,7 +240,7 @@ class Teacher:
         if outcome.text is None:
             summary.failed += 1
             summary.failures.append({"id": str(row.get("id", "")), "error": outcome.error or ""})
-            warnings.warn(Warnings.W501.format(id=row.get("id"), error=outcome.error))
+            warnings.warn(Warnings.W501.format(id=row.get("id"), error=outcome.error), stacklevel=2)
             return
         error = None
         try:

@@ -66,9 +66,7 @@ def evaluate_command(
         n = min(limit, len(dataset.docs)) if limit else len(dataset.docs)
         msg.info(f"{name} ({split}): {n} of {len(dataset.docs)} passages, {len(dataset.labels)} types")
         result = evaluate_dataset(nlp, dataset, limit=limit, batch_size=batch_size, label_map=mapping)
-        msg.good(
-            f"{name}: string F1 {100 * result.string.f1:.1f}, span F1 {100 * result.spans['ents_f']:.1f}"
-        )
+        msg.good(f"{name}: string F1 {100 * result.string.f1:.1f}, span F1 {100 * result.spans['ents_f']:.1f}")
         results.append(result)
     meta = {
         "model": model,
@@ -97,7 +95,10 @@ def project_assets_command(
     rendered = render_project_assets(text, load_catalogue(catalogue))
     if check:
         if rendered != text:
-            msg.fail(f"{project} disagrees with the catalogue: run `python -m spacy_uniner project-assets {project}`", exits=1)
+            msg.fail(
+                f"{project} disagrees with the catalogue: run `python -m spacy_uniner project-assets {project}`",
+                exits=1,
+            )
         msg.good(f"{project} agrees with the catalogue")
         return
     project.write_text(rendered, encoding="utf8")

@@ -164,11 +164,9 @@ def evaluate_dataset(
 ) -> DatasetResult:
     """Predict and score the first ``limit`` passages (all when ``None``) of ``dataset``."""
     docs = dataset.docs[:limit] if limit is not None else dataset.docs
-    preds, dropped = predict(
-        nlp, docs, dataset.labels, batch_size=batch_size, desc=dataset.name, label_map=label_map
-    )
+    preds, dropped = predict(nlp, docs, dataset.labels, batch_size=batch_size, desc=dataset.name, label_map=label_map)
     if dropped:
-        warnings.warn(Warnings.W802.format(dataset=dataset.name, counts=dict(dropped)))
+        warnings.warn(Warnings.W802.format(dataset=dataset.name, counts=dict(dropped)), stacklevel=2)
     result = score_dataset(dataset, preds)
     result.dropped_predictions = dropped
     return result

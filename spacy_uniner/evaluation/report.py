@@ -135,15 +135,20 @@ def error_page(result: DatasetResult, n: int) -> str:
             docs.append(
                 {
                     "text": doc.text,
-                    "ents": [{"start": s, "end": e, "label": lab} for s, e, lab in sorted(
-                        gold if kind == "gold" else pred)],
+                    "ents": [
+                        {"start": s, "end": e, "label": lab} for s, e, lab in sorted(gold if kind == "gold" else pred)
+                    ],
                     "title": f"{result.name} #{i} {kind}" + (f" ({status})" if kind == "predicted" else ""),
                 }
             )
         labels |= {lab for *_, lab in gold | pred}
     register_label_colors(sorted(labels))
     return displacy.render(
-        docs, style="ent", manual=True, page=True, jupyter=False,
+        docs,
+        style="ent",
+        manual=True,
+        page=True,
+        jupyter=False,
         options={"colors": dict(DISPLACY_COLORS)},
     )
 

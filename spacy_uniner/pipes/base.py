@@ -126,7 +126,9 @@ class OpenNERPipe(Pipe):
     def __call__(self, doc: Doc, labels: Optional[LabelsInput] = None) -> Doc:
         return self.process([doc], labels)[0]
 
-    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 32, labels: Optional[LabelsInput] = None) -> Iterator[Doc]:
+    def pipe(
+        self, stream: Iterable[Doc], *, batch_size: int = 32, labels: Optional[LabelsInput] = None
+    ) -> Iterator[Doc]:
         """Process docs in batches; a failing batch goes to spaCy's error handler."""
         error_handler = self.get_error_handler()
         for docs in util.minibatch(stream, size=batch_size):

@@ -35,7 +35,13 @@ def score_uniner(examples: Iterable[Example], **kwargs) -> dict[str, Any]:
 
 # Both components: selection on span F1; the paper's string metric is reported alongside.
 DEFAULT_SCORE_WEIGHTS = {
-    "ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None, "uniner_f": 0.0, "uniner_p": 0.0, "uniner_r": 0.0,
+    "ents_f": 1.0,
+    "ents_p": 0.0,
+    "ents_r": 0.0,
+    "ents_per_type": None,
+    "uniner_f": 0.0,
+    "uniner_p": 0.0,
+    "uniner_r": 0.0,
 }
 
 

@@ -5,7 +5,7 @@ from collections import Counter
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc
 
 from ..align import ALIGNMENT_MODES, find_spans
 from ..answers import parse_answer
@@ -14,8 +14,8 @@ from ..cache import Cache
 from ..errors import Errors, Warnings
 from ..labels import LabelsInput
 from ..queries import build_queries
-from .scorer import DEFAULT_SCORE_WEIGHTS, make_uniner_scorer  # noqa: F401  (registers the scorer)
 from .base import EntsFilter, OpenNERPipe, ScoredSpan
+from .scorer import DEFAULT_SCORE_WEIGHTS, make_uniner_scorer  # noqa: F401  (registers the scorer)
 
 DEFAULT_MODEL_CONFIG = {
     "@uniner_backends": "spacy_uniner.HuggingFace.v1",
@@ -111,12 +111,20 @@ class UniversalNER(OpenNERPipe):
         if alignment_mode not in ALIGNMENT_MODES:
             raise ValueError(Errors.E006.format(mode=alignment_mode))
         if not isinstance(max_input_length, int) or max_input_length < 1:
-            raise ValueError(Errors.E008.format(name="max_input_length", what="a positive integer", value=max_input_length))
+            raise ValueError(
+                Errors.E008.format(name="max_input_length", what="a positive integer", value=max_input_length)
+            )
         if window_overlap < 0:
             raise ValueError(Errors.E012.format(overlap=window_overlap))
         filters = {} if ents_filter is None else {"ents_filter": ents_filter}
         super().__init__(
-            vocab, name=name, labels=labels, spans_key=spans_key, overwrite_ents=overwrite_ents, scorer=scorer, **filters
+            vocab,
+            name=name,
+            labels=labels,
+            spans_key=spans_key,
+            overwrite_ents=overwrite_ents,
+            scorer=scorer,
+            **filters,
         )
         self.model = model
         self.cache = cache
@@ -142,7 +150,7 @@ class UniversalNER(OpenNERPipe):
         if len(answers) != len(queries):
             raise ValueError(Errors.E011.format(got=len(answers), expected=len(queries)))
         candidates: List[List[ScoredSpan]] = [[] for _ in docs]
-        parsed_per_doc: List[Dict[str, List[str]]] = [{l: [] for l in ls} for ls in labels_per_doc]
+        parsed_per_doc: List[Dict[str, List[str]]] = [{label: [] for label in labels} for labels in labels_per_doc]
         malformed: List[str] = []
         self.stats["docs"] += len(docs)
         self.stats["queries"] += len(queries)
@@ -172,7 +180,7 @@ class UniversalNER(OpenNERPipe):
             candidates[query.doc_index].extend((span, 1.0) for span in found.spans)
         if malformed:
             warnings.warn(
-                Warnings.W001.format(count=len(malformed), example=malformed[0][:80], component=self.name)
+                Warnings.W001.format(count=len(malformed), example=malformed[0][:80], component=self.name), stacklevel=2
             )
         for doc, parsed in zip(docs, parsed_per_doc):
             doc._.uniner_answers = parsed

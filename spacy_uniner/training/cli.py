@@ -12,9 +12,7 @@ CONTEXT_SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 def train_command(
     ctx: typer.Context,
-    config_path: Path = typer.Argument(
-        ..., exists=True, dir_okay=False, help="Training config (.yml or .json)."
-    ),
+    config_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Training config (.yml or .json)."),
     output: Optional[Path] = typer.Argument(
         None, help="Output folder (sets training.output_dir; default: the config's)."
     ),

@@ -103,9 +103,7 @@ class TrainConfig:
         }
 
 
-def load_config(
-    path: Union[str, Path, None] = None, overrides: Optional[Mapping[str, Any]] = None
-) -> TrainConfig:
+def load_config(path: Union[str, Path, None] = None, overrides: Optional[Mapping[str, Any]] = None) -> TrainConfig:
     """Read a ``.yml``/``.yaml``/``.json`` config, apply dotted overrides and validate."""
     data: Dict[str, Any] = {}
     if path is not None:
@@ -137,10 +135,14 @@ def config_from_dict(data: Mapping[str, Any]) -> TrainConfig:
     config.training = _build(TrainingArguments, training, "training")
     if config.effective_batch_size is not None and config.effective_batch_size < 1:
         raise ValueError(
-            Errors.E008.format(name="effective_batch_size", what="a positive integer", value=config.effective_batch_size)
+            Errors.E008.format(
+                name="effective_batch_size", what="a positive integer", value=config.effective_batch_size
+            )
         )
     if config.data.max_length < 1:
-        raise ValueError(Errors.E008.format(name="data.max_length", what="a positive integer", value=config.data.max_length))
+        raise ValueError(
+            Errors.E008.format(name="data.max_length", what="a positive integer", value=config.data.max_length)
+        )
     if config.model.lora is not None and config.model.name_or_path is None:
         raise ValueError(Errors.E706)
     return config
@@ -196,9 +198,7 @@ def _set_dotted(data: Dict[str, Any], key: str, value: Any) -> None:
 # Ours, not HfArgumentParser or TRL's: they take no nested dataclasses (model.lora.r), give no typo hints.
 def _build(cls: type, data: Any, where: str) -> Any:
     if not isinstance(data, Mapping):
-        raise ValueError(
-            Errors.E709.format(where=where or "config", type_name="a mapping", value=data)
-        )
+        raise ValueError(Errors.E709.format(where=where or "config", type_name="a mapping", value=data))
     hints = get_type_hints(cls)
     known = [f.name for f in dataclasses.fields(cls) if f.init]
     unknown = sorted(set(data) - set(known))
@@ -245,9 +245,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         if tp is str and not isinstance(value, str):
             raise TypeError
     except (TypeError, ValueError):
-        raise ValueError(
-            Errors.E709.format(where=where, type_name=getattr(tp, "__name__", tp), value=value)
-        ) from None
+        raise ValueError(Errors.E709.format(where=where, type_name=getattr(tp, "__name__", tp), value=value)) from None
     return value
 
 

@@ -96,9 +96,7 @@ def turn_end_token(tokenizer) -> str:
     return tokenizer.eos_token
 
 
-def encode(
-    turns: Sequence[Dict[str, str]], tokenizer, max_length: Optional[int] = None
-) -> Optional[Encoded]:
+def encode(turns: Sequence[Dict[str, str]], tokenizer, max_length: Optional[int] = None) -> Optional[Encoded]:
     """Tokenize one conversation and mask everything but the assistant turns.
 
     With ``max_length`` (in tokens, BOS included), trailing turns that do not fit entirely
@@ -193,9 +191,7 @@ class ConversationDataset:
         }
         too_long: List[Any] = []
         for record in tqdm(records, desc="tokenize", unit="conv", disable=not progress):
-            encoded = encode(
-                self._order(record["conversations"], len(self.records)), tokenizer, max_length
-            )
+            encoded = encode(self._order(record["conversations"], len(self.records)), tokenizer, max_length)
             if encoded is None:
                 too_long.append(_record_id(record))
                 continue
@@ -210,9 +206,8 @@ class ConversationDataset:
         if too_long:
             ids = ", ".join(map(repr, too_long[:5])) + (", ..." if len(too_long) > 5 else "")
             warnings.warn(
-                Warnings.W701.format(
-                    dropped=len(too_long), total=len(records), max_length=max_length, ids=ids
-                )
+                Warnings.W701.format(dropped=len(too_long), total=len(records), max_length=max_length, ids=ids),
+                stacklevel=2,
             )
         if self.stats["truncated"]:
             warnings.warn(
@@ -220,10 +215,11 @@ class ConversationDataset:
                     count=self.stats["truncated"],
                     max_length=max_length,
                     dropped=self.stats["turns_dropped"],
-                )
+                ),
+                stacklevel=2,
             )
         if self.stats["straddling_tokens"]:
-            warnings.warn(Warnings.W703.format(count=self.stats["straddling_tokens"]))
+            warnings.warn(Warnings.W703.format(count=self.stats["straddling_tokens"]), stacklevel=2)
         if not self.records:
             raise ValueError(Errors.E721.format(max_length=max_length))
 

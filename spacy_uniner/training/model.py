@@ -57,9 +57,7 @@ def add_lora(model, settings: LoraSettings, gradient_checkpointing: bool):
     except ImportError as e:
         raise ImportError(Errors.E722) from e
     if settings.load_in_4bit:
-        model = prepare_model_for_kbit_training(
-            model, use_gradient_checkpointing=gradient_checkpointing
-        )
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)
     elif gradient_checkpointing:
         model.enable_input_require_grads()
     lora = LoraConfig(

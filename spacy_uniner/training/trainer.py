@@ -62,9 +62,7 @@ def train(
         apply_effective_batch_size(args, config.effective_batch_size)
     if args.should_log:
         stats = dataset.stats
-        batch = (
-            args.per_device_train_batch_size * args.world_size * args.gradient_accumulation_steps
-        )
+        batch = args.per_device_train_batch_size * args.world_size * args.gradient_accumulation_steps
         msg.info(
             f"Training on {len(dataset)} conversations: {stats['turns']} assistant turns, "
             f"{stats['target_tokens']:,} of {stats['tokens']:,} tokens in the loss (epoch 0); "
@@ -75,16 +73,12 @@ def train(
         def on_epoch_begin(self, args, state, control, **kwargs):
             dataset.set_epoch(int(state.epoch + 1e-6))
 
-    pad_id = (
-        tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    )
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     trainer = Trainer(
         model=model,
         args=args,
         train_dataset=dataset,
-        data_collator=PaddingCollator(
-            pad_id, pad_to_multiple_of=8 if args.device.type == "cuda" else None
-        ),
+        data_collator=PaddingCollator(pad_id, pad_to_multiple_of=8 if args.device.type == "cuda" else None),
         processing_class=tokenizer,
         callbacks=[ReshuffleQueries(), *callbacks],
     )
@@ -120,9 +114,7 @@ def resolve_checkpoint(resume: Union[str, Path, bool, None], output_dir: str) ->
     return Path(resume)
 
 
-def training_record(
-    config: TrainConfig, stats: Dict[str, int], metrics: Dict[str, Any], state
-) -> Dict[str, Any]:
+def training_record(config: TrainConfig, stats: Dict[str, int], metrics: Dict[str, Any], state) -> Dict[str, Any]:
     """What ``uniner_training.json`` holds: settings, data hash, seed, versions, results."""
     import accelerate
     import torch

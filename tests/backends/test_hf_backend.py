@@ -112,7 +112,9 @@ def test_to_disk_and_spacy_load_in_new_process(tiny_llama_dir, passages, tmp_pat
     )
     out = subprocess.run(
         [sys.executable, "-c", script, str(tmp_path / "pipeline"), json.dumps(passages[:3])],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     loaded = json.loads(out.stdout.strip().splitlines()[-1])
     assert loaded["labels"] == {"PER": "person", "ORG": "organization"}

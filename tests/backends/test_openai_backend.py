@@ -197,15 +197,17 @@ def test_every_doc_gets_its_entities_despite_faults(server):
     model = nlp.get_pipe("universal_ner").model
     n_prompts = len(TEXTS) * len(LABELS)
     assert len(served(server)) == n_prompts  # each prompt answered exactly once
-    assert server.outcomes() == Counter(
-        {"ok": n_prompts, "429": 1, "500": 1, "hang": 1, "drop": 1, "503": 1, "502": 1}
-    )
+    assert server.outcomes() == Counter({"ok": n_prompts, "429": 1, "500": 1, "hang": 1, "drop": 1, "503": 1, "502": 1})
     # The client retried; its requests were counted as they crossed its HTTP boundary.
     assert model.stats["requests"] == len(server.log)
     assert model.stats["retries"] == len(server.log) - n_prompts
     assert model.stats["failures"] == 0
     assert {k: model.stats[f"http_{k}"] for k in (200, 429, 500, 502, 503)} == {
-        200: n_prompts, 429: 1, 500: 1, 502: 1, 503: 1
+        200: n_prompts,
+        429: 1,
+        500: 1,
+        502: 1,
+        503: 1,
     }
     assert model.stats["retry_no_response"] == 2  # the hang (client timeout) and the drop
     assert model.stats["prompt_tokens"] == sum(e["usage"]["prompt_tokens"] for e in served(server))
@@ -311,9 +313,7 @@ def test_pipeline_round_trip_keeps_the_endpoint_settings(server, tmp_path):
 def test_permanently_failing_server_raises_a_clear_error(server):
     server.permanent[""] = "500"
     nlp = make_nlp(server, max_retries=2, concurrency=2)
-    with pytest.raises(
-        BackendRequestError, match=r"\[E101\] Prompt \d of 3 failed after 3 attempt\(s\)"
-    ) as info:
+    with pytest.raises(BackendRequestError, match=r"\[E101\] Prompt \d of 3 failed after 3 attempt\(s\)") as info:
         nlp(TEXTS[0])
     assert server.url in str(info.value) and "InternalServerError" in str(info.value)
     model = nlp.get_pipe("universal_ner").model
@@ -367,9 +367,7 @@ def test_token_counts_from_a_tokenizer_or_a_conservative_estimate(server, tiny_l
     texts = [protocol.inference_prompt(TEXTS[0], "person"), "Zürich, 東京 and São Paulo."]
     backend = OpenAICompatibleBackend("m", base_url=server.url, tokenizer=str(tiny_llama_dir))
     tokenizer = AutoTokenizer.from_pretrained(str(tiny_llama_dir))
-    assert backend.count_tokens(texts) == [
-        len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts
-    ]
+    assert backend.count_tokens(texts) == [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
     # Without a tokenizer: letters 3 per token, single spaces free, other characters per byte.
     assert estimate_tokens("Tim Cook") == 3
     assert estimate_tokens("in 2023!") == 6

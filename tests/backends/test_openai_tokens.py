@@ -12,10 +12,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import FIXTURES, read_jsonl
 
 from spacy_uniner import protocol
 from spacy_uniner.backends.openai_compat import BackendRequestError, OpenAICompatibleBackend
+
+from conftest import FIXTURES, read_jsonl
 
 LLAMA_TOKENIZER = FIXTURES / "llama_tokenizer" / "tokenizer.model"
 ROWS = read_jsonl(FIXTURES / "uniner_prompts.jsonl")
@@ -99,11 +100,25 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(*fake.completion_error)
         time.sleep(0.01)
         n = len(body["prompt"]) if isinstance(body["prompt"], list) else len(body["prompt"].split())
-        usage = {"prompt_tokens": n, "completion_tokens": 1, "total_tokens": n + 1,
-                 "prompt_tokens_details": {"cached_tokens": n - 20}}
+        usage = {
+            "prompt_tokens": n,
+            "completion_tokens": 1,
+            "total_tokens": n + 1,
+            "prompt_tokens_details": {"cached_tokens": n - 20},
+        }
         choice = {"index": 0, "text": " []", "finish_reason": "stop", "logprobs": None}
-        self._send(200, {"id": "cmpl", "object": "text_completion", "created": 0, "model": body["model"],
-                         "choices": [choice], "usage": usage, "timings": {"prompt_n": 20}})
+        self._send(
+            200,
+            {
+                "id": "cmpl",
+                "object": "text_completion",
+                "created": 0,
+                "model": body["model"],
+                "choices": [choice],
+                "usage": usage,
+                "timings": {"prompt_n": 20},
+            },
+        )
 
     def _send(self, status, payload):
         data = json.dumps(payload).encode("utf8")

@@ -24,7 +24,6 @@ from spacy_uniner.training.data import IGNORE_INDEX
 
 from conftest import FIXTURES, ROOT, read_jsonl
 
-
 # Equalities here prove a mechanism; `exact_torch` pins what makes them exact on any CPU
 # (fp32, one thread, deterministic algorithms).
 pytestmark = pytest.mark.usefixtures("exact_torch")
@@ -154,15 +153,30 @@ def test_training_masks_all_but_each_answer_and_its_eos(shared_dir, backend):
 
 @pytest.mark.filterwarnings("ignore:mtime may not be reliable")
 def test_train_cli_fine_tunes_the_folder_and_the_component_loads_the_result(llama1_dir, tmp_path):
-    records = [{"id": "p0", "conversations": protocol.conversation("Tim Cook lives in Tokyo.", [("person", ["Tim Cook"])])}]
+    records = [
+        {"id": "p0", "conversations": protocol.conversation("Tim Cook lives in Tokyo.", [("person", ["Tim Cook"])])}
+    ]
     srsly.write_jsonl(tmp_path / "train.jsonl", records)
     args = [
-        "train", str(ROOT / "configs" / "train_tiny.yml"), str(tmp_path / "out"), "--train-file", str(tmp_path / "train.jsonl"),
-        "--model.name_or_path", str(llama1_dir), "--training.max_steps", "2",
-        "--training.use_cpu", "--training.disable_tqdm", "true", "--training.save_strategy", "no",
+        "train",
+        str(ROOT / "configs" / "train_tiny.yml"),
+        str(tmp_path / "out"),
+        "--train-file",
+        str(tmp_path / "train.jsonl"),
+        "--model.name_or_path",
+        str(llama1_dir),
+        "--training.max_steps",
+        "2",
+        "--training.use_cpu",
+        "--training.disable_tqdm",
+        "true",
+        "--training.save_strategy",
+        "no",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run([sys.executable, "-m", "spacy_uniner", *args], capture_output=True, text=True, timeout=600, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy_uniner", *args], capture_output=True, text=True, timeout=600, env=env
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     record = srsly.read_json(tmp_path / "out" / TRAINING_RECORD)
     assert record["result"]["global_step"] == 2 and record["config"]["model"]["name_or_path"] == str(llama1_dir)
@@ -181,8 +195,9 @@ import spacy
 from spacy_uniner.training import load_config
 from spacy_uniner.training.model import load_student
 folder, config = sys.argv[1], sys.argv[2]
+model = {"name": folder}
 for name, load in [
-    ("component", lambda: spacy.blank("en").add_pipe("universal_ner", config={"labels": ["x"], "model": {"name": folder}})),
+    ("component", lambda: spacy.blank("en").add_pipe("universal_ner", config={"labels": ["x"], "model": model})),
     ("train", lambda: load_student(load_config(config, {"model.name_or_path": folder}).model, [], 0)),
 ]:
     try:

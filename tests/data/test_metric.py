@@ -45,7 +45,7 @@ def test_normalisation_and_parser_details():
     assert normalize_answer("theatre anatomy") == "theatre anatomy"  # articles are whole words
     assert parse_answer('[["A", "B."]]') == []  # the non-greedy match stops at the first "]"
     assert normalize_items([["X", "Y."], ("x", "y"), "The Z"]) == [("x", "y"), "z"]
-    assert parse_answer('[1]') == []  # the reference drops the whole answer on any error
+    assert parse_answer("[1]") == []  # the reference drops the whole answer on any error
     assert parse_answer(' ["x"]') == []  # anchored at the start
 
 
@@ -58,8 +58,12 @@ def test_prf_zero_division_and_length_check():
 def _example(nlp, answers=None):
     words = "Barack Obama visited the Paris office of IBM in Paris .".split()
     gold = Doc(nlp.vocab, words=words)
-    gold_spans = [Span(gold, 0, 2, "person"), Span(gold, 4, 5, "location"),
-                  Span(gold, 7, 8, "organization"), Span(gold, 9, 10, "location")]
+    gold_spans = [
+        Span(gold, 0, 2, "person"),
+        Span(gold, 4, 5, "location"),
+        Span(gold, 7, 8, "organization"),
+        Span(gold, 9, 10, "location"),
+    ]
     gold.spans[GOLD_SPANS_KEY] = gold_spans
     gold.ents = gold_spans
     pred = Doc(nlp.vocab, words=words)

@@ -27,7 +27,6 @@ def test_negative_sampler_frequencies():
     assert sampler.sample(rng, 3, exclude={"a", "b", "c", "d"}) == []
 
 
-
 def test_many_types_are_drawn_with_the_same_distribution():
     """With many types the sampler rejects excluded draws instead of reweighting: the
     proportions among the remaining types must stay those of their frequencies."""

@@ -49,7 +49,7 @@ def test_uniner_eval_reader_reproduces_the_files(shared_dir, stem):
     path = DATA / "uniner_eval" / f"{stem}.json"
     items = json.loads(path.read_text(encoding="utf8"))
     docs, queries = read_uniner_eval(path, Vocab())
-    texts = list(dict.fromkeys(item["conversations"][0]["value"][len("Text: "):] for item in items))
+    texts = list(dict.fromkeys(item["conversations"][0]["value"][len("Text: ") :] for item in items))
     n_queries, n_passages, n_types = EVAL_FILES[stem]
     assert (len(queries), len(docs), len({q.label for q in queries})) == (n_queries, n_passages, n_types)
     assert len(items) == n_queries and len(texts) == n_passages
@@ -174,7 +174,12 @@ def test_label_map_drops_and_counts(shared_dir, catalogue):
 
 
 def test_bio_decoding_schemes():
-    assert bio_spans(["B-A", "I-A", "O", "I-B", "I-B", "B-B", "I-A"]) == [(0, 2, "A"), (3, 5, "B"), (5, 6, "B"), (6, 7, "A")]
+    assert bio_spans(["B-A", "I-A", "O", "I-B", "I-B", "B-B", "I-A"]) == [
+        (0, 2, "A"),
+        (3, 5, "B"),
+        (5, 6, "B"),
+        (6, 7, "A"),
+    ]
     assert bio_spans(["S-A", "B-B", "E-B", "U-C", "L-C"]) == [(0, 1, "A"), (1, 3, "B"), (3, 4, "C"), (4, 5, "C")]
     assert bio_spans(["X", "X", "O", "Y"]) == [(0, 2, "X"), (3, 4, "Y")]  # IO tags
 
@@ -229,18 +234,24 @@ def test_load_dataset_queries_and_errors(shared_dir, catalogue):
 
 def test_select_and_weasel_assets(catalogue):
     assert select(["zero-shot"], catalogue)[:6] == [
-        "uniner_crossner_ai", "uniner_crossner_literature", "uniner_crossner_music",
-        "uniner_crossner_politics", "uniner_crossner_science", "uniner_mit_restaurant",
+        "uniner_crossner_ai",
+        "uniner_crossner_literature",
+        "uniner_crossner_music",
+        "uniner_crossner_politics",
+        "uniner_crossner_science",
+        "uniner_mit_restaurant",
     ]
     with pytest.raises(ValueError, match=r"\[E807\] Unknown dataset or tag 'nope'"):
         select(["nope"], catalogue)
     assets = weasel_assets(["uniner_crossner_ai"], catalogue)
-    assert assets == [{
-        "dest": "assets/data/uniner_eval/CrossNER_AI.json",
-        "url": catalogue["uniner_crossner_ai"].splits["test"][0].url,
-        "checksum": "8c0206f0f37a05a00126710d682464a7",
-        "description": "uniner_crossner_ai (test)",
-    }]
+    assert assets == [
+        {
+            "dest": "assets/data/uniner_eval/CrossNER_AI.json",
+            "url": catalogue["uniner_crossner_ai"].splits["test"][0].url,
+            "checksum": "8c0206f0f37a05a00126710d682464a7",
+            "description": "uniner_crossner_ai (test)",
+        }
+    ]
 
 
 def test_project_yml_assets_agree_with_the_catalogue():
@@ -254,5 +265,7 @@ def test_project_yml_assets_agree_with_the_catalogue():
     generated = {a["dest"]: a for a in project_assets()}
     loaded = {a["dest"]: a for a in load_project_config(ROOT)["assets"]}
     assert set(generated) <= set(loaded)
-    assert all(loaded[d]["url"] == a["url"] and loaded[d].get("checksum") == a.get("checksum") for d, a in generated.items())
+    assert all(
+        loaded[d]["url"] == a["url"] and loaded[d].get("checksum") == a.get("checksum") for d, a in generated.items()
+    )
     assert not any(a.get("extra") and a["description"].endswith("(test)") for a in generated.values())

@@ -7,7 +7,6 @@ from collections import Counter
 import pytest
 import spacy
 import srsly
-from conftest import FIXTURES, ROOT, read_jsonl
 from spacy.tokens import Span
 from typer.testing import CliRunner
 
@@ -23,13 +22,13 @@ from spacy_uniner.distill.instructions import (
 from spacy_uniner.distill.stats import data_stats
 from spacy_uniner.training.data import read_conversations
 
+from conftest import FIXTURES, ROOT, read_jsonl
+
 EMBEDDED = ROOT / "assets" / "embedded" / "pilener_sample.jsonl"
 
 
 def _pairs(conversations):
-    return [
-        (conversations[i]["value"], conversations[i + 1]["value"]) for i in range(2, len(conversations), 2)
-    ]
+    return [(conversations[i]["value"], conversations[i + 1]["value"]) for i in range(2, len(conversations), 2)]
 
 
 def test_conversations_match_fixture_bytes(shared_dir):
@@ -48,9 +47,7 @@ def test_conversations_match_fixture_bytes(shared_dir):
             # put back in the fixture's order (negatives from the fixture): byte-identical training text
             rank = {pair: k for k, pair in enumerate(_pairs(gold))}
             reordered = sorted(_pairs(ours) + [p for p in _pairs(gold) if p[1] == "[]"], key=rank.__getitem__)
-            turns = ours[:2] + [
-                {"from": f, "value": v} for q, a in reordered for f, v in (("human", q), ("gpt", a))
-            ]
+            turns = ours[:2] + [{"from": f, "value": v} for q, a in reordered for f, v in (("human", q), ("gpt", a))]
             assert turns == gold
             assert protocol.training_text(turns) == row["training_text"]
 
@@ -141,10 +138,7 @@ def test_supervised_variant():
 
 def test_build_data_cli_output_is_trainer_readable(tmp_path):
     annotations = load_annotations(EMBEDDED)
-    records = [
-        {"id": f"p{i}", "text": t, "response": format_answer(p)}
-        for i, (t, p) in enumerate(annotations.items())
-    ]
+    records = [{"id": f"p{i}", "text": t, "response": format_answer(p)} for i, (t, p) in enumerate(annotations.items())]
     srsly.write_jsonl(tmp_path / "ann.jsonl", records)
     result = CliRunner().invoke(
         app,

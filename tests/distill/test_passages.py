@@ -20,9 +20,7 @@ from spacy_uniner.distill.passages import (
 
 
 def _doc(n_sentences: int, words: int = 9, tag: str = "") -> str:
-    return " ".join(
-        " ".join(f"w{tag}{s}_{i}" for i in range(words - 1)) + f" end{tag}{s}." for s in range(n_sentences)
-    )
+    return " ".join(" ".join(f"w{tag}{s}_{i}" for i in range(words - 1)) + f" end{tag}{s}." for s in range(n_sentences))
 
 
 def test_chunks_respect_budget_keep_every_token_and_cut_at_sentences():

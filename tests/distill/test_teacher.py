@@ -208,16 +208,12 @@ def test_gold_teacher_answers_a_plain_openai_client(annotations):
     text, pairs = next(iter(annotations.items()))
     with GoldTeacherServer(GoldTeacher(annotations)) as server:
         client = openai.OpenAI(api_key="unused", base_url=server.base_url, max_retries=0)
-        response = client.chat.completions.create(
-            model="gold", messages=teacher_messages(text), temperature=0
-        )
+        response = client.chat.completions.create(model="gold", messages=teacher_messages(text), temperature=0)
         assert parse_teacher_output(response.choices[0].message.content) == pairs
         # a chunk of a stored passage gets the pairs that fall inside it
         chunk = text[: len(text) // 2]
         response = client.chat.completions.create(model="gold", messages=teacher_messages(chunk))
-        assert parse_teacher_output(response.choices[0].message.content) == [
-            (m, t) for m, t in pairs if m in chunk
-        ]
+        assert parse_teacher_output(response.choices[0].message.content) == [(m, t) for m, t in pairs if m in chunk]
         with pytest.raises(openai.BadRequestError):
             client.chat.completions.create(model="gold", messages=[{"role": "user", "content": "hi"}])
 

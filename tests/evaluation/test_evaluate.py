@@ -57,10 +57,10 @@ def test_evaluate_pipeline_writes_all_outputs(tmp_path, ruler_dir):
     texts = {r["text"]: r for r in records}
     preds, golds = [], []
     for item in items:
-        record = texts.get(item["conversations"][0]["value"][len("Text: "):])
+        record = texts.get(item["conversations"][0]["value"][len("Text: ") :])
         if record is None:
             continue
-        label = item["conversations"][2]["value"][len("What describes "):-len(" in the text?")]
+        label = item["conversations"][2]["value"][len("What describes ") : -len(" in the text?")]
         preds.append(json.dumps([text for *_, lab, text in record["pred"] if lab == label]))
         golds.append(item["conversations"][3]["value"])
     expected = string_prf(preds, golds)
@@ -79,7 +79,8 @@ def test_evaluate_pipeline_writes_all_outputs(tmp_path, ruler_dir):
     p, r = len(gold & pred) / len(pred), len(gold & pred) / len(gold)
     assert got["spans"]["ents_f"] == pytest.approx(2 * p * r / (p + r))
     assert metrics["overall"]["string_f"] == pytest.approx(
-        (got["string"]["f"] + metrics["datasets"]["bc5cdr"]["string"]["f"]) / 2)
+        (got["string"]["f"] + metrics["datasets"]["bc5cdr"]["string"]["f"]) / 2
+    )
     assert metrics["domains"]["biomed"]["datasets"] == ["bc5cdr"]
 
 
@@ -103,8 +104,18 @@ def test_nlp_evaluate_with_the_scorer_equals_the_benchmark_metric(shared_dir, ru
 
 def test_evaluate_model_through_universal_ner(tmp_path, tiny_llama_dir, shared_dir):
     out = tmp_path / "out"
-    _run(tiny_llama_dir, "uniner_mit_restaurant", out, "--data-dir", DATA, "--limit", 2,
-         "--model.max_new_tokens", 4, "--model.batch_size=8")
+    _run(
+        tiny_llama_dir,
+        "uniner_mit_restaurant",
+        out,
+        "--data-dir",
+        DATA,
+        "--limit",
+        2,
+        "--model.max_new_tokens",
+        4,
+        "--model.batch_size=8",
+    )
     metrics = srsly.read_json(out / "metrics.json")
     assert metrics["meta"]["overrides"] == {"model.max_new_tokens": 4, "model.batch_size": 8}
     assert metrics["datasets"]["uniner_mit_restaurant"]["queries"] == 2 * 8

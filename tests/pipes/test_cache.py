@@ -8,10 +8,10 @@ import pytest
 import spacy
 import srsly
 
-from conftest import FIXTURES, read_jsonl
-
 from spacy_uniner import protocol
 from spacy_uniner.cache import ANSWERS_FILE, DiskCache
+
+from conftest import FIXTURES, read_jsonl
 
 TEXTS = ["Barack Obama met Tim Cook in Cupertino.", "Zürich, 東京 and São Paulo."]
 LABELS = ["person", "location"]

@@ -10,7 +10,6 @@ from typing import Optional
 
 import pytest
 import spacy
-
 from spacy import displacy
 from spacy.tokens import Span
 from spacy.training import Example
@@ -238,7 +237,9 @@ def test_initialize_takes_labels_and_scorer_reports_ents():
 
 def test_displacy_uses_distinct_colours_for_our_labels():
     # Label names no other test uses: colours are registered once per label, process-wide.
-    nlp = make_nlp(["scripting dialect", "nlp toolkit"], {"scripting dialect": '["Python"]', "nlp toolkit": '["spaCy"]'})
+    nlp = make_nlp(
+        ["scripting dialect", "nlp toolkit"], {"scripting dialect": '["Python"]', "nlp toolkit": '["spaCy"]'}
+    )
     html = displacy.render(nlp("Python runs spaCy."), style="ent")
     colours = re.findall(r"background: (#[0-9a-f]{6})", html)
     assert len(colours) == 2 and colours[0] != colours[1]

@@ -7,10 +7,10 @@ from typing import ClassVar
 
 import pytest
 import srsly
+from weasel.util import get_checksum
 
 from spacy_uniner import protocol
 from spacy_uniner.training import TRAINING_RECORD, load_config, train
-from weasel.util import get_checksum
 
 from conftest import ROOT
 
@@ -70,9 +70,7 @@ def tiny_config(train_file: Path, output_dir: Path, model=None, **training):
     }
     overrides.update({f"training.{k}": v for k, v in training.items()})
     overrides.update({f"model.{k}": v for k, v in (model or {}).items()})
-    return load_config(
-        ROOT / "configs" / "train_tiny.yml", overrides
-    )
+    return load_config(ROOT / "configs" / "train_tiny.yml", overrides)
 
 
 def state_dict(path: Path):
@@ -108,9 +106,7 @@ def test_memorised_passages_are_tagged_by_the_component(train_file, tmp_path):
     losses = [e["loss"] for e in srsly.read_json(out / TRAINING_RECORD)["result"]["log_history"] if "loss" in e]
     assert min(losses) < 0.01, f"did not memorise within 400 steps: {losses[-5:]}"
     nlp = spacy.blank("en")
-    nlp.add_pipe(
-        "universal_ner", config={"labels": ["person", "city", "date"], "model": {"name": str(out)}}
-    )
+    nlp.add_pipe("universal_ner", config={"labels": ["person", "city", "date"], "model": {"name": str(out)}})
     expected, found = set(), set()
     for i, (text, answers) in enumerate(PASSAGES):
         doc = nlp(text)
@@ -170,9 +166,7 @@ def test_lora_adapters_are_merged_into_a_plain_model_folder(train_file, tiny_lla
 
     lora = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
     model = {"name_or_path": str(tiny_llama_dir), "lora": lora}
-    config = tiny_config(
-        train_file, tmp_path / "lora", model=model, max_steps=3, learning_rate=1e-2
-    )
+    config = tiny_config(train_file, tmp_path / "lora", model=model, max_steps=3, learning_rate=1e-2)
     out = train(config)
     assert (out / "adapter" / "adapter_config.json").exists()
     base, merged = state_dict(tiny_llama_dir), state_dict(out)

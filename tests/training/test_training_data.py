@@ -50,9 +50,7 @@ def sentencepiece_style_tokenizer(fixture_rows):
     tok.post_processor = processors.TemplateProcessing(
         single="<s> $A", special_tokens=[("<s>", tok.token_to_id("<s>"))]
     )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>"
-    )
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +69,7 @@ def qwen_style_tokenizer(fixture_rows):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tok.train_from_iterator([r["training_text"] for r in fixture_rows], trainer=trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>"
-    )
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
 
 
 def target_runs(encoded) -> list[list[int]]:
@@ -112,9 +108,7 @@ def test_unmasked_tokens_are_exactly_the_assistant_turns(fixture_rows, llama_tok
         assert encoded.straddling == 0 and encoded.turns == len(answers)
 
 
-def test_sentencepiece_style_tokenizer_masks_bos_and_keeps_answer_pieces(
-    fixture_rows, sentencepiece_style_tokenizer
-):
+def test_sentencepiece_style_tokenizer_masks_bos_and_keeps_answer_pieces(fixture_rows, sentencepiece_style_tokenizer):
     tok = sentencepiece_style_tokenizer
     for row in fixture_rows:
         encoded = encode(row["conversations"], tok)
@@ -127,9 +121,7 @@ def test_sentencepiece_style_tokenizer_masks_bos_and_keeps_answer_pieces(
         assert all(piece.startswith("▁") for piece in firsts)
 
 
-def test_turn_end_becomes_eos_for_tokenizers_without_a_special_closing_tag(
-    fixture_rows, qwen_style_tokenizer
-):
+def test_turn_end_becomes_eos_for_tokenizers_without_a_special_closing_tag(fixture_rows, qwen_style_tokenizer):
     tok = qwen_style_tokenizer
     assert tok.convert_tokens_to_ids("</s>") is None
     for row in fixture_rows:
@@ -154,29 +146,18 @@ def test_truncation_drops_whole_trailing_turns(fixture_rows, llama_tokenizer):
         assert encoded.input_ids[-1] == tok.eos_token_id
         kept = sum(end < max_length for end in ends)
         assert encoded.turns == kept and encoded.turns_dropped == len(answers) - kept
-        assert [tok.decode(run) for run in target_runs(encoded)] == [
-            f" {a}</s>" for a in answers[:kept]
-        ]
+        assert [tok.decode(run) for run in target_runs(encoded)] == [f" {a}</s>" for a in answers[:kept]]
     assert encode(row["conversations"], tok, max_length=ends[0]) is None
 
 
 def test_dataset_drops_conversations_whose_first_answer_does_not_fit(fixture_rows, llama_tokenizer):
-    records = [
-        {"id": "short", "conversations": protocol.conversation("Paris.", [("city", ["Paris"])])}
-    ]
+    records = [{"id": "short", "conversations": protocol.conversation("Paris.", [("city", ["Paris"])])}]
     records += [{"id": "long", "conversations": row["conversations"]} for row in fixture_rows]
-    first_end = encode(records[0]["conversations"], llama_tokenizer).input_ids.index(
-        llama_tokenizer.eos_token_id
-    )
+    first_end = encode(records[0]["conversations"], llama_tokenizer).input_ids.index(llama_tokenizer.eos_token_id)
     with pytest.warns(UserWarning) as caught:
-        dataset = ConversationDataset(
-            records, llama_tokenizer, max_length=first_end + 1, progress=False
-        )
+        dataset = ConversationDataset(records, llama_tokenizer, max_length=first_end + 1, progress=False)
     messages = [str(w.message) for w in caught]
-    assert any(
-        m.startswith(f"[W701] Dropped {len(fixture_rows)} of {len(records)} conversations")
-        for m in messages
-    )
+    assert any(m.startswith(f"[W701] Dropped {len(fixture_rows)} of {len(records)} conversations") for m in messages)
     assert any(m.startswith("[W702] 1 conversations exceed max_length") for m in messages)  # the short one
     assert len(dataset) == 1 and dataset.stats["too_long"] == len(fixture_rows)
     assert dataset.stats["turns"] == 1 and dataset.stats["turns_dropped"] == 1
@@ -203,9 +184,7 @@ def test_query_order_is_reshuffled_per_epoch_and_reproducible(llama_tokenizer):
     assert answers_at(2) == orders[2]
     unshuffled = ConversationDataset(records, llama_tokenizer, shuffle=False, progress=False)
     unshuffled.set_epoch(1)
-    assert (
-        unshuffled[0]["input_ids"] == encode(records[0]["conversations"], llama_tokenizer).input_ids
-    )
+    assert unshuffled[0]["input_ids"] == encode(records[0]["conversations"], llama_tokenizer).input_ids
 
 
 def test_collator_pads_right_and_masks_padding():
@@ -226,11 +205,7 @@ def test_read_conversations_json_and_jsonl_and_names_bad_records(tmp_path):
     record = {"id": "x1", "conversations": protocol.conversation("Paris.", [("city", ["Paris"])])}
     srsly.write_json(tmp_path / "train.json", [record])
     srsly.write_jsonl(tmp_path / "train.jsonl", [record])
-    assert (
-        read_conversations(tmp_path / "train.json")
-        == read_conversations(tmp_path / "train.jsonl")
-        == [record]
-    )
+    assert read_conversations(tmp_path / "train.json") == read_conversations(tmp_path / "train.jsonl") == [record]
     bad = {"id": "x2", "conversations": record["conversations"][:3]}
     srsly.write_jsonl(tmp_path / "odd.jsonl", [record, bad])
     with pytest.raises(ValueError, match=r"record 1 \(id 'x2'\).*end with a gpt turn"):
@@ -265,9 +240,7 @@ def test_config_overrides_are_typed_and_unknown_keys_rejected(tmp_path):
         ]
     )
     config = load_config(CONFIGS / "train_tiny.yml", overrides)
-    assert config.training.learning_rate == 1e-4 and isinstance(
-        config.training.learning_rate, float
-    )
+    assert config.training.learning_rate == 1e-4 and isinstance(config.training.learning_rate, float)
     assert config.training.output_dir == "out" and config.training.use_cpu is True
     assert config.model.lora.r == 8 and config.model.lora.alpha == 32
     assert config.data.max_length == 512
@@ -302,8 +275,6 @@ def test_paper_config_and_effective_batch():
         "auto_wrap",
     ]
     apply_effective_batch_size(args, 256)  # one CPU process here; 8 GPUs under torchrun
-    assert (
-        args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size == 256
-    )
+    assert args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size == 256
     with pytest.raises(ValueError, match="not a multiple"):
         apply_effective_batch_size(args, 255)
