@@ -37,7 +37,7 @@ def _encoder_path() -> str:
 
 def train(args: argparse.Namespace) -> None:
     import torch
-    from gliner import GLiNER, GLiNERConfig
+    from gliner import GLiNERConfig
     from gliner.training import Trainer, TrainingArguments
     from transformers import TrainerCallback
 
@@ -81,7 +81,9 @@ def train(args: argparse.Namespace) -> None:
                 self.start = time.perf_counter()
                 self.base = [g["lr"] for g in optimizer.param_groups]
             elapsed = (time.perf_counter() - self.start) / 60
-            factor = min(1.0, max(elapsed, 0.01) / max(args.warmup_minutes, 0.01)) * max(0.0, 1.0 - elapsed / args.minutes)
+            factor = min(1.0, max(elapsed, 0.01) / max(args.warmup_minutes, 0.01)) * max(
+                0.0, 1.0 - elapsed / args.minutes
+            )
             for group, base in zip(optimizer.param_groups, self.base):
                 group["lr"] = base * factor
 
@@ -122,6 +124,7 @@ def train(args: argparse.Namespace) -> None:
         focal_loss_gamma=2,
         seed=args.seed,
     )
+
     class PoolOrderTrainer(Trainer):
         """Reads the pool in its file order (the source mixture), like the student."""
 
@@ -164,20 +167,37 @@ def predict(args: argparse.Namespace) -> None:
             texts.append(" ".join(doc["tokens"]))
             offsets.append(starts)
         labels = [doc["types"] for doc in docs]
-        first = model.inference(texts[: args.batch_size], labels[: args.batch_size], flat_ner=False, multi_label=True, threshold=args.floor, batch_size=args.batch_size)  # warm-up
+        first = model.inference(
+            texts[: args.batch_size],
+            labels[: args.batch_size],
+            flat_ner=False,
+            multi_label=True,
+            threshold=args.floor,
+            batch_size=args.batch_size,
+        )  # warm-up
         start = time.perf_counter()
         with torch.no_grad():
-            found = model.inference(texts, labels, flat_ner=False, multi_label=True, threshold=args.floor, batch_size=args.batch_size)
+            found = model.inference(
+                texts, labels, flat_ner=False, multi_label=True, threshold=args.floor, batch_size=args.batch_size
+            )
         seconds = time.perf_counter() - start
         spans = []
         for doc, starts, ents in zip(docs, offsets, found):
             begin = {o: j for j, o in enumerate(starts)}
             finish = {o + len(t): j + 1 for j, (o, t) in enumerate(zip(starts, doc["tokens"]))}
-            spans.append([[begin[e["start"]], finish[e["end"]], e["label"], float(e["score"])] for e in ents if e["start"] in begin and e["end"] in finish])
+            spans.append(
+                [
+                    [begin[e["start"]], finish[e["end"]], e["label"], float(e["score"])]
+                    for e in ents
+                    if e["start"] in begin and e["end"] in finish
+                ]
+            )
         out[name] = {"spans": spans, "seconds": seconds, "passages_per_s": len(docs) / seconds}
         del first
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    Path(args.output).write_text(json.dumps({"groups": out, "peak_rss_mb": peak_mb, "threads": torch.get_num_threads()}), encoding="utf8")
+    Path(args.output).write_text(
+        json.dumps({"groups": out, "peak_rss_mb": peak_mb, "threads": torch.get_num_threads()}), encoding="utf8"
+    )
 
 
 def spacy_speed(args: argparse.Namespace) -> None:
@@ -190,15 +210,28 @@ def spacy_speed(args: argparse.Namespace) -> None:
     groups = json.loads(Path(args.docs).read_text(encoding="utf8"))
     docs = groups[args.group]
     nlp = spacy.blank("en")
-    nlp.add_pipe("gliner_spacy", config={"gliner_model": args.checkpoint, "labels": docs[0]["types"], "threshold": 0.5, "style": "ent"})
+    nlp.add_pipe(
+        "gliner_spacy",
+        config={"gliner_model": args.checkpoint, "labels": docs[0]["types"], "threshold": 0.5, "style": "ent"},
+    )
     texts = [" ".join(d["tokens"]) for d in docs]
     list(nlp.pipe(texts[:8]))
     start = time.perf_counter()
     n_ents = sum(len(doc.ents) for doc in nlp.pipe(texts, batch_size=args.batch_size))
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"group": args.group, "passages": len(texts), "passages_per_s": len(texts) / seconds, "entities": n_ents,
-                      "peak_rss_mb": peak_mb, "threads": torch.get_num_threads()}))
+    print(
+        json.dumps(
+            {
+                "group": args.group,
+                "passages": len(texts),
+                "passages_per_s": len(texts) / seconds,
+                "entities": n_ents,
+                "peak_rss_mb": peak_mb,
+                "threads": torch.get_num_threads(),
+            }
+        )
+    )
 
 
 def main() -> None:

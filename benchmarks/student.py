@@ -33,14 +33,20 @@ from spacy.training import Example
 
 from spacy_uniner.data.docs import copy_tokens
 from spacy_uniner.data.metric import string_prf
-from spacy_uniner.evaluation.report import DEFAULT_PAPER_RESULTS
 from spacy_uniner.data.readers import read_docs, read_uniner_eval
+from spacy_uniner.evaluation.report import DEFAULT_PAPER_RESULTS
 from spacy_uniner.student.component import TYPES_ATTR
 from spacy_uniner.student.corpus import StudentCorpus, to_docbin
 from spacy_uniner.student.threshold import tune_thresholds
 
 ROOT = Path(__file__).resolve().parents[1]
-DOMAINS = {"ai": "CrossNER_AI", "literature": "CrossNER_literature", "music": "CrossNER_music", "politics": "CrossNER_politics", "science": "CrossNER_science"}
+DOMAINS = {
+    "ai": "CrossNER_AI",
+    "literature": "CrossNER_literature",
+    "music": "CrossNER_music",
+    "politics": "CrossNER_politics",
+    "science": "CrossNER_science",
+}
 # CrossNER tags -> the type names of the UniNER eval files (which drop `misc`).
 CROSSNER_TYPES = {
     "organisation": "organization",
@@ -151,7 +157,9 @@ def targeted(
     config: Path = typer.Option(ROOT / "configs" / "student.cfg"),
     max_steps: int = typer.Option(600, help="Training steps per domain"),
     domains: str = typer.Option(",".join(DOMAINS), help="Comma-separated CrossNER domains"),
-    overrides: List[str] = typer.Option([], "--set", help="Config override for `spacy train`, e.g. --set training.dropout=0.2"),
+    overrides: List[str] = typer.Option(
+        [], "--set", help="Config override for `spacy train`, e.g. --set training.dropout=0.2"
+    ),
     seed: int = typer.Option(0, help="Seed of the training run and its reader"),
 ) -> None:
     """Train one student per CrossNER domain, threshold on dev, score the eval file."""
@@ -170,8 +178,16 @@ def targeted(
         minutes = train(config, paths["train"], paths["dev"], output / domain, settings)
         model_dir = trained_model(output / domain)
         threads = os.environ.get("OMP_NUM_THREADS", "all")
-        results[domain] = {"train_minutes": minutes, "max_steps": max_steps, "seed": seed, "threads": threads, "overrides": overrides}
-        results[domain].update(tune_and_score(model_dir, paths["dev"], data_dir / "uniner_eval" / f"{DOMAINS[domain]}.json"))
+        results[domain] = {
+            "train_minutes": minutes,
+            "max_steps": max_steps,
+            "seed": seed,
+            "threads": threads,
+            "overrides": overrides,
+        }
+        results[domain].update(
+            tune_and_score(model_dir, paths["dev"], data_dir / "uniner_eval" / f"{DOMAINS[domain]}.json")
+        )
         typer.echo(f"{domain}: {json.dumps(results[domain])}")
         srsly.write_json(output / "targeted.json", results)
     done = [r for r in results.values()]
@@ -189,10 +205,17 @@ def retune(
     results = srsly.read_json(output / "targeted.json")
     for domain, result in results.items():
         model_dir = trained_model(output / domain)
-        result.update(tune_and_score(model_dir, output / domain / "dev.spacy", data_dir / "uniner_eval" / f"{DOMAINS[domain]}.json"))
+        result.update(
+            tune_and_score(
+                model_dir, output / domain / "dev.spacy", data_dir / "uniner_eval" / f"{DOMAINS[domain]}.json"
+            )
+        )
         typer.echo(f"{domain}: {json.dumps(result)}")
     srsly.write_json(output / "targeted.json", results)
-    typer.echo(f"average string F1 over {len(results)} domains: {sum(r['string_f1'] for r in results.values()) / len(results):.1f}")
+    typer.echo(
+        f"average string F1 over {len(results)} domains: "
+        f"{sum(r['string_f1'] for r in results.values()) / len(results):.1f}"
+    )
 
 
 @app.command()
@@ -205,8 +228,15 @@ def table(
     runs = [srsly.read_json(out / "targeted.json") for out in outputs]
     published = srsly.read_json(paper)["zero_shot"]["systems"]["UniNER-7B"]["f1"]
     names = {"ai": "AI", "literature": "Literature", "music": "Music", "politics": "Politics", "science": "Science"}
-    header = ["domain", *(f"string F1 run {i + 1}" for i in range(len(runs))), "string F1 mean", "span F1 mean",
-              "global threshold only", "training min (max)", "UniNER-7B (paper)"]
+    header = [
+        "domain",
+        *(f"string F1 run {i + 1}" for i in range(len(runs))),
+        "string F1 mean",
+        "span F1 mean",
+        "global threshold only",
+        "training min (max)",
+        "UniNER-7B (paper)",
+    ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     columns: Dict[str, List[float]] = {}
     for domain in DOMAINS:
@@ -223,22 +253,52 @@ def table(
         row["mean"] = sum(row["string"]) / len(done)
         for key in ("mean", "span", "global", "paper"):
             columns.setdefault(key, []).append(row[key])
-        cells = [names[domain], *(f"{f:.1f}" for f in row["string"]), f"{row['mean']:.1f}", f"{row['span']:.1f}",
-                 f"{row['global']:.1f}", f"{row['minutes']:.1f}", f"{row['paper']:.1f}"]
+        cells = [
+            names[domain],
+            *(f"{f:.1f}" for f in row["string"]),
+            f"{row['mean']:.1f}",
+            f"{row['span']:.1f}",
+            f"{row['global']:.1f}",
+            f"{row['minutes']:.1f}",
+            f"{row['paper']:.1f}",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     if columns:
         avg = {k: sum(v) / len(v) for k, v in columns.items()}
-        cells = ["**average**", *([""] * len(runs)), f"**{avg['mean']:.1f}**", f"{avg['span']:.1f}", f"{avg['global']:.1f}", "", f"{avg['paper']:.1f}"]
+        cells = [
+            "**average**",
+            *([""] * len(runs)),
+            f"**{avg['mean']:.1f}**",
+            f"{avg['span']:.1f}",
+            f"{avg['global']:.1f}",
+            "",
+            f"{avg['paper']:.1f}",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     typer.echo("\n".join(lines))
 
 
 ZERO_SHOT_POOL = [
-    ("multiconer2_en", "train"), ("conllpp", "train"), ("wikiann_en", "train"), ("gum", "train"),
-    ("re3d", "train"), ("multinerd_en", "dev"), ("bc5cdr", "train"), ("bc2gm", "train"),
-    ("anatem", "train"), ("bionlp13cg", "train"), ("bionlp11id", "train"), ("biored", "train"),
-    ("jnlpba", "dev"), ("fabner", "dev"), ("stackoverflow_ner", "train"), ("wnut16", "train"),
-    ("wnut17", "train"), ("tweetner7", "train"), ("harveyner", "train"), ("e_ner", "all"),
+    ("multiconer2_en", "train"),
+    ("conllpp", "train"),
+    ("wikiann_en", "train"),
+    ("gum", "train"),
+    ("re3d", "train"),
+    ("multinerd_en", "dev"),
+    ("bc5cdr", "train"),
+    ("bc2gm", "train"),
+    ("anatem", "train"),
+    ("bionlp13cg", "train"),
+    ("bionlp11id", "train"),
+    ("biored", "train"),
+    ("jnlpba", "dev"),
+    ("fabner", "dev"),
+    ("stackoverflow_ner", "train"),
+    ("wnut16", "train"),
+    ("wnut17", "train"),
+    ("tweetner7", "train"),
+    ("harveyner", "train"),
+    ("e_ner", "all"),
 ]
 EVAL_FILES = [*DOMAINS.values(), "mit-restaurant"]
 
@@ -308,7 +368,9 @@ def zero_shot(
         typer.echo(f"{name}: {json.dumps(results['eval'][name])}")
     srsly.write_json(output / "zero_shot.json", results)
     scores = list(results["eval"].values())
-    typer.echo(f"average string F1 over {len(scores)} eval files: {sum(r['string_f1'] for r in scores) / len(scores):.1f}")
+    typer.echo(
+        f"average string F1 over {len(scores)} eval files: {sum(r['string_f1'] for r in scores) / len(scores):.1f}"
+    )
 
 
 @app.command()
@@ -332,7 +394,9 @@ def speed(
         list(nlp.pipe(docs, batch_size=size))
         rows.append((size, len(docs) / (time.perf_counter() - start)))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    typer.echo(f"{len(docs)} passages x {len(types)} types, {torch.get_num_threads()} torch threads, peak RSS {peak_mb:.0f} MB")
+    typer.echo(
+        f"{len(docs)} passages x {len(types)} types, {torch.get_num_threads()} torch threads, peak RSS {peak_mb:.0f} MB"
+    )
     typer.echo("| batch size | passages/s | vs baseline |\n|---|---|---|")
     for size, rate in rows:
         typer.echo(f"| {size} | {rate:.1f} | {rate / rows[0][1]:.2f}x |")
@@ -347,7 +411,14 @@ THRESHOLDS = [round(0.05 * i, 2) for i in range(2, 19)]
 
 def _docs_json(groups: Dict[str, List[Doc]], types: Dict[str, List[str]]) -> Dict:
     return {
-        name: [{"tokens": [t.text for t in d], "spaces": [bool(t.whitespace_) for t in d], "types": types.get(name) or list(d._.get(TYPES_ATTR) or [])} for d in docs]
+        name: [
+            {
+                "tokens": [t.text for t in d],
+                "spaces": [bool(t.whitespace_) for t in d],
+                "types": types.get(name) or list(d._.get(TYPES_ATTR) or []),
+            }
+            for d in docs
+        ]
         for name, docs in groups.items()
     }
 
@@ -366,7 +437,7 @@ def _with_ents(gold: Doc, spans: List) -> Doc:
     from spacy.tokens import Span
 
     doc = copy_tokens(gold)
-    doc.ents = [Span(doc, s, e, label=l) for s, e, l in spans]
+    doc.ents = [Span(doc, s, e, label=label) for s, e, label in spans]
     return doc
 
 
@@ -377,7 +448,11 @@ def _span_f1(golds: List[Doc], preds: List[List], threshold: float) -> float:
 
 @app.command("score-student")
 def score_student(
-    model: str = typer.Argument(..., help="Student pipeline folder, or 'shipped': spacy.blank('en') + add_pipe('universal_ner_span') as a new user would"),
+    model: str = typer.Argument(
+        ...,
+        help="Student pipeline folder, or 'shipped': spacy.blank('en') + add_pipe('universal_ner_span') "
+        "as a new user would",
+    ),
     docs_json: Path = typer.Argument(..., help="{group: [{tokens, spaces, types}]}"),
     output: Path = typer.Argument(...),
     batch_size: int = typer.Option(32),
@@ -407,7 +482,10 @@ def score_student(
         start = time.perf_counter()
         docs = list(nlp.pipe(docs, batch_size=batch_size))
         seconds = time.perf_counter() - start
-        spans = [[[s.start, s.end, s.label_, float(p)] for s, p in zip(d.spans[key], d.spans[key].attrs["scores"])] for d in docs]
+        spans = [
+            [[s.start, s.end, s.label_, float(p)] for s, p in zip(d.spans[key], d.spans[key].attrs["scores"])]
+            for d in docs
+        ]
         out[name] = {"spans": spans, "seconds": seconds, "passages_per_s": len(docs) / seconds}
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     srsly.write_json(output, {"groups": out, "peak_rss_mb": peak_mb, "threads": torch.get_num_threads()})
@@ -417,8 +495,9 @@ def _pool_type_names(pool: Path) -> set:
     names = pool / "type_names.json"
     if names.exists():
         return {t.lower() for t in srsly.read_json(names)}
-    from spacy_uniner.distill.pool import type_names
     from spacy.tokens import DocBin
+
+    from spacy_uniner.distill.pool import type_names
 
     nlp = spacy.blank("en")
     counts = type_names(DocBin().from_disk(pool / "train.spacy").get_docs(nlp.vocab))
@@ -429,7 +508,9 @@ def _pool_type_names(pool: Path) -> set:
 @app.command()
 def compare(
     data_dir: Path = typer.Option(..., help="Benchmark data folder (with uniner_eval/)"),
-    pool: Path = typer.Option(Path("training/pool"), help="Pool folder (dev.spacy for the threshold; type names for the unseen-type recall)"),
+    pool: Path = typer.Option(
+        Path("training/pool"), help="Pool folder (dev.spacy for the threshold; type names for the unseen-type recall)"
+    ),
     student: List[str] = typer.Option([], help="NAME=PIPELINE (or NAME=shipped); repeatable"),
     gliner: List[str] = typer.Option([], help="NAME=GLINER_CHECKPOINT; repeatable"),
     gliner_python: str = typer.Option("python", help="A Python with `gliner` installed"),
@@ -464,15 +545,30 @@ def compare(
         if kind == "student":
             cmd = [sys.executable, __file__, "score-student", path, str(docs_path), str(pred_path)]
         else:
-            cmd = [gliner_python, str(ROOT / "benchmarks" / "gliner_peer.py"), "predict", path, str(docs_path), str(pred_path)]
+            cmd = [
+                gliner_python,
+                str(ROOT / "benchmarks" / "gliner_peer.py"),
+                "predict",
+                path,
+                str(docs_path),
+                str(pred_path),
+            ]
         subprocess.run(cmd, check=True, env=env)
         preds = srsly.read_json(pred_path)
         f_by_t = {t: _span_f1(dev, preds["groups"]["dev"]["spans"], t) for t in THRESHOLDS}
         threshold = max(f_by_t, key=lambda t: (f_by_t[t], -abs(t - 0.5)))
         if path == "shipped":
             threshold = 0.5  # as a new user runs it: the component's default threshold
-        row = {"kind": kind, "path": path, "threshold": threshold, "dev_span_f1": f_by_t[threshold], "peak_rss_mb": preds["peak_rss_mb"],
-               "threads": preds["threads"], "files": {}, "unseen_types": {}}
+        row = {
+            "kind": kind,
+            "path": path,
+            "threshold": threshold,
+            "dev_span_f1": f_by_t[threshold],
+            "peak_rss_mb": preds["peak_rss_mb"],
+            "threads": preds["threads"],
+            "files": {},
+            "unseen_types": {},
+        }
         for file, (gold_docs, queries) in evals.items():
             group = preds["groups"][file]
             decoded = [_decode(len(g), p, threshold) for g, p in zip(gold_docs, group["spans"])]
@@ -480,8 +576,13 @@ def compare(
             answers = [json.dumps([e.text for e in docs[q.doc_index].ents if e.label_ == q.label]) for q in queries]
             strings = string_prf(answers, [q.gold for q in queries])
             spans = get_ner_prf([Example(d, g) for d, g in zip(docs, gold_docs)])
-            row["files"][file] = {"string_f1": 100 * strings.f1, "span_f1": 100 * spans["ents_f"], "passages": len(gold_docs),
-                                  "types": len(types[file]), "passages_per_s": group["passages_per_s"]}
+            row["files"][file] = {
+                "string_f1": 100 * strings.f1,
+                "span_f1": 100 * spans["ents_f"],
+                "passages": len(gold_docs),
+                "types": len(types[file]),
+                "passages_per_s": group["passages_per_s"],
+            }
             for label in types[file]:
                 if label.lower() in seen:
                     continue
@@ -503,16 +604,40 @@ def compare_table(results: Dict) -> str:
     if not results:
         return ""
     files = list(next(iter(results.values()))["files"])
-    short = {"CrossNER_AI": "AI", "CrossNER_literature": "Lit.", "CrossNER_music": "Music", "CrossNER_politics": "Pol.", "CrossNER_science": "Sci.", "mit-restaurant": "Rest."}
-    header = ["system", *(f"{short.get(f, f)} str/span" for f in files), "avg string F1", "avg span F1", "passages/s", "peak RSS MB", "threshold (pool dev)", "unseen-type recall"]
+    short = {
+        "CrossNER_AI": "AI",
+        "CrossNER_literature": "Lit.",
+        "CrossNER_music": "Music",
+        "CrossNER_politics": "Pol.",
+        "CrossNER_science": "Sci.",
+        "mit-restaurant": "Rest.",
+    }
+    header = [
+        "system",
+        *(f"{short.get(f, f)} str/span" for f in files),
+        "avg string F1",
+        "avg span F1",
+        "passages/s",
+        "peak RSS MB",
+        "threshold (pool dev)",
+        "unseen-type recall",
+    ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, row in results.items():
         cells = [name + (f" (first {row['limit']} per file)" if row.get("limit") else "")]
         cells += [f"{row['files'][f]['string_f1']:.1f} / {row['files'][f]['span_f1']:.1f}" for f in files]
-        rate = sum(row["files"][f]["passages"] for f in files) / sum(row["files"][f]["passages"] / row["files"][f]["passages_per_s"] for f in files)
+        rate = sum(row["files"][f]["passages"] for f in files) / sum(
+            row["files"][f]["passages"] / row["files"][f]["passages_per_s"] for f in files
+        )
         unseen = [v["recall"] for v in row["unseen_types"].values()]
-        cells += [f"**{row['average_string_f1']:.1f}**", f"{row['average_span_f1']:.1f}", f"{rate:.1f} ({row['threads']} thr.)", f"{row['peak_rss_mb']:.0f}",
-                  f"{row['threshold']:.2f}", f"{sum(unseen) / len(unseen):.1f} ({len(unseen)} types)" if unseen else "-"]
+        cells += [
+            f"**{row['average_string_f1']:.1f}**",
+            f"{row['average_span_f1']:.1f}",
+            f"{rate:.1f} ({row['threads']} thr.)",
+            f"{row['peak_rss_mb']:.0f}",
+            f"{row['threshold']:.2f}",
+            f"{sum(unseen) / len(unseen):.1f} ({len(unseen)} types)" if unseen else "-",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

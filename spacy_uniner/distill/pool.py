@@ -35,10 +35,10 @@ import srsly
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
-from ..data.docs import copy_tokens
-from ..errors import Errors
 from ..data.catalogue import DEFAULT_CATALOGUE, DatasetSpec, load_catalogue, load_dataset
+from ..data.docs import copy_tokens
 from ..data.readers import QUERIED_TYPES_KEY
+from ..errors import Errors
 from ..student.component import TYPES_ATTR
 
 logger = logging.getLogger("spacy_uniner")
@@ -98,7 +98,11 @@ def _cut(doc: Doc, max_tokens: int) -> List[Doc]:
     while start < len(doc):
         end = min(len(doc), start + max_tokens)
         if end < len(doc):
-            cuts = [i + 1 for i in range(start + max_tokens // 2, end) if doc[i].text in {".", "!", "?", "\n", "\n\n"} and i not in inside]
+            cuts = [
+                i + 1
+                for i in range(start + max_tokens // 2, end)
+                if doc[i].text in {".", "!", "?", "\n", "\n\n"} and i not in inside
+            ]
             if cuts:
                 end = cuts[-1]
             else:
@@ -109,7 +113,9 @@ def _cut(doc: Doc, max_tokens: int) -> List[Doc]:
         spaces = [bool(t.whitespace_) for t in span]
         spaces[-1] = False
         piece = Doc(doc.vocab, words=words, spaces=spaces)
-        piece.ents = [Span(piece, e.start - start, e.end - start, e.label_) for e in doc.ents if start <= e.start and e.end <= end]
+        piece.ents = [
+            Span(piece, e.start - start, e.end - start, e.label_) for e in doc.ents if start <= e.start and e.end <= end
+        ]
         piece.user_data.update(doc.user_data)
         pieces.append(piece)
         start = end
@@ -124,7 +130,9 @@ def _strip(doc: Doc) -> Doc:
     return out
 
 
-def read_source(name: str, data_dir: Path, vocab: Vocab, catalogue: Dict[str, DatasetSpec], max_tokens: int) -> Tuple[List[Doc], Dict]:
+def read_source(
+    name: str, data_dir: Path, vocab: Vocab, catalogue: Dict[str, DatasetSpec], max_tokens: int
+) -> Tuple[List[Doc], Dict]:
     """All non-test docs of one catalogue dataset, with their type names."""
     spec = catalogue[name]
     if is_excluded(spec):

@@ -69,7 +69,9 @@ def make_batch(
         if not isinstance(type_name, str) or not type_name.strip():
             raise ValueError(Errors.E405.format(value=type_name))
     type_pieces = dict(zip(all_types, tokenizer(all_types, add_special_tokens=False)["input_ids"])) if all_types else {}
-    rows: List[Tuple[List[int], List[int], List[int], List[int], List[int]]] = []  # ids, type_pos, word_start, word_end, shapes
+    rows: List[
+        Tuple[List[int], List[int], List[int], List[int], List[int]]
+    ] = []  # ids, type_pos, word_start, word_end, shapes
     name_lengths: List[List[int]] = []
     index_parts: List[numpy.ndarray] = []
     spans_out, sizes = [], []
@@ -84,7 +86,9 @@ def make_batch(
         budget = max_length - len(prompt) - 1
         if budget < 2 * max_width:
             raise ValueError(
-                Errors.E403.format(n_types=len(types), prompt=len(prompt) + 1, max_length=max_length, left=budget, needed=2 * max_width)
+                Errors.E403.format(
+                    n_types=len(types), prompt=len(prompt) + 1, max_length=max_length, left=budget, needed=2 * max_width
+                )
             )
         words = [t.text for t in doc]
         pieces = tokenizer(words, add_special_tokens=False)["input_ids"] if words else []
@@ -126,12 +130,14 @@ def make_batch(
                 )
             )
     if skipped:
-        warnings.warn(Warnings.W202.format(count=skipped))
+        warnings.warn(Warnings.W202.format(count=skipped), stacklevel=2)
     index = numpy.concatenate(index_parts, axis=1) if index_parts else numpy.zeros((4, 0), dtype="int64")
     return Batch(pad(rows, name_lengths, tokenizer.pad_token_id), torch.from_numpy(index), spans_out, sizes)
 
 
-def assign_windows(starts: numpy.ndarray, ends: numpy.ndarray, windows: List[Tuple[int, int]]) -> Tuple[numpy.ndarray, int]:
+def assign_windows(
+    starts: numpy.ndarray, ends: numpy.ndarray, windows: List[Tuple[int, int]]
+) -> Tuple[numpy.ndarray, int]:
     """Index of the window holding each span farthest from its edges (-1: none holds it)."""
     if len(windows) == 1:
         w_start, w_end = windows[0]
@@ -146,7 +152,9 @@ def assign_windows(starts: numpy.ndarray, ends: numpy.ndarray, windows: List[Tup
     return owner, int((~inside).sum())
 
 
-def pad(rows: List[Tuple[List[int], List[int], List[int], List[int], List[int]]], name_lengths: List[List[int]], pad_id: int) -> Tuple[torch.Tensor, ...]:
+def pad(
+    rows: List[Tuple[List[int], List[int], List[int], List[int], List[int]]], name_lengths: List[List[int]], pad_id: int
+) -> Tuple[torch.Tensor, ...]:
     """Right-padded tensors: ids, mask, type positions, type-name pooling, word bounds, shapes."""
     n_rows = len(rows)
     length = max(len(r[0]) for r in rows)

@@ -1,10 +1,10 @@
 """Commands that make student training data and choose its threshold.
 
-    spacy-uniner student distill TEACHER CORPUS OUTPUT.spacy --labels person,city
-    spacy-uniner student convert-records teacher.jsonl OUTPUT.spacy
-    spacy-uniner student convert-labelled train.txt OUTPUT.spacy --format bio --label-map map.json
-    spacy-uniner student threshold MODEL dev.spacy
-    spacy-uniner student pool DATA_DIR OUTPUT_DIR
+spacy-uniner student distill TEACHER CORPUS OUTPUT.spacy --labels person,city
+spacy-uniner student convert-records teacher.jsonl OUTPUT.spacy
+spacy-uniner student convert-labelled train.txt OUTPUT.spacy --format bio --label-map map.json
+spacy-uniner student threshold MODEL dev.spacy
+spacy-uniner student pool DATA_DIR OUTPUT_DIR
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from spacy.util import filter_spans
 from tqdm import tqdm
 from wasabi import msg
 
-from ..data.docs import copy_tokens
 from ..align import find_spans
+from ..data.docs import copy_tokens
 from ..labels import normalize_labels
 from .component import TYPES_ATTR
 from .corpus import StudentCorpus, to_docbin
@@ -78,8 +78,14 @@ def _report(counts: Counter, docs: List[Doc], output: Path) -> None:
 
 
 def student_distill(
-    teacher: str = typer.Argument(..., help="Teacher pipeline (name or path) that sets doc.ents, e.g. one with universal_ner"),
-    corpus: Path = typer.Argument(..., help="Unlabelled passages: .jsonl ({'text': ...} per line; e.g. the output of the passages command), .txt (one passage per file), or a folder of them"),
+    teacher: str = typer.Argument(
+        ..., help="Teacher pipeline (name or path) that sets doc.ents, e.g. one with universal_ner"
+    ),
+    corpus: Path = typer.Argument(
+        ...,
+        help="Unlabelled passages: .jsonl ({'text': ...} per line; e.g. the output of the passages "
+        "command), .txt (one passage per file), or a folder of them",
+    ),
     output: Path = typer.Argument(..., help="Output .spacy DocBin"),
     labels: str = typer.Option(..., help="Type names: 'person,city', a JSON list/object, or a JSON file"),
     batch_size: int = typer.Option(8, help="Passages per teacher batch"),
@@ -100,7 +106,9 @@ def student_distill(
         texts = (t for _, t in zip(range(limit), texts))
     counts: Counter = Counter()
     docs = []
-    for doc in tqdm(nlp.pipe(texts, batch_size=batch_size, component_cfg=component_cfg), desc="teacher", unit="passage"):
+    for doc in tqdm(
+        nlp.pipe(texts, batch_size=batch_size, component_cfg=component_cfg), desc="teacher", unit="passage"
+    ):
         kept = []
         for ent in doc.ents:
             if ent.label_ in label_map:
@@ -122,7 +130,10 @@ student_app = typer.Typer(help="The compact span student: data, training, thresh
 
 @student_app.command("convert-records")
 def convert_records(
-    records: Path = typer.Argument(..., help="Teacher JSONL: {'text', 'response'} (raw teacher output) or {'text', 'entities': [[mention, type], ...]}"),
+    records: Path = typer.Argument(
+        ...,
+        help="Teacher JSONL: {'text', 'response'} (raw teacher output) or {'text', 'entities': [[mention, type], ...]}",
+    ),
     output: Path = typer.Argument(..., help="Output .spacy DocBin"),
     dev: Optional[Path] = typer.Option(None, help="Also write a held-out dev DocBin here (for the threshold)"),
     dev_fraction: float = typer.Option(0.2, help="Share of the passages held out for --dev"),
@@ -164,7 +175,9 @@ def convert_labelled(
     path: Path = typer.Argument(..., help="Labelled dataset file or folder"),
     output: Path = typer.Argument(..., help="Output .spacy DocBin"),
     fmt: str = typer.Option("bio", "--format", help="Reader format (see spacy_uniner.data.readers.FORMATS)"),
-    label_map: Optional[Path] = typer.Option(None, help="JSON {dataset tag: type name or null}; tags not in it are dropped"),
+    label_map: Optional[Path] = typer.Option(
+        None, help="JSON {dataset tag: type name or null}; tags not in it are dropped"
+    ),
 ) -> None:
     """A labelled dataset -> DocBin; every doc lists all of the dataset's type names."""
     from ..data.readers import read_docs
@@ -198,13 +211,18 @@ def student_threshold(
     nlp.to_disk(output or model)
     msg.good(
         f"threshold {chosen.threshold} (dev span F1 {100 * chosen.f_by_threshold[chosen.threshold]:.1f}), "
-        f"{len(chosen.type_thresholds)} per-type threshold(s) (dev span F1 {100 * chosen.f1:.1f}) saved to {output or model}"
+        f"{len(chosen.type_thresholds)} per-type threshold(s) (dev span F1 {100 * chosen.f1:.1f}) "
+        f"saved to {output or model}"
     )
 
 
 def student_pool(
-    data_dir: Path = typer.Argument(..., help="Data folder in the catalogue's layout (raw/..., as fetched by `weasel assets`)"),
-    output: Path = typer.Argument(..., help="Output folder: train.spacy, dev.spacy, hierarchy.json, synonyms.json, stats.json"),
+    data_dir: Path = typer.Argument(
+        ..., help="Data folder in the catalogue's layout (raw/..., as fetched by `weasel assets`)"
+    ),
+    output: Path = typer.Argument(
+        ..., help="Output folder: train.spacy, dev.spacy, hierarchy.json, synonyms.json, stats.json"
+    ),
     datasets: str = typer.Option("", help="Comma-separated catalogue names (default: every non-benchmark dataset)"),
     catalogue: Optional[Path] = typer.Option(None, help="datasets.yml (default: the project's)"),
     synonyms: Optional[Path] = typer.Option(None, help="Synonyms JSON copied next to the pool"),
@@ -224,7 +242,11 @@ def student_pool(
         srsly.write_json(output / "gliner_train.json", gliner_records(pool.train, seed=seed))
         srsly.write_json(output / "gliner_dev.json", gliner_records(pool.dev, seed=seed))
     msg.table(
-        [(name, s["passages"], s["mentions"], s["types"]) for name, s in summary["sources"].items() if not name.startswith("_")],
+        [
+            (name, s["passages"], s["mentions"], s["types"])
+            for name, s in summary["sources"].items()
+            if not name.startswith("_")
+        ],
         header=("source", "passages", "mentions", "type names"),
     )
     msg.good(
@@ -239,7 +261,9 @@ def student_pretrain(
     output: Path = typer.Argument(..., help="Checkpoints (minutes-N pipelines) and log.jsonl go here"),
     minutes: float = typer.Option(60.0, help="Wall-clock training budget"),
     checkpoints: str = typer.Option("15,30,45", help="Also save a checkpoint after these many minutes"),
-    overrides: List[str] = typer.Option([], "--set", help="Config override, e.g. --set corpora.train.negative_ratio=0.4"),
+    overrides: List[str] = typer.Option(
+        [], "--set", help="Config override, e.g. --set corpora.train.negative_ratio=0.4"
+    ),
     threads: int = typer.Option(1, help="Torch threads (one per run on a shared CPU)"),
 ) -> None:
     """Train the student on the pool for a wall-clock budget, with checkpoints on the way."""
@@ -252,7 +276,9 @@ def student_pretrain(
     settings = {}
     for item in overrides:
         key, _, value = item.partition("=")
-        settings[key] = srsly.json_loads(value) if value[:1] in "0123456789-[{\"tfn" and value not in ("", "-") else value
+        settings[key] = (
+            srsly.json_loads(value) if value[:1] in '0123456789-[{"tfn' and value not in ("", "-") else value
+        )
     marks = [float(m) for m in checkpoints.split(",") if m.strip()]
     saved = pretrain(config, pool, output, minutes, marks, settings)
     msg.good(f"Saved {len(saved)} checkpoint(s): {', '.join(p.name for p in saved)} in {output}")
@@ -260,9 +286,15 @@ def student_pretrain(
 
 def student_export(
     model: Path = typer.Argument(..., help="Trained student pipeline (e.g. a student pretrain checkpoint)"),
-    output: Path = typer.Argument(..., help="Folder of the released weights, e.g. spacy_uniner/student/pretrained/uniner-span-minilm-v1"),
-    dev: Path = typer.Option(..., help="Dev .spacy DocBin for the threshold (the pool's dev.spacy; never an eval file)"),
-    pool_stats: Optional[Path] = typer.Option(None, help="The pool's stats.json: sources and licences are recorded in the metadata"),
+    output: Path = typer.Argument(
+        ..., help="Folder of the released weights, e.g. spacy_uniner/student/pretrained/uniner-span-minilm-v1"
+    ),
+    dev: Path = typer.Option(
+        ..., help="Dev .spacy DocBin for the threshold (the pool's dev.spacy; never an eval file)"
+    ),
+    pool_stats: Optional[Path] = typer.Option(
+        None, help="The pool's stats.json: sources and licences are recorded in the metadata"
+    ),
     limit: int = typer.Option(1000, help="Dev docs used"),
     name: str = typer.Option("uniner-span-minilm-v1"),
 ) -> None:
@@ -287,7 +319,11 @@ def student_export(
     meta = {
         "name": name,
         "encoder": attrs["encoder"],
-        "model": {k: attrs[k] for k in ("max_width", "hidden_width", "word_shapes", "max_length", "window_overlap") if k in attrs},
+        "model": {
+            k: attrs[k]
+            for k in ("max_width", "hidden_width", "word_shapes", "max_length", "window_overlap")
+            if k in attrs
+        },
         "dtype": "float16",
         "threshold_on_dev": chosen.threshold,
         "dev_span_f1": 100 * chosen.f_by_threshold[chosen.threshold],
@@ -298,30 +334,48 @@ def student_export(
     if log.exists():  # a student-pretrain checkpoint: how long it trained and on how much
         marks = [r for r in srsly.read_jsonl(log) if r.get("checkpoint") == Path(model).name]
         if marks:
-            meta["training"] = {"checkpoint_minutes": marks[-1]["minutes"], "steps": marks[-1]["step"], "passages_seen": marks[-1]["docs"],
-                                "recipe": "student pretrain configs/student-pretrain.cfg (one thread, wall-clock budget)"}
+            meta["training"] = {
+                "checkpoint_minutes": marks[-1]["minutes"],
+                "steps": marks[-1]["step"],
+                "passages_seen": marks[-1]["docs"],
+                "recipe": "student pretrain configs/student-pretrain.cfg (one thread, wall-clock budget)",
+            }
     if pool_stats is not None:
         stats = srsly.read_json(pool_stats)
         meta["training_data"] = {
-            "passages": stats["passages"], "mentions": stats["mentions"], "type_names": stats["type_names"],
-            "sources": {k: {"license": v.get("license"), "passages": v["passages"]} for k, v in stats["sources"].items() if not k.startswith("_")},
+            "passages": stats["passages"],
+            "mentions": stats["mentions"],
+            "type_names": stats["type_names"],
+            "sources": {
+                k: {"license": v.get("license"), "passages": v["passages"]}
+                for k, v in stats["sources"].items()
+                if not k.startswith("_")
+            },
         }
     export_pretrained(module, output, meta, pipe.model.shims[0].cfg["base_vocab"])
     for path in output.iterdir():
         path.chmod(0o644)
     size = sum(p.stat().st_size for p in output.iterdir()) / 1e6
-    msg.good(f"Threshold {chosen.threshold} (dev span F1 {meta['dev_span_f1']:.1f}) folded in; wrote {output} ({size:.1f} MB)")
+    msg.good(
+        f"Threshold {chosen.threshold} (dev span F1 {meta['dev_span_f1']:.1f}) folded in; "
+        f"wrote {output} ({size:.1f} MB)"
+    )
 
 
 def student_pipeline(
     output: Path = typer.Argument(..., help="Folder for the pipeline"),
-    pretrained: str = typer.Option("uniner-span-minilm-v1", help="Shipped student name or a folder with student.safetensors"),
+    pretrained: str = typer.Option(
+        "uniner-span-minilm-v1", help="Shipped student name or a folder with student.safetensors"
+    ),
     labels: str = typer.Option("person,organization,location", help="Default type names of the pipe"),
 ) -> None:
     """Save the shipped pretrained student as a spaCy pipeline folder (no training), for
     ``evaluate`` and ``spacy.load``."""
     nlp = spacy.blank("en")
-    pipe = nlp.add_pipe("universal_ner_span", config={"labels": list(parse_labels(labels).values()), "model": {"pretrained": pretrained}})
+    pipe = nlp.add_pipe(
+        "universal_ner_span",
+        config={"labels": list(parse_labels(labels).values()), "model": {"pretrained": pretrained}},
+    )
     pipe.model.initialize()
     nlp.to_disk(output)
     msg.good(f"Saved the pretrained student {pretrained!r} as a pipeline in {output}")
@@ -331,7 +385,9 @@ def student_report(
     llm: Path = typer.Option(..., help="`evaluate` output folder of the generative student (metrics.json)"),
     student: Path = typer.Option(..., help="`evaluate` output folder of the span student (metrics.json)"),
     pipeline: Path = typer.Option(..., help="The span student pipeline, for the displaCy page"),
-    samples: Path = typer.Option(..., help="Passages for the page: JSONL with 'text' (and 'entities': [[mention, type]] giving the types)"),
+    samples: Path = typer.Option(
+        ..., help="Passages for the page: JSONL with 'text' (and 'entities': [[mention, type]] giving the types)"
+    ),
     page: Path = typer.Option(Path("metrics/student_samples.html"), help="displaCy page to write"),
     n_samples: int = typer.Option(12),
     llm_name: str = typer.Option("tiny LLaMA (paper recipe)"),
@@ -346,9 +402,14 @@ def student_report(
 
     paper = load_paper_results()
     systems = paper.get("compare", [])
-    runs = [(llm_name, srsly.read_json(llm / "metrics.json")), (student_name, srsly.read_json(student / "metrics.json"))]
+    runs = [
+        (llm_name, srsly.read_json(llm / "metrics.json")),
+        (student_name, srsly.read_json(student / "metrics.json")),
+    ]
     names = list(dict.fromkeys(n for _, r in runs for n in r["datasets"]))
-    header = ["dataset"] + [f"{name} string / span F1 (passages)" for name, _ in runs] + [f"{s} (paper)" for s in systems]
+    header = (
+        ["dataset"] + [f"{name} string / span F1 (passages)" for name, _ in runs] + [f"{s} (paper)" for s in systems]
+    )
     rows = []
     for dataset in names:
         row = [dataset]
@@ -356,7 +417,9 @@ def student_report(
         for _, run in runs:
             d = run["datasets"].get(dataset)
             paper_name = paper_name or (d or {}).get("paper_name")
-            row.append(f"{100 * d['string']['f']:.1f} / {100 * d['spans']['ents_f']:.1f} ({d['passages']})" if d else "-")
+            row.append(
+                f"{100 * d['string']['f']:.1f} / {100 * d['spans']['ents_f']:.1f} ({d['passages']})" if d else "-"
+            )
         published = paper_scores(paper, paper_name)
         row += [f"{published[s]:.1f}" if s in published else "" for s in systems]
         rows.append(row)
@@ -370,11 +433,21 @@ def student_report(
         doc._.set(TYPES_ATTR, types)
         doc = nlp(doc)
         labels |= {e.label_ for e in doc.ents}
-        docs.append({"text": doc.text, "ents": [{"start": e.start_char, "end": e.end_char, "label": e.label_} for e in doc.ents],
-                     "title": f"asked: {', '.join(types)}"})
+        docs.append(
+            {
+                "text": doc.text,
+                "ents": [{"start": e.start_char, "end": e.end_char, "label": e.label_} for e in doc.ents],
+                "title": f"asked: {', '.join(types)}",
+            }
+        )
     register_label_colors(sorted(labels))
     page.parent.mkdir(parents=True, exist_ok=True)
-    page.write_text(displacy.render(docs, style="ent", manual=True, page=True, jupyter=False, options={"colors": dict(DISPLACY_COLORS)}), encoding="utf8")
+    page.write_text(
+        displacy.render(
+            docs, style="ent", manual=True, page=True, jupyter=False, options={"colors": dict(DISPLACY_COLORS)}
+        ),
+        encoding="utf8",
+    )
     msg.good(f"displaCy page of the span student on {len(docs)} sample passages: {page.resolve()}")
 
 

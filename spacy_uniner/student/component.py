@@ -10,7 +10,6 @@ A doc can also carry its own type names in ``doc._.uniner_labels`` (list of type
 carry the types they are annotated for there too.
 """
 
-
 import warnings
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
@@ -46,8 +45,6 @@ freeze_vocab = true
 """
 
 
-
-
 @Language.factory(
     "universal_ner_span",
     assigns=["doc.ents", "doc.spans"],
@@ -77,8 +74,16 @@ def make_span_student(
 ) -> "SpanStudent":
     """Create a ``universal_ner_span`` component (see ``SpanStudent``)."""
     return SpanStudent(
-        nlp.vocab, model, name, labels=labels, threshold=threshold, type_thresholds=type_thresholds,
-        spans_key=spans_key, overwrite_ents=overwrite_ents, ents_filter=ents_filter, scorer=scorer,
+        nlp.vocab,
+        model,
+        name,
+        labels=labels,
+        threshold=threshold,
+        type_thresholds=type_thresholds,
+        spans_key=spans_key,
+        overwrite_ents=overwrite_ents,
+        ents_filter=ents_filter,
+        scorer=scorer,
     )
 
 
@@ -109,8 +114,14 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
     ) -> None:
         filters = {} if ents_filter is None else {"ents_filter": ents_filter}
         OpenNERPipe.__init__(
-            self, vocab, name=name, labels=labels or None, spans_key=spans_key, overwrite_ents=overwrite_ents,
-            scorer=scorer, **filters
+            self,
+            vocab,
+            name=name,
+            labels=labels or None,
+            spans_key=spans_key,
+            overwrite_ents=overwrite_ents,
+            scorer=scorer,
+            **filters,
         )
         self.model = model
         self.threshold = threshold
@@ -173,7 +184,9 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
         )
         probs = _sigmoid(self.model.ops.to_numpy(scores.logits))
         rows, cols = numpy.nonzero(probs >= thresholds)
-        found = [(int(scores.starts[r]), int(scores.ends[r]), labels[c], float(probs[r, c])) for r, c in zip(rows, cols)]
+        found = [
+            (int(scores.starts[r]), int(scores.ends[r]), labels[c], float(probs[r, c])) for r, c in zip(rows, cols)
+        ]
         return sorted(found, key=lambda c: (c[0], c[1], -c[3]))
 
     # -- serialization ---------------------------------------------------------------
@@ -192,7 +205,13 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
         return {**super().bytes_serializers(), "model": (self.model.to_bytes, self.model.from_bytes)}
 
     # -- training --------------------------------------------------------------------
-    def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None, labels: Optional[Union[List[str], Dict[str, str]]] = None) -> None:
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[Union[List[str], Dict[str, str]]] = None,
+    ) -> None:
         """Load the encoder and check the examples carry type names (or labels are set)."""
         validate_examples(get_examples(), "SpanStudent.initialize")
         if labels is not None:
@@ -202,7 +221,9 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
             self.label_map(eg.reference)
         self.model.initialize()
 
-    def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd=None, losses: Optional[Dict[str, float]] = None) -> Dict[str, float]:
+    def update(
+        self, examples: Iterable[Example], *, drop: float = 0.0, sgd=None, losses: Optional[Dict[str, float]] = None
+    ) -> Dict[str, float]:
         examples = list(examples)
         losses = {} if losses is None else losses
         losses.setdefault(self.name, 0.0)
@@ -249,7 +270,7 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
             if key not in row:
                 self.stats["unreachable_gold_spans"] += 1
                 if self.stats["unreachable_gold_spans"] == 1:
-                    warnings.warn(Warnings.W201.format(text=span.text, n=len(span), name=self.name))
+                    warnings.warn(Warnings.W201.format(text=span.text, n=len(span), name=self.name), stacklevel=2)
                 continue
             target[row[key], column[span.label_]] = 1.0
         return target

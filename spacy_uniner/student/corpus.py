@@ -12,7 +12,6 @@ replacement, Dai & Adel 2020), so a small corpus is not learnt by heart.
 from __future__ import annotations
 
 import random
-from collections import Counter
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -94,8 +93,12 @@ def create_student_corpus(
     """
     if not isinstance(negatives, int) or negatives < 0:
         raise ValueError(Errors.E008.format(name="negatives", what="an integer >= 0", value=negatives))
-    for name, rate in (("synonym_rate", synonym_rate), ("mention_replace_rate", mention_replace_rate),
-                       ("coarse_rate", coarse_rate), ("type_dropout", type_dropout)):
+    for name, rate in (
+        ("synonym_rate", synonym_rate),
+        ("mention_replace_rate", mention_replace_rate),
+        ("coarse_rate", coarse_rate),
+        ("type_dropout", type_dropout),
+    ):
         if not 0.0 <= rate <= 1.0:
             raise ValueError(Errors.E008.format(name=name, what="in [0, 1]", value=rate))
     return StudentCorpus(
@@ -212,7 +215,13 @@ class StudentCorpus:
             positive = {rename.get(e.label_, e.label_) for e in doc.ents}
             ordered = sorted(types, key=lambda t: rename.get(t, t) not in positive)
             types = ordered[: self.max_types]
-        rename.update({t: self.random.choice(self.synonyms[t]) for t in types if t not in rename and t in self.synonyms and self.random.random() < self.synonym_rate})
+        rename.update(
+            {
+                t: self.random.choice(self.synonyms[t])
+                for t in types
+                if t not in rename and t in self.synonyms and self.random.random() < self.synonym_rate
+            }
+        )
         types = list(dict.fromkeys(rename.get(t, t) for t in types))
         if self.shuffle_types:
             self.random.shuffle(types)
@@ -242,7 +251,9 @@ class StudentCorpus:
             original = tuple(t.text for t in ent)
             new = original
             choices = self._mentions.get(ent.label_, []) if self._mentions else []
-            crossed = any(s.start < ent.end and ent.start < s.end and (s.start, s.end) != (ent.start, ent.end) for s in grouped)
+            crossed = any(
+                s.start < ent.end and ent.start < s.end and (s.start, s.end) != (ent.start, ent.end) for s in grouped
+            )
             if len(choices) > 1 and not crossed and self.random.random() < self.mention_replace_rate:
                 new = self.random.choice(choices)
             if new == original:
@@ -287,6 +298,8 @@ def mention_pool(docs: Iterable[Doc]) -> Dict[str, List[Tuple[str, ...]]]:
 
 def _read_synonyms(path: Path) -> Dict[str, List[str]]:
     data = srsly.read_json(path)
-    if not isinstance(data, dict) or not all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in data.values()):
+    if not isinstance(data, dict) or not all(
+        isinstance(v, list) and all(isinstance(x, str) for x in v) for v in data.values()
+    ):
         raise ValueError(Errors.E304.format(path=path))
     return {k: v for k, v in data.items() if v}

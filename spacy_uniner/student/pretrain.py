@@ -81,8 +81,15 @@ def pretrain(
                 docs += len(batch)
                 words += sum(len(eg.reference) for eg in batch)
                 if step % log_every == 0:
-                    row = {"step": step, "epoch": epoch, "docs": docs, "words": words, "minutes": round(elapsed, 2), "learn_rate": rate,
-                           "loss": round(sum(losses.values()) / log_every, 4)}
+                    row = {
+                        "step": step,
+                        "epoch": epoch,
+                        "docs": docs,
+                        "words": words,
+                        "minutes": round(elapsed, 2),
+                        "learn_rate": rate,
+                        "loss": round(sum(losses.values()) / log_every, 4),
+                    }
                     log.write(json.dumps(row) + "\n")
                     log.flush()
                     losses = {}

@@ -65,7 +65,11 @@ class _DevDecoder:
     def f1(self, threshold: float, type_thresholds: Dict[str, float]) -> float:
         for eg, found in zip(self.examples, self.candidates):
             doc = eg.predicted
-            kept = [(Span(doc, s, e, label=label), p) for s, e, label, p, text in found if p >= type_thresholds.get(text, threshold)]
+            kept = [
+                (Span(doc, s, e, label=label), p)
+                for s, e, label, p, text in found
+                if p >= type_thresholds.get(text, threshold)
+            ]
             doc.ents = []
             self.pipe.set_annotations(doc, kept, list(self.text_of))
         return get_ner_prf(self.examples)["ents_f"]

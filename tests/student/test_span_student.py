@@ -3,28 +3,35 @@
 from __future__ import annotations
 
 import random
-from collections import Counter
 from pathlib import Path
 
 import numpy
 import pytest
 import spacy
 import torch
-
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 from spacy.util import load_config, load_model_from_config
 from thinc.api import Adam
 
+from spacy_uniner.spans import token_windows
+from spacy_uniner.student.batch import (
+    SHAPE_DIGIT,
+    SHAPE_LOWER,
+    SHAPE_MIXED,
+    SHAPE_OTHER,
+    SHAPE_TITLE,
+    SHAPE_UPPER,
+    word_shape,
+)
 from spacy_uniner.student.component import TYPES_ATTR
 from spacy_uniner.student.corpus import StudentCorpus, create_student_corpus, to_docbin
-from spacy_uniner.spans import token_windows
-from spacy_uniner.student.batch import SHAPE_DIGIT, SHAPE_LOWER, SHAPE_MIXED, SHAPE_OTHER, SHAPE_TITLE, SHAPE_UPPER, word_shape
 from spacy_uniner.student.model import SpanScores, build_span_type_matcher
 from spacy_uniner.student.threshold import tune_thresholds
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NAME = "universal_ner_span"
+
 
 @pytest.fixture(scope="module", autouse=True)
 def one_torch_thread():
@@ -39,9 +46,18 @@ def small_student(labels=(), **model_cfg) -> spacy.Language:
     """A student over the bare encoder (with a small head) for tests of the mechanism."""
     nlp = spacy.blank("en")
     # From the bare encoder: these tests are about the mechanism, not the shipped weights.
-    config = {"labels": list(labels), "model": {"@architectures": "spacy_uniner.SpanTypeMatcher.v1", "pretrained": None, "freeze_vocab": False, **model_cfg}}
+    config = {
+        "labels": list(labels),
+        "model": {
+            "@architectures": "spacy_uniner.SpanTypeMatcher.v1",
+            "pretrained": None,
+            "freeze_vocab": False,
+            **model_cfg,
+        },
+    }
     nlp.add_pipe(NAME, config=config)
     return nlp
+
 
 def span_scores(nlp, docs):
     pipe = nlp.get_pipe(NAME)
@@ -62,14 +78,23 @@ def politics(shared_dir):
     from spacy_uniner.data.readers import read_docs
 
     vocab = spacy.blank("en").vocab
-    label_map = {"person": "person", "politician": "politician", "country": "country", "politicalparty": "political party",
-                 "organisation": "organization", "location": "location", "election": "election", "event": "event"}
+    label_map = {
+        "person": "person",
+        "politician": "politician",
+        "country": "country",
+        "politicalparty": "political party",
+        "organisation": "organization",
+        "location": "location",
+        "election": "election",
+        "event": "event",
+    }
     docs = read_docs(shared_dir / "data" / "raw" / "crossner_politics" / "train.txt", "bio", vocab, label_map)
     docs = sorted((d for d in docs if d.ents), key=len)[:12]
     types = sorted(label_map.values())
     for doc in docs:
         doc._.set(TYPES_ATTR, types)
     return docs
+
 
 def examples_for(nlp, docs):
     out = []
@@ -78,6 +103,7 @@ def examples_for(nlp, docs):
         predicted._.set(TYPES_ATTR, doc._.get(TYPES_ATTR))
         out.append(Example(predicted, doc))
     return out
+
 
 @pytest.fixture(scope="module")
 def trained(politics, tmp_path_factory):
@@ -90,7 +116,7 @@ def trained(politics, tmp_path_factory):
     before = nlp.evaluate(examples_for(nlp, politics))["ents_f"] or 0.0
     optimizer = Adam(3e-4, grad_clip=1.0, use_averages=False)
     losses = []
-    for step in range(30):
+    for _ in range(30):
         batch = random.sample(examples, 4)
         losses.append(nlp.update(batch, sgd=optimizer, losses={})[NAME])
     after = nlp.evaluate(examples_for(nlp, politics))["ents_f"]
@@ -98,10 +124,12 @@ def trained(politics, tmp_path_factory):
     nlp.to_disk(path)
     return {"nlp": nlp, "path": path, "losses": losses, "before": before, "after": after}
 
+
 def test_training_lowers_loss_and_improves_f1(trained):
     losses = trained["losses"]
     assert numpy.mean(losses[-10:]) < 0.5 * numpy.mean(losses[:10])
     assert trained["after"] > trained["before"] + 0.2
+
 
 def test_save_load_gives_identical_predictions(trained, politics):
     nlp, loaded = trained["nlp"], spacy.load(trained["path"])
@@ -114,14 +142,27 @@ def test_save_load_gives_identical_predictions(trained, politics):
     text = " ".join(t.text for t in politics[0])
     labels = {"PER": "politician", "GPE": "country"}
     ents = [(e.start_char, e.end_char, e.label_) for e in nlp(text, component_cfg={NAME: {"labels": labels}}).ents]
-    assert ents == [(e.start_char, e.end_char, e.label_) for e in loaded(text, component_cfg={NAME: {"labels": labels}}).ents]
+    assert ents == [
+        (e.start_char, e.end_char, e.label_) for e in loaded(text, component_cfg={NAME: {"labels": labels}}).ents
+    ]
     assert {label for *_, label in ents} <= {"PER", "GPE"}
     from_bytes = small_student().from_bytes(nlp.to_bytes())
     numpy.testing.assert_allclose(span_scores(from_bytes, docs)[0].logits, before[0].logits, rtol=1e-5, atol=1e-5)
 
+
 def test_word_shapes_let_the_uncased_encoder_see_capitals(trained, politics):
-    shapes = {"the": SHAPE_LOWER, "Obama": SHAPE_TITLE, "A": SHAPE_TITLE, "NASA": SHAPE_UPPER, "iPhone": SHAPE_MIXED,
-              "McDonald": SHAPE_MIXED, "2019": SHAPE_DIGIT, "F-16": SHAPE_DIGIT, ",": SHAPE_OTHER, "élan": SHAPE_LOWER}
+    shapes = {
+        "the": SHAPE_LOWER,
+        "Obama": SHAPE_TITLE,
+        "A": SHAPE_TITLE,
+        "NASA": SHAPE_UPPER,
+        "iPhone": SHAPE_MIXED,
+        "McDonald": SHAPE_MIXED,
+        "2019": SHAPE_DIGIT,
+        "F-16": SHAPE_DIGIT,
+        ",": SHAPE_OTHER,
+        "élan": SHAPE_LOWER,
+    }
     assert {w: word_shape(w) for w in shapes} == shapes
     words = [t.text for t in politics[0]]
     assert any(w != w.lower() for w in words)
@@ -138,6 +179,7 @@ def test_word_shapes_let_the_uncased_encoder_see_capitals(trained, politics):
     blind.initialize()
     numpy.testing.assert_allclose(logits(blind, False), logits(blind, True), rtol=1e-5, atol=1e-5)
 
+
 def test_threshold_is_tuned_on_dev_and_saved(trained, politics, tmp_path):
     nlp = spacy.load(trained["path"])
     examples = examples_for(nlp, politics[:8])
@@ -152,6 +194,7 @@ def test_threshold_is_tuned_on_dev_and_saved(trained, politics, tmp_path):
     pipe.threshold = best
     assert nlp.evaluate(examples)["ents_f"] == pytest.approx(f_scores[best])
 
+
 def test_per_type_thresholds_never_lower_dev_f1_and_are_saved(trained, politics, tmp_path):
     nlp = spacy.load(trained["path"])
     examples = examples_for(nlp, politics)
@@ -162,8 +205,11 @@ def test_per_type_thresholds_never_lower_dev_f1_and_are_saved(trained, politics,
     assert nlp.evaluate(examples)["ents_f"] == pytest.approx(chosen.f1)
     nlp.to_disk(tmp_path / "tuned")
     loaded = spacy.load(tmp_path / "tuned").get_pipe(NAME)
-    assert loaded.type_thresholds == pytest.approx(chosen.type_thresholds) and loaded.threshold == pytest.approx(chosen.threshold)
+    assert loaded.type_thresholds == pytest.approx(chosen.type_thresholds) and loaded.threshold == pytest.approx(
+        chosen.threshold
+    )
     assert tune_thresholds(nlp, examples, per_type=False).type_thresholds == {}
+
 
 def scored(nlp, words, spans_and_probs, labels):
     """Hand-made scores: logit(p) for the given (start, end, type) entries, -20 elsewhere."""
@@ -175,10 +221,17 @@ def scored(nlp, words, spans_and_probs, labels):
         logits[row, labels.index(label)] = numpy.log(p / (1 - p))
     return doc, SpanScores(numpy.asarray(starts), numpy.asarray(ends), logits)
 
+
 def test_threshold_and_overlap_decoding():
     nlp = small_student(labels=["person", "city"])
     pipe = nlp.get_pipe(NAME)
-    probs = {(0, 2, "person"): 0.9, (1, 2, "person"): 0.7, (1, 2, "city"): 0.8, (3, 4, "city"): 0.4, (4, 5, "city"): 0.6}
+    probs = {
+        (0, 2, "person"): 0.9,
+        (1, 2, "person"): 0.7,
+        (1, 2, "city"): 0.8,
+        (3, 4, "city"): 0.4,
+        (4, 5, "city"): 0.6,
+    }
     doc, scores = scored(nlp, ["Ann", "Lee", "in", "New", "York"], probs, ["person", "city"])
     pipe.threshold = 0.5
     annotate(pipe, doc, scores)
@@ -198,6 +251,7 @@ def test_threshold_and_overlap_decoding():
     annotate(pipe, doc, scores, {"PER": "person", "LOC": "city"})
     assert {e.label_ for e in doc.ents} == {"LOC"} and len(doc.spans["uniner"]) == 3
 
+
 def test_existing_ents_are_kept_without_overwrite():
     nlp = small_student(labels=["person"])
     pipe = nlp.get_pipe(NAME)
@@ -205,8 +259,13 @@ def test_existing_ents_are_kept_without_overwrite():
     doc, scores = scored(nlp, ["Ann", "Lee", "met", "Bo"], {(0, 2, "person"): 0.9, (3, 4, "person"): 0.9}, ["person"])
     doc.ents = [Span(doc, 1, 2, label="ORG")]
     label_map = pipe.label_map(doc)
-    pipe.set_annotations(doc, [(Span(doc, s, e, label=label), p) for s, e, label, p in pipe.candidates(scores, label_map)], list(label_map))
+    pipe.set_annotations(
+        doc,
+        [(Span(doc, s, e, label=label), p) for s, e, label, p in pipe.candidates(scores, label_map)],
+        list(label_map),
+    )
     assert [(e.start, e.end, e.label_) for e in doc.ents] == [(1, 2, "ORG"), (3, 4, "person")]
+
 
 def test_long_docs_are_windowed_without_losing_spans():
     assert token_windows([1] * 10, 0, 10, budget=4, overlap=2) == [(0, 4), (2, 6), (4, 8), (6, 10)]
@@ -218,6 +277,7 @@ def test_long_docs_are_windowed_without_losing_spans():
     expected = {(s, e) for s in range(len(words)) for e in range(s + 1, min(s + 4, len(words)) + 1)}
     assert set(zip(scores.starts.tolist(), scores.ends.tolist())) == expected
     assert scores.logits.shape == (len(expected), 1) and numpy.isfinite(scores.logits).all()
+
 
 def test_labels_from_call_doc_and_config():
     nlp = small_student(labels=["person"])
@@ -232,13 +292,19 @@ def test_labels_from_call_doc_and_config():
     with pytest.raises(ValueError, match="E001"):
         unlabelled(unlabelled.make_doc("no labels anywhere"))
 
+
 @pytest.mark.parametrize(
     "cfg,match",
-    [({"max_width": 0}, "E008"), ({"window_overlap": 4, "max_width": 8}, "window_overlap"), ({"dropout": 1.5}, "dropout")],
+    [
+        ({"max_width": 0}, "E008"),
+        ({"window_overlap": 4, "max_width": 8}, "window_overlap"),
+        ({"dropout": 1.5}, "dropout"),
+    ],
 )
 def test_bad_model_config_errors(cfg, match):
     with pytest.raises(ValueError, match=match):
         build_span_type_matcher(**cfg)
+
 
 def test_bad_component_settings_errors(tmp_path):
     with pytest.raises(ValueError, match="E202"):
@@ -259,6 +325,7 @@ def test_bad_component_settings_errors(tmp_path):
     with pytest.raises(ValueError, match="E403"):
         nlp("A short text.")
 
+
 def test_corpus_samples_frequent_negatives_and_synonyms(tmp_path):
     nlp = spacy.blank("en")
     docs = []
@@ -269,7 +336,9 @@ def test_corpus_samples_frequent_negatives_and_synonyms(tmp_path):
         docs.append(doc)
     to_docbin(docs).to_disk(tmp_path / "train.spacy")
     (tmp_path / "syn.json").write_text('{"city": ["urban area"]}')
-    corpus = create_student_corpus(tmp_path / "train.spacy", negatives=1, synonyms=tmp_path / "syn.json", synonym_rate=1.0, seed=1)
+    corpus = create_student_corpus(
+        tmp_path / "train.spacy", negatives=1, synonyms=tmp_path / "syn.json", synonym_rate=1.0, seed=1
+    )
     examples = list(corpus(nlp))
     assert len(examples) == 30
     for eg in examples:
@@ -283,6 +352,7 @@ def test_corpus_samples_frequent_negatives_and_synonyms(tmp_path):
         assert labels <= set(eg.reference._.get(TYPES_ATTR))
     assert sum("urban area" in {e.label_ for e in eg.reference.ents} for eg in examples) == 15
 
+
 def test_corpus_replaces_mentions_within_their_type(tmp_path):
     nlp = spacy.blank("en")
     people, cities = ["Ann Lee", "Bo", "Maria de la Cruz"], ["Paris", "New York"]
@@ -291,8 +361,10 @@ def test_corpus_replaces_mentions_within_their_type(tmp_path):
         doc = nlp.make_doc(f"Yesterday {people[i % 3]} flew to {cities[i % 2]}, happily.")
         person = doc.char_span(10, 10 + len(people[i % 3]))
         city_start = doc.text.index(cities[i % 2])
-        doc.ents = [Span(doc, person.start, person.end, label="person"),
-                    doc.char_span(city_start, city_start + len(cities[i % 2]), label="city")]
+        doc.ents = [
+            Span(doc, person.start, person.end, label="person"),
+            doc.char_span(city_start, city_start + len(cities[i % 2]), label="city"),
+        ]
         docs.append(doc)
     moved = nlp.make_doc("Bo lives in Paris")
     moved.ents = [Span(moved, 0, 1, label="person")]
@@ -323,6 +395,7 @@ def test_corpus_replaces_mentions_within_their_type(tmp_path):
     with pytest.raises(ValueError, match="mention_replace_rate"):
         create_student_corpus(tmp_path / "train.spacy", mention_replace_rate=1.5)
 
+
 def test_corpus_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="E301"):
         StudentCorpus(tmp_path / "missing.spacy")
@@ -335,12 +408,17 @@ def test_corpus_errors(tmp_path):
     with pytest.raises(ValueError, match="negatives"):
         create_student_corpus(tmp_path / "bad.spacy", negatives=-1)
 
+
 def test_training_config_resolves(tmp_path):
     nlp = spacy.blank("en")
     doc = nlp.make_doc("Ann met Bo")
     doc.ents = [Span(doc, 0, 1, label="person")]
     to_docbin([doc]).to_disk(tmp_path / "d.spacy")
-    config = load_config(ROOT / "configs" / "student.cfg", interpolate=True, overrides={"paths.train": str(tmp_path / "d.spacy"), "paths.dev": str(tmp_path / "d.spacy")})
+    config = load_config(
+        ROOT / "configs" / "student.cfg",
+        interpolate=True,
+        overrides={"paths.train": str(tmp_path / "d.spacy"), "paths.dev": str(tmp_path / "d.spacy")},
+    )
     nlp = load_model_from_config(config, auto_fill=True, validate=True)
     assert nlp.pipe_names == [NAME]
     from spacy.util import resolve_dot_names
@@ -361,20 +439,42 @@ def test_distill_and_convert_commands(tmp_path):
     register(app)
     teacher = spacy.blank("en")
     teacher.add_pipe("entity_ruler").add_patterns(
-        [{"label": "PERSON", "pattern": "Ann Lee"}, {"label": "GPE", "pattern": "Paris"}, {"label": "DATE", "pattern": "today"}]
+        [
+            {"label": "PERSON", "pattern": "Ann Lee"},
+            {"label": "GPE", "pattern": "Paris"},
+            {"label": "DATE", "pattern": "today"},
+        ]
     )
     teacher.to_disk(tmp_path / "teacher")
     srsly.write_jsonl(tmp_path / "corpus.jsonl", [{"text": "Ann Lee is in Paris today."}, {"text": "Nobody here."}])
-    result = CliRunner().invoke(app, ["student", "distill", str(tmp_path / "teacher"), str(tmp_path / "corpus.jsonl"), str(tmp_path / "d.spacy"), "--labels", '{"PERSON": "person", "GPE": "city"}'])
+    result = CliRunner().invoke(
+        app,
+        [
+            "student",
+            "distill",
+            str(tmp_path / "teacher"),
+            str(tmp_path / "corpus.jsonl"),
+            str(tmp_path / "d.spacy"),
+            "--labels",
+            '{"PERSON": "person", "GPE": "city"}',
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "other_label:DATE" in result.output
     docs = [eg.reference for eg in StudentCorpus(tmp_path / "d.spacy", shuffle_types=False)(spacy.blank("en"))]
     assert [[(e.text, e.label_) for e in d.ents] for d in docs] == [[("Ann Lee", "person"), ("Paris", "city")], []]
     assert all(d._.get(TYPES_ATTR) == ["person", "city"] for d in docs)
 
-    records = [{"text": "Bo met Ann in Rome.", "entities": [["Ann", "person"], ["Bo", "person"], ["Rome", "city"], ["Oslo", "city"]]}]
+    records = [
+        {
+            "text": "Bo met Ann in Rome.",
+            "entities": [["Ann", "person"], ["Bo", "person"], ["Rome", "city"], ["Oslo", "city"]],
+        }
+    ]
     srsly.write_jsonl(tmp_path / "r.jsonl", records)
-    result = CliRunner().invoke(app, ["student", "convert-records", str(tmp_path / "r.jsonl"), str(tmp_path / "r.spacy")])
+    result = CliRunner().invoke(
+        app, ["student", "convert-records", str(tmp_path / "r.jsonl"), str(tmp_path / "r.spacy")]
+    )
     assert result.exit_code == 0, result.output
     assert "not_found" in result.output
     (doc,) = [eg.reference for eg in StudentCorpus(tmp_path / "r.spacy", shuffle_types=False)(spacy.blank("en"))]

@@ -10,7 +10,13 @@ import spacy
 import torch
 
 import spacy_uniner.student.component  # noqa: F401
-from spacy_uniner.student.model import DEFAULT_PRETRAINED, PRETRAINED_DIR, PRETRAINED_META, PRETRAINED_WEIGHTS, pretrained_path
+from spacy_uniner.student.model import (
+    DEFAULT_PRETRAINED,
+    PRETRAINED_DIR,
+    PRETRAINED_META,
+    PRETRAINED_WEIGHTS,
+    pretrained_path,
+)
 
 SHIPPED = PRETRAINED_DIR / DEFAULT_PRETRAINED
 
@@ -54,7 +60,9 @@ def test_fresh_pipe_finds_entities_with_no_training(nlp):
 
 
 def test_any_type_names_at_call_time(nlp):
-    doc = nlp.get_pipe("universal_ner_span")(nlp.make_doc("Apple released the iPhone in California."), labels=["company", "product"])
+    doc = nlp.get_pipe("universal_ner_span")(
+        nlp.make_doc("Apple released the iPhone in California."), labels=["company", "product"]
+    )
     labels = {e.text: e.label_ for e in doc.ents}
     assert labels.get("Apple") == "company"
 

@@ -10,8 +10,8 @@ import spacy
 from spacy.tokens import Span
 
 import spacy_uniner.student.component  # noqa: F401
-from spacy_uniner.distill.pool import build_pool, gliner_records, is_excluded, pool_splits, write_pool
 from spacy_uniner.data.catalogue import load_catalogue
+from spacy_uniner.distill.pool import build_pool, gliner_records, is_excluded, pool_splits, write_pool
 from spacy_uniner.student.component import TYPES_ATTR
 from spacy_uniner.student.corpus import StudentCorpus, to_docbin
 
@@ -74,14 +74,21 @@ def test_llm_annotated_passages_keep_their_negatives_and_fine_types_their_coarse
 
 def _doc(nlp, words, ents, types):
     doc = spacy.tokens.Doc(nlp.vocab, words=words)
-    doc.ents = [Span(doc, s, e, label=l) for s, e, l in ents]
+    doc.ents = [Span(doc, s, e, label=label) for s, e, label in ents]
     doc._.set(TYPES_ATTR, types)
     return doc
 
 
 def test_corpus_recipe_ratio_cap_and_coarse_names(tmp_path):
     nlp = spacy.blank("en")
-    docs = [_doc(nlp, ["Ann", "met", "Bo", "in", "Rome"], [(0, 1, "athlete"), (2, 3, "actor"), (4, 5, "city")], ["athlete", "actor", "city"])]
+    docs = [
+        _doc(
+            nlp,
+            ["Ann", "met", "Bo", "in", "Rome"],
+            [(0, 1, "athlete"), (2, 3, "actor"), (4, 5, "city")],
+            ["athlete", "actor", "city"],
+        )
+    ]
     docs += [_doc(nlp, ["x", str(i)], [(1, 2, f"type {i}")], [f"type {i}"]) for i in range(40)]
     to_docbin(docs).to_disk(tmp_path / "d.spacy")
     hierarchy = {"athlete": "person", "actor": "person"}
