@@ -48,7 +48,18 @@ def llama1_dir(shared_dir, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def exact_torch():
+def one_torch_thread():
+    """One intra-op thread: tiny models run fastest so, and the CPU cores are shared."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def exact_torch(one_torch_thread):
     """What makes an equality of two computations exact on any CPU: fp32 models (the tiny
     test models are saved in fp32), one intra-op thread (no split-dependent reduction
     order) and deterministic algorithms. Tests that prove a mechanism by equality (batched
@@ -56,9 +67,22 @@ def exact_torch():
     use it; learning tests assert margins instead."""
     import torch
 
-    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(1)
+    deterministic = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(True)
     yield
     torch.use_deterministic_algorithms(deterministic)
-    torch.set_num_threads(threads)
+
+
+def target_runs(encoded) -> list[list[int]]:
+    """The maximal runs of consecutive unmasked (trained) tokens of an encoded conversation."""
+    from spacy_uniner.training.data import IGNORE_INDEX
+
+    runs, current = [], []
+    for token, label in zip(encoded.input_ids, encoded.labels):
+        if label != IGNORE_INDEX:
+            assert label == token
+            current.append(token)
+        elif current:
+            runs.append(current)
+            current = []
+    return runs + ([current] if current else [])

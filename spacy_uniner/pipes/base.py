@@ -66,14 +66,14 @@ class OpenNERPipe(Pipe):
         labels: Optional[LabelsInput] = None,
         spans_key: str = "uniner",
         overwrite_ents: bool = False,
-        ents_filter: EntsFilter = label_order_filter,
+        ents_filter: Optional[EntsFilter] = None,
         scorer: Optional[Callable] = None,
     ) -> None:
         self.vocab = vocab
         self.name = name
         self.spans_key = spans_key
         self.overwrite_ents = overwrite_ents
-        self.ents_filter = ents_filter
+        self.ents_filter = ents_filter or label_order_filter
         self.scorer = scorer
         self._labels: Dict[str, str] = {}
         if labels is not None:

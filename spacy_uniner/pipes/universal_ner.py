@@ -116,7 +116,6 @@ class UniversalNER(OpenNERPipe):
             )
         if window_overlap < 0:
             raise ValueError(Errors.E012.format(overlap=window_overlap))
-        filters = {} if ents_filter is None else {"ents_filter": ents_filter}
         super().__init__(
             vocab,
             name=name,
@@ -124,7 +123,7 @@ class UniversalNER(OpenNERPipe):
             spans_key=spans_key,
             overwrite_ents=overwrite_ents,
             scorer=scorer,
-            **filters,
+            ents_filter=ents_filter,
         )
         self.model = model
         self.cache = cache

@@ -112,7 +112,6 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
         ents_filter: Optional[EntsFilter] = None,
         scorer: Optional[Callable] = None,
     ) -> None:
-        filters = {} if ents_filter is None else {"ents_filter": ents_filter}
         OpenNERPipe.__init__(
             self,
             vocab,
@@ -121,7 +120,7 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
             spans_key=spans_key,
             overwrite_ents=overwrite_ents,
             scorer=scorer,
-            **filters,
+            ents_filter=ents_filter,
         )
         self.model = model
         self.threshold = threshold

@@ -22,7 +22,7 @@ from spacy_uniner.backends.hf import HuggingFaceBackend
 from spacy_uniner.training import TRAINING_RECORD, encode
 from spacy_uniner.training.data import IGNORE_INDEX
 
-from conftest import FIXTURES, ROOT, read_jsonl
+from conftest import FIXTURES, ROOT, read_jsonl, target_runs
 
 # Equalities here prove a mechanism; `exact_torch` pins what makes them exact on any CPU
 # (fp32, one thread, deterministic algorithms).
@@ -136,15 +136,7 @@ def test_training_masks_all_but_each_answer_and_its_eos(shared_dir, backend):
         encoded = encode(row["conversations"], tok)
         assert encoded.input_ids[0] == tok.bos_token_id and encoded.labels[0] == IGNORE_INDEX
         assert encoded.input_ids == tok(row["training_text"]).input_ids
-        runs, current = [], []
-        for token, label in zip(encoded.input_ids, encoded.labels):
-            if label != IGNORE_INDEX:
-                assert label == token
-                current.append(token)
-            elif current:
-                runs.append(current)
-                current = []
-        runs += [current] if current else []
+        runs = target_runs(encoded)
         answers = [turn["value"] for turn in row["conversations"] if turn["from"] == "gpt"]
         assert [tok.decode(run).strip() for run in runs] == [f"{a}</s>" for a in answers]
         assert all(run[-1] == tok.eos_token_id for run in runs)

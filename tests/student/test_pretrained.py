@@ -7,7 +7,6 @@ import struct
 
 import pytest
 import spacy
-import torch
 
 import spacy_uniner.student.component  # noqa: F401
 from spacy_uniner.student.model import (
@@ -21,12 +20,7 @@ from spacy_uniner.student.model import (
 SHIPPED = PRETRAINED_DIR / DEFAULT_PRETRAINED
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -33,13 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NAME = "universal_ner_span"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """One intra-op thread: on a shared 2-core machine more threads only contend."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def small_student(labels=(), **model_cfg) -> spacy.Language:

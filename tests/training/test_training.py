@@ -32,15 +32,7 @@ PASSAGES = [
 TINY_SHAPE = {"vocab_size": 300, "hidden_size": 64, "num_layers": 2, "num_heads": 4}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models train fastest single-threaded, and the CPU cores are shared."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from spacy_uniner.training import (
 from spacy_uniner.training.config import apply_effective_batch_size, parse_overrides
 from spacy_uniner.training.data import IGNORE_INDEX
 
-from conftest import FIXTURES, ROOT, read_jsonl
+from conftest import FIXTURES, ROOT, read_jsonl, target_runs
 
 CONFIGS = ROOT / "configs"
 
@@ -70,19 +70,6 @@ def qwen_style_tokenizer(fixture_rows):
     )
     tok.train_from_iterator([r["training_text"] for r in fixture_rows], trainer=trainer)
     return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
-
-
-def target_runs(encoded) -> list[list[int]]:
-    """The maximal runs of consecutive unmasked tokens."""
-    runs, current = [], []
-    for token, label in zip(encoded.input_ids, encoded.labels):
-        if label != IGNORE_INDEX:
-            assert label == token
-            current.append(token)
-        elif current:
-            runs.append(current)
-            current = []
-    return runs + ([current] if current else [])
 
 
 def masked_text(encoded, tokenizer) -> str:
