@@ -34,9 +34,10 @@ from spacy.training import Example
 from spacy_uniner.data.docs import copy_tokens
 from spacy_uniner.data.metric import string_prf
 from spacy_uniner.data.readers import read_docs, read_uniner_eval
+from spacy_uniner.distill.pool import dev_from_sources
 from spacy_uniner.evaluation.report import DEFAULT_PAPER_RESULTS
 from spacy_uniner.student.component import TYPES_ATTR
-from spacy_uniner.student.corpus import StudentCorpus, to_docbin
+from spacy_uniner.student.corpus import StudentCorpus, dev_examples, to_docbin
 from spacy_uniner.student.threshold import tune_thresholds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -515,7 +516,10 @@ def compare(
     gliner: List[str] = typer.Option([], help="NAME=GLINER_CHECKPOINT; repeatable"),
     gliner_python: str = typer.Option("python", help="A Python with `gliner` installed"),
     output: Path = typer.Option(Path("benchmarks/results/compare"), help="Predictions and compare.json go here"),
-    dev_limit: int = typer.Option(1000, help="Pool dev docs used to choose each system's threshold"),
+    dev_sources: str = typer.Option(
+        "llm", help="Pool sources whose dev docs choose each system's threshold (llm, all or names)"
+    ),
+    dev_limit: int = typer.Option(0, help="At most this many of those dev docs (0: all)"),
     limit: int = typer.Option(0, help="Passages per eval file (0: all; intermediate checkpoints only)"),
     files: str = typer.Option(",".join(EVAL_FILES), help="Comma-separated eval files"),
     include: List[Path] = typer.Option([], help="Also show the rows of these compare.json files"),
@@ -523,11 +527,12 @@ def compare(
     """One table: each student and GLiNER checkpoint on the UniNER eval files (string and
     span F1, threshold chosen on the pool's dev docs), passages/s with all of a file's types,
     peak RSS, and the recall on eval type names that the pool never lists."""
-    from spacy.tokens import DocBin
 
     nlp = spacy.blank("en")
     output.mkdir(parents=True, exist_ok=True)
-    dev = list(DocBin().from_disk(pool / "dev.spacy").get_docs(nlp.vocab))[: dev_limit or None]
+    stats = srsly.read_json(pool / "stats.json") if (pool / "stats.json").exists() else None
+    dev = [eg.reference for eg in dev_examples(pool / "dev.spacy", nlp)]
+    dev = dev_from_sources(dev, dev_sources, stats, pool / "dev.spacy")[: dev_limit or None]
     evals, types = {}, {}
     for name in files.split(","):
         gold_docs, queries, names, _ = eval_queries(nlp, data_dir / "uniner_eval" / f"{name}.json", limit)

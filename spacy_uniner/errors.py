@@ -181,6 +181,10 @@ class Errors(metaclass=ErrorsWithCodes):
         "The pretrained student at {path} was saved for a different model "
         "({detail}); set `pretrained = null` or use its settings."
     )
+    E624 = (
+        "No dev docs from the sources {wanted} in {path}; its sources are: {found}. Give "
+        "`--dev-sources all`, `llm` (with the pool's stats.json) or names from that list."
+    )
 
     # Training (training/): config, conversation data, student model, trainer
     E701 = (

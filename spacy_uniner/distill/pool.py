@@ -29,7 +29,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import srsly
 from spacy.tokens import Doc, Span
@@ -222,6 +222,27 @@ def build_pool(
     train.sort(key=lambda kd: kd[0])
     stats["_benchmark_overlap_dropped"] = {"passages": dropped_benchmark, "benchmark_passages_checked": len(banned)}
     return Pool([d for _, d in train], dev, hierarchy, stats)
+
+
+def dev_from_sources(
+    items: List, sources: str, stats: Optional[Dict], path: Path, doc_of: Callable = lambda item: item
+) -> List:
+    """The dev docs (or examples: ``doc_of`` gives their doc) of some pool sources: ``all``,
+    ``llm`` (the LLM-annotated, open-type sources named in the pool's ``stats``) or
+    comma-separated source names."""
+    if sources == "all":
+        return items
+    if sources == "llm":
+        wanted = {
+            k for k, v in (stats or {}).get("sources", {}).items() if isinstance(v, dict) and v.get("llm_annotated")
+        }
+    else:
+        wanted = {s.strip() for s in sources.split(",") if s.strip()}
+    kept = [item for item in items if doc_of(item).user_data.get(SOURCE_KEY) in wanted]
+    if not kept:
+        found = sorted({str(doc_of(item).user_data.get(SOURCE_KEY)) for item in items})
+        raise ValueError(Errors.E624.format(wanted=sorted(wanted) or sources, path=path, found=", ".join(found)))
+    return kept
 
 
 def _normal(text: str) -> str:

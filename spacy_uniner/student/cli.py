@@ -29,7 +29,7 @@ from ..align import find_spans
 from ..data.docs import copy_tokens
 from ..labels import normalize_labels
 from .component import TYPES_ATTR
-from .corpus import StudentCorpus, to_docbin
+from .corpus import StudentCorpus, dev_examples, to_docbin
 from .threshold import tune_thresholds
 
 
@@ -228,6 +228,8 @@ def student_pool(
     synonyms: Optional[Path] = typer.Option(None, help="Synonyms JSON copied next to the pool"),
     max_tokens: int = typer.Option(256, help="Longer passages are cut at sentence ends"),
     empty_rate: float = typer.Option(0.1, help="Share of mention-less sentences kept"),
+    temperature: float = typer.Option(0.5, help="Mixture: a source of n docs is drawn with weight n ** (t - 1)"),
+    llm_weight: float = typer.Option(3.0, help="Mixture: extra weight of the LLM-annotated (open-type) sources"),
     seed: int = typer.Option(0),
     gliner: bool = typer.Option(False, help="Also write the train/dev docs in GLiNER's JSON format"),
 ) -> None:
@@ -236,7 +238,16 @@ def student_pool(
     from ..distill.pool import build_pool, gliner_records, write_pool
 
     names = [n.strip() for n in datasets.split(",") if n.strip()] or None
-    pool = build_pool(data_dir, catalogue, names, max_tokens=max_tokens, empty_rate=empty_rate, seed=seed)
+    pool = build_pool(
+        data_dir,
+        catalogue,
+        names,
+        max_tokens=max_tokens,
+        empty_rate=empty_rate,
+        temperature=temperature,
+        llm_weight=llm_weight,
+        seed=seed,
+    )
     summary = write_pool(pool, output, synonyms)
     if gliner:
         srsly.write_json(output / "gliner_train.json", gliner_records(pool.train, seed=seed))
@@ -276,9 +287,10 @@ def student_pretrain(
     settings = {}
     for item in overrides:
         key, _, value = item.partition("=")
-        settings[key] = (
-            srsly.json_loads(value) if value[:1] in '0123456789-[{"tfn' and value not in ("", "-") else value
-        )
+        try:
+            settings[key] = srsly.json_loads(value)
+        except ValueError:  # a bare string: --set ...encoder_dtype=float32
+            settings[key] = value
     marks = [float(m) for m in checkpoints.split(",") if m.strip()]
     saved = pretrain(config, pool, output, minutes, marks, settings)
     msg.good(f"Saved {len(saved)} checkpoint(s): {', '.join(p.name for p in saved)} in {output}")
@@ -295,7 +307,12 @@ def student_export(
     pool_stats: Optional[Path] = typer.Option(
         None, help="The pool's stats.json: sources and licences are recorded in the metadata"
     ),
-    limit: int = typer.Option(1000, help="Dev docs used"),
+    dev_sources: str = typer.Option(
+        "llm",
+        help="Pool sources whose dev docs choose the threshold: llm (the LLM-annotated, open-type "
+        "ones; needs --pool-stats), all, or comma-separated names",
+    ),
+    limit: int = typer.Option(0, help="At most this many dev docs (0: all of those sources)"),
     name: str = typer.Option("uniner-span-minilm-v1"),
 ) -> None:
     """Release a student: choose its threshold on dev, fold it into the score bias (so the
@@ -305,11 +322,14 @@ def student_export(
 
     import torch
 
+    from ..distill.pool import SOURCE_KEY, dev_from_sources
     from .model import export_pretrained
 
     nlp = spacy.load(model)
     pipe = nlp.get_pipe("universal_ner_span")
-    examples = list(StudentCorpus(dev, shuffle_types=False, gold_preproc=True, limit=limit)(nlp))
+    stats = srsly.read_json(pool_stats) if pool_stats is not None else None
+    examples = dev_from_sources(dev_examples(dev, nlp), dev_sources, stats, dev, doc_of=lambda eg: eg.reference)
+    examples = examples[: limit or None]
     chosen = tune_thresholds(nlp, examples, per_type=False)
     module = pipe.model.shims[0]._model
     shift = math.log(chosen.threshold / (1.0 - chosen.threshold))
@@ -328,6 +348,7 @@ def student_export(
         "threshold_on_dev": chosen.threshold,
         "dev_span_f1": 100 * chosen.f_by_threshold[chosen.threshold],
         "dev_docs": len(examples),
+        "dev_sources": sorted({str(eg.reference.user_data.get(SOURCE_KEY)) for eg in examples}),
         "note": "the dev-chosen threshold is folded into `bias`: use threshold 0.5",
     }
     log = Path(model).parent / "log.jsonl"
@@ -340,8 +361,7 @@ def student_export(
                 "passages_seen": marks[-1]["docs"],
                 "recipe": "student pretrain configs/student-pretrain.cfg (one thread, wall-clock budget)",
             }
-    if pool_stats is not None:
-        stats = srsly.read_json(pool_stats)
+    if stats is not None:
         meta["training_data"] = {
             "passages": stats["passages"],
             "mentions": stats["mentions"],

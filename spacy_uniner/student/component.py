@@ -42,6 +42,8 @@ head_lr_scale = 10.0
 word_shapes = true
 pretrained = "{DEFAULT_PRETRAINED}"
 freeze_vocab = true
+encoder_dtype = "auto"
+attention_dropout = 0.0
 """
 
 

@@ -7,6 +7,12 @@ in proportion to their frequency in the corpus (UniversalNER's scheme), can swap
 names for synonyms, finer or broader names, so the student learns from varied type texts,
 and can replace mentions by other mentions of the same type from the corpus (mention
 replacement, Dai & Adel 2020), so a small corpus is not learnt by heart.
+
+A sampled negative is never a type the doc's mentions could carry: not a broader or finer
+name of a positive type (``hierarchy``), nor a type any of its mention strings has elsewhere
+in the corpus (``Obama`` is a ``person`` here and a ``politician`` there, so ``politician``
+is no negative for this doc). Asking a fine type together with its broader name teaches
+the benchmark convention that the most specific asked type wins (``parent_rate``).
 """
 
 from __future__ import annotations
@@ -69,6 +75,9 @@ def create_student_corpus(
     hierarchy: Optional[Union[str, Path]] = None,
     coarse_rate: float = 0.0,
     type_dropout: float = 0.0,
+    parent_rate: float = 0.0,
+    lowercase_rate: float = 0.0,
+    related_negatives: bool = False,
 ) -> Callable[[Language], Iterator[Example]]:
     """Read student training data from DocBins written by ``to_docbin``.
 
@@ -90,6 +99,13 @@ def create_student_corpus(
         coarse name, all of a doc's fine types under it are merged into the coarse name.
     type_dropout: probability that a doc loses a random part of its type names (their
         mentions are then not asked), so the student does not rely on the full set.
+    parent_rate: probability, per positive fine type, that its broader name (``hierarchy``)
+        is asked as well; the fine type keeps its mentions (the most specific type wins).
+    lowercase_rate: probability that a doc's words are lowercased (queries, speech
+        transcripts and chat are often lowercase).
+    related_negatives: also sample negatives that the doc's mention strings have elsewhere
+        in the corpus (off by default: such negatives are often false). Broader and finer
+        names of a positive type are never sampled.
     """
     if not isinstance(negatives, int) or negatives < 0:
         raise ValueError(Errors.E008.format(name="negatives", what="an integer >= 0", value=negatives))
@@ -98,6 +114,8 @@ def create_student_corpus(
         ("mention_replace_rate", mention_replace_rate),
         ("coarse_rate", coarse_rate),
         ("type_dropout", type_dropout),
+        ("parent_rate", parent_rate),
+        ("lowercase_rate", lowercase_rate),
     ):
         if not 0.0 <= rate <= 1.0:
             raise ValueError(Errors.E008.format(name=name, what="in [0, 1]", value=rate))
@@ -117,6 +135,9 @@ def create_student_corpus(
         hierarchy=dict(srsly.read_json(hierarchy)) if hierarchy else {},
         coarse_rate=coarse_rate,
         type_dropout=type_dropout,
+        parent_rate=parent_rate,
+        lowercase_rate=lowercase_rate,
+        related_negatives=related_negatives,
     )
 
 
@@ -141,6 +162,9 @@ class StudentCorpus:
         hierarchy: Optional[Dict[str, str]] = None,
         coarse_rate: float = 0.0,
         type_dropout: float = 0.0,
+        parent_rate: float = 0.0,
+        lowercase_rate: float = 0.0,
+        related_negatives: bool = False,
     ) -> None:
         if not path.exists():
             raise FileNotFoundError(Errors.E301.format(path=path))
@@ -158,10 +182,17 @@ class StudentCorpus:
         self.hierarchy = hierarchy or {}
         self.coarse_rate = coarse_rate
         self.type_dropout = type_dropout
+        self.parent_rate = parent_rate
+        self.lowercase_rate = lowercase_rate
+        self.related_negatives = related_negatives
+        self.children: Dict[str, List[str]] = {}
+        for fine, broad in self.hierarchy.items():
+            self.children.setdefault(broad, []).append(fine)
         self.random = random.Random(seed)
         self.rng = numpy.random.default_rng(seed)
         self._sampler: Optional[NegativeSampler] = None
         self._mentions: Optional[Dict[str, List[Tuple[str, ...]]]] = None
+        self._mention_types: Optional[Dict[str, Tuple[str, ...]]] = None
 
     def _files(self) -> List[Path]:
         return sorted(self.path.glob("**/*.spacy")) if self.path.is_dir() else [self.path]
@@ -178,10 +209,16 @@ class StudentCorpus:
                     return
 
     def __call__(self, nlp: Language) -> Iterator[Example]:
-        if (self.negatives or self.negative_ratio) and self._sampler is None:
-            self._sampler = NegativeSampler(passage_frequencies(self._docs(nlp.vocab)))
-        if self.mention_replace_rate and self._mentions is None:
-            self._mentions = mention_pool(self._docs(nlp.vocab))
+        sampling = bool(self.negatives or self.negative_ratio)
+        if (sampling and self._sampler is None) or (self.mention_replace_rate and self._mentions is None):
+            docs_once = list(self._docs(nlp.vocab))  # one read of the corpus for every statistic
+            if sampling:
+                self._sampler = NegativeSampler(passage_frequencies(docs_once))
+                if not self.related_negatives:
+                    self._mention_types = mention_types(docs_once)
+            if self.mention_replace_rate:
+                self._mentions = mention_pool(docs_once)
+            del docs_once
         docs: Iterable[Doc] = self._docs(nlp.vocab)
         if self.shuffle:
             docs = list(docs)
@@ -198,6 +235,8 @@ class StudentCorpus:
     def _augment(self, doc: Doc) -> Doc:
         if self.mention_replace_rate:
             doc = self._replace_mentions(doc)
+        if self.lowercase_rate and self.random.random() < self.lowercase_rate:
+            doc = lowercase(doc)
         types = doc_types(doc)
         rename: Dict[str, str] = {}
         if self.coarse_rate and self.hierarchy:
@@ -210,7 +249,11 @@ class StudentCorpus:
         if self.negative_ratio:
             types = self._ratio_types(doc, types, rename)
         elif self.negatives and self._sampler is not None:
-            types += self._sampler.sample(self.rng, self.negatives, set(types))
+            types += self._sampler.sample(self.rng, self.negatives, set(types) | self._related(doc))
+        if self.parent_rate and self.hierarchy:
+            labels = {e.label_ for e in doc.ents}
+            parents = [self.hierarchy[t] for t in types if t in labels and t not in rename and t in self.hierarchy]
+            types += [p for p in dict.fromkeys(parents) if p not in types and self.random.random() < self.parent_rate]
         if self.max_types and len(types) > self.max_types:
             positive = {rename.get(e.label_, e.label_) for e in doc.ents}
             ordered = sorted(types, key=lambda t: rename.get(t, t) not in positive)
@@ -282,9 +325,56 @@ class StudentCorpus:
         self.random.shuffle(known)
         negatives = known[:wanted]
         if len(negatives) < wanted and self._sampler is not None:
-            taken = set(types) | set(rename.values()) | {self.hierarchy.get(t) for t in positives}
+            taken = set(types) | set(rename.values()) | self._related(doc)
             negatives += self._sampler.sample(self.rng, wanted - len(negatives), taken)
         return positives + negatives
+
+    def _related(self, doc: Doc) -> set:
+        """Types the doc's mentions could carry, so never sampled as its negatives: the
+        broader and finer names of its positive types and, unless ``related_negatives``,
+        every type its mention strings have elsewhere in the corpus."""
+        labels = {e.label_ for e in doc.ents}
+        related = {self.hierarchy[t] for t in labels if t in self.hierarchy}
+        related.update(c for t in labels for c in self.children.get(t, ()))
+        if self._mention_types is not None:
+            related.update(t for e in doc.ents for t in self._mention_types.get(e.text.lower(), ()))
+        return related
+
+
+def dev_examples(
+    path: Union[str, Path], nlp: Language, max_types: int = 25, negative_ratio: float = 0.5, seed: int = 0
+) -> List[Example]:
+    """Held-out examples asked as training asks: each doc's positive types, then as many of
+    its known negatives, at most ``max_types`` (a fixed seed: every system and every run
+    is asked the same lists). Some pool passages list hundreds of types."""
+    corpus = StudentCorpus(
+        Path(path),
+        negative_ratio=negative_ratio,
+        max_types=max_types,
+        shuffle_types=False,
+        gold_preproc=True,
+        seed=seed,
+    )
+    return list(corpus(nlp))
+
+
+def lowercase(doc: Doc) -> Doc:
+    """A copy of ``doc`` with lowercased words; entities, span groups and type names kept."""
+    new_doc = Doc(doc.vocab, words=[t.lower_ for t in doc], spaces=[bool(t.whitespace_) for t in doc])
+    new_doc.ents = [Span(new_doc, e.start, e.end, label=e.label_) for e in doc.ents]
+    for name, group in doc.spans.items():
+        new_doc.spans[name] = [Span(new_doc, s.start, s.end, label=s.label_) for s in group]
+    new_doc._.set(TYPES_ATTR, doc._.get(TYPES_ATTR))
+    return new_doc
+
+
+def mention_types(docs: Iterable[Doc]) -> Dict[str, Tuple[str, ...]]:
+    """Lowercased mention text -> every type it is labelled with in ``docs``."""
+    found: Dict[str, Dict[str, None]] = {}
+    for doc in docs:
+        for ent in doc.ents:
+            found.setdefault(ent.text.lower(), {})[ent.label_] = None
+    return {text: tuple(labels) for text, labels in found.items()}
 
 
 def mention_pool(docs: Iterable[Doc]) -> Dict[str, List[Tuple[str, ...]]]:

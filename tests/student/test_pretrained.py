@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+import math
 import struct
 
+import numpy
 import pytest
 import spacy
+import srsly
+from spacy.tokens import Span
 
 import spacy_uniner.student.component  # noqa: F401
+from spacy_uniner.distill.pool import SOURCE_KEY
+from spacy_uniner.student.cli import student_export
+from spacy_uniner.student.component import TYPES_ATTR
+from spacy_uniner.student.corpus import to_docbin
 from spacy_uniner.student.model import (
     DEFAULT_PRETRAINED,
     PRETRAINED_DIR,
@@ -64,3 +72,75 @@ def test_any_type_names_at_call_time(nlp):
 def test_pretrained_name_errors():
     with pytest.raises(OSError, match="E622"):
         pretrained_path("no-such-student")
+
+
+def _docs_from(nlp, source: str, n: int):
+    docs = []
+    for i in range(n):
+        doc = nlp.make_doc(f"Ann Lee met Bo Chen in Paris on day {i} .")
+        doc.ents = [Span(doc, 0, 2, label="person"), Span(doc, 3, 5, label="person"), Span(doc, 6, 7, label="city")]
+        doc._.set(TYPES_ATTR, ["person", "city"])
+        doc.user_data[SOURCE_KEY] = source
+        docs.append(doc)
+    return docs
+
+
+def test_export_picks_the_threshold_on_open_type_dev_docs_and_loads_back(tmp_path):
+    """`student export` chooses the threshold on the LLM-annotated dev docs, folds it into
+    the bias and writes weights that a fresh pipe loads with the same scores (fp16)."""
+    model_cfg = {
+        "@architectures": "spacy_uniner.SpanTypeMatcher.v1",
+        "pretrained": None,
+        "freeze_vocab": True,
+        "encoder_dtype": "float32",
+    }
+    nlp = spacy.blank("en")
+    nlp.add_pipe("universal_ner_span", config={"labels": ["person", "city"], "model": model_cfg})
+    nlp.initialize()
+    nlp.to_disk(tmp_path / "model")
+    to_docbin(_docs_from(nlp, "pile", 3) + _docs_from(nlp, "conll", 5)).to_disk(tmp_path / "dev.spacy")
+    stats = {
+        "passages": 8,
+        "mentions": 24,
+        "type_names": 2,
+        "sources": {
+            "pile": {"llm_annotated": True, "passages": 3, "license": "test"},
+            "conll": {"llm_annotated": False, "passages": 5, "license": "test"},
+        },
+    }
+    srsly.write_json(tmp_path / "stats.json", stats)
+    out = tmp_path / "released"
+    student_export(
+        tmp_path / "model",
+        out,
+        dev=tmp_path / "dev.spacy",
+        pool_stats=tmp_path / "stats.json",
+        dev_sources="llm",
+        limit=0,
+        name="t",
+    )
+    meta = srsly.read_json(out / PRETRAINED_META)
+    assert meta["dev_docs"] == 3 and meta["dev_sources"] == ["pile"]
+    shift = math.log(meta["threshold_on_dev"] / (1 - meta["threshold_on_dev"]))
+    loaded = spacy.blank("en")
+    loaded.add_pipe(
+        "universal_ner_span", config={"labels": ["person", "city"], "model": {**model_cfg, "pretrained": str(out)}}
+    )
+    loaded.initialize()
+    docs = _docs_from(nlp, "x", 2)
+    before, after = (
+        numpy.concatenate([s.logits.ravel() for s in p.span_scores(docs, [p.label_map(d) for d in docs])])
+        for p in (spacy.load(tmp_path / "model").get_pipe("universal_ner_span"), loaded.get_pipe("universal_ner_span"))
+    )
+    assert before.size > 50
+    assert numpy.abs(after - (before - shift)).max() < 0.1  # fp16 weights, threshold folded into the bias
+    with pytest.raises(ValueError, match="E624"):
+        student_export(
+            tmp_path / "model",
+            tmp_path / "x",
+            dev=tmp_path / "dev.spacy",
+            pool_stats=None,
+            dev_sources="wikiann",
+            limit=0,
+            name="t",
+        )
