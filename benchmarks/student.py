@@ -380,27 +380,30 @@ def speed(
     eval_file: Path = typer.Option(..., help="UniNER eval file; every passage is asked all its types"),
     batch_size: int = typer.Option(32),
     baseline_batch_size: int = typer.Option(1, help="Baseline in the same run: passages per batch"),
+    dtypes: str = typer.Option("float32,auto", help="Encoder dtypes to time (the first row is the baseline)"),
     limit: int = typer.Option(0, help="Use only the first N passages (0: all)"),
 ) -> None:
-    """Passages per second with all of a dataset's types, against a baseline batch size in
-    the same run, and peak memory."""
+    """Passages per second with all of a dataset's types, against a baseline batch size and
+    encoder dtype in the same run, and peak memory."""
     import torch
 
-    nlp = spacy.load(model)
-    _, _, types, docs = eval_queries(nlp, eval_file, limit)
     rows = []
-    for size in (baseline_batch_size, batch_size):
-        list(nlp.pipe(docs[:size], batch_size=size))  # warm-up
-        start = time.perf_counter()
-        list(nlp.pipe(docs, batch_size=size))
-        rows.append((size, len(docs) / (time.perf_counter() - start)))
+    for dtype in dtypes.split(","):
+        override = {"components": {"universal_ner_span": {"model": {"encoder_dtype": dtype}}}}
+        nlp = spacy.load(model, config=override)
+        _, _, types, docs = eval_queries(nlp, eval_file, limit)
+        for size in (baseline_batch_size, batch_size):
+            list(nlp.pipe(docs[:size], batch_size=size))  # warm-up
+            start = time.perf_counter()
+            list(nlp.pipe(docs, batch_size=size))
+            rows.append((dtype, size, len(docs) / (time.perf_counter() - start)))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     typer.echo(
         f"{len(docs)} passages x {len(types)} types, {torch.get_num_threads()} torch threads, peak RSS {peak_mb:.0f} MB"
     )
-    typer.echo("| batch size | passages/s | vs baseline |\n|---|---|---|")
-    for size, rate in rows:
-        typer.echo(f"| {size} | {rate:.1f} | {rate / rows[0][1]:.2f}x |")
+    typer.echo("| encoder dtype | batch size | passages/s | vs baseline |\n|---|---|---|---|")
+    for dtype, size, rate in rows:
+        typer.echo(f"| {dtype} | {size} | {rate:.1f} | {rate / rows[0][2]:.2f}x |")
 
 
 # -- The pretrained student against GLiNER's trainer ------------------------------------

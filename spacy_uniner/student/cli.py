@@ -30,6 +30,7 @@ from ..data.docs import copy_tokens
 from ..labels import normalize_labels
 from .component import TYPES_ATTR
 from .corpus import StudentCorpus, dev_examples, to_docbin
+from .model import DEFAULT_PRETRAINED
 from .threshold import tune_thresholds
 
 
@@ -299,7 +300,7 @@ def student_pretrain(
 def student_export(
     model: Path = typer.Argument(..., help="Trained student pipeline (e.g. a student pretrain checkpoint)"),
     output: Path = typer.Argument(
-        ..., help="Folder of the released weights, e.g. spacy_uniner/student/pretrained/uniner-span-minilm-v1"
+        ..., help="Folder of the released weights, e.g. spacy_uniner/student/pretrained/" + DEFAULT_PRETRAINED
     ),
     dev: Path = typer.Option(
         ..., help="Dev .spacy DocBin for the threshold (the pool's dev.spacy; never an eval file)"
@@ -313,7 +314,7 @@ def student_export(
         "ones; needs --pool-stats), all, or comma-separated names",
     ),
     limit: int = typer.Option(0, help="At most this many dev docs (0: all of those sources)"),
-    name: str = typer.Option("uniner-span-minilm-v1"),
+    name: str = typer.Option(DEFAULT_PRETRAINED),
 ) -> None:
     """Release a student: choose its threshold on dev, fold it into the score bias (so the
     component's default threshold 0.5 applies it), save fp16 safetensors without the
@@ -385,7 +386,7 @@ def student_export(
 def student_pipeline(
     output: Path = typer.Argument(..., help="Folder for the pipeline"),
     pretrained: str = typer.Option(
-        "uniner-span-minilm-v1", help="Shipped student name or a folder with student.safetensors"
+        DEFAULT_PRETRAINED, help="Shipped student name or a folder with student.safetensors"
     ),
     labels: str = typer.Option("person,organization,location", help="Default type names of the pipe"),
 ) -> None:

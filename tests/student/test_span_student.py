@@ -110,7 +110,7 @@ def trained(politics, tmp_path_factory):
     before = nlp.evaluate(examples_for(nlp, politics))["ents_f"] or 0.0
     optimizer = Adam(3e-4, grad_clip=1.0, use_averages=False)
     losses = []
-    for _ in range(30):
+    for _ in range(40):
         batch = random.sample(examples, 4)
         losses.append(nlp.update(batch, sgd=optimizer, losses={})[NAME])
     after = nlp.evaluate(examples_for(nlp, politics))["ents_f"]
