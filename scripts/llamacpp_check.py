@@ -104,6 +104,18 @@ def run_component(model_config: Dict[str, Any]) -> Dict[str, Any]:
     return {"answers": answers, "ents": ents, "stats": dict(getattr(backend, "stats", {}))}
 
 
+def hf_config(model_dir: Path, max_new_tokens: int) -> Dict[str, Any]:
+    """The Hugging Face backend on the folder the GGUF came from: the reference answers."""
+    return {
+        "@uniner_backends": "spacy_uniner.HuggingFace.v1",
+        "name": str(model_dir),
+        "torch_dtype": "float32",
+        "device": "cpu",
+        "max_new_tokens": max_new_tokens,
+        "stop_at_list_end": False,
+    }
+
+
 def openai_config(url: str, model_dir: Path, max_new_tokens: int, **settings) -> Dict[str, Any]:
     return {
         "@uniner_backends": "spacy_uniner.OpenAICompatible.v1",
@@ -213,16 +225,7 @@ def check(
     output: Optional[Path] = typer.Option(None, help="Write the results as JSON"),
 ) -> None:
     """Answers vs the Hugging Face backend, and the ids each server evaluated."""
-    reference = run_component(
-        {
-            "@uniner_backends": "spacy_uniner.HuggingFace.v1",
-            "name": str(model),
-            "torch_dtype": "float32",
-            "device": "cpu",
-            "max_new_tokens": max_new_tokens,
-            "stop_at_list_end": False,
-        }
-    )
+    reference = run_component(hf_config(model, max_new_tokens))
     runs = {"llama-server, token ids (default)": openai_config(llama_server, model, max_new_tokens)}
     runs["llama-server, text"] = openai_config(llama_server, model, max_new_tokens, prompt_format="text")
     if llama_cpp_python:
@@ -290,16 +293,7 @@ def answers(
     max_new_tokens: int = typer.Option(16),
 ) -> None:
     """Answers through the server (token ids) vs the Hugging Face backend, as a count."""
-    reference = run_component(
-        {
-            "@uniner_backends": "spacy_uniner.HuggingFace.v1",
-            "name": str(model),
-            "torch_dtype": "float32",
-            "device": "cpu",
-            "max_new_tokens": max_new_tokens,
-            "stop_at_list_end": False,
-        }
-    )
+    reference = run_component(hf_config(model, max_new_tokens))
     out = run_component(openai_config(url, model, max_new_tokens))
     if "error" in out:
         sys.exit(out["error"])
