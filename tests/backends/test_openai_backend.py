@@ -13,11 +13,11 @@ import re
 import threading
 import time
 from collections import Counter, deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import spacy
 import srsly
+from local_server import JSONHandler, LocalServer
 
 from spacy_uniner import protocol
 from spacy_uniner.backends.openai_compat import BackendRequestError, OpenAICompatibleBackend, estimate_tokens
@@ -42,7 +42,7 @@ LABELS = list(KNOWN)
 SECRET = "sk-test-7c1f0e9a2b8d4e6f"
 
 
-class FakeCompletionsServer:
+class FakeCompletionsServer(LocalServer):
     """A threaded ``/v1/completions`` server that logs every request it receives."""
 
     def __init__(self, delay: float = 0.02):
@@ -54,14 +54,7 @@ class FakeCompletionsServer:
         self.max_in_flight = 0
         self.release = threading.Event()
         self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.fake = self
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        super().__init__(_Handler)
 
     def outcomes(self) -> Counter:
         return Counter(entry["outcome"] for entry in self.log)
@@ -73,12 +66,7 @@ class FakeCompletionsServer:
         return self.faults.popleft() if self.faults else None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
+class _Handler(JSONHandler):
     def do_POST(self):
         fake = self.server.fake
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -114,16 +102,6 @@ class _Handler(BaseHTTPRequestHandler):
             with fake.lock:
                 fake.in_flight -= 1
 
-    def _send(self, status, payload, headers=None):
-        data = json.dumps(payload).encode("utf8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
-
 
 def _completion(body, entry):
     passage = PASSAGE.search(body["prompt"]).group(1)
@@ -143,12 +121,10 @@ def _completion(body, entry):
 
 @pytest.fixture
 def server():
-    fake = FakeCompletionsServer()
-    fake.thread.start()
+    fake = FakeCompletionsServer().start()
     yield fake
     fake.release.set()
-    fake.httpd.shutdown()
-    fake.httpd.server_close()
+    fake.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -7,18 +7,16 @@ tokenizer's ids, as llama.cpp's and vLLM's servers do. The model is a LLaMA-1-st
 
 import json
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from local_server import JSONHandler, LocalServer
 
 from spacy_uniner import protocol
 from spacy_uniner.backends.openai_compat import BackendRequestError, OpenAICompatibleBackend
 
 from conftest import FIXTURES, read_jsonl
 
-LLAMA_TOKENIZER = FIXTURES / "llama_tokenizer" / "tokenizer.model"
 ROWS = read_jsonl(FIXTURES / "uniner_prompts.jsonl")
 LLAMA_CPP_CONTEXT = {  # llama.cpp's server, status 400
     "error": {
@@ -56,7 +54,7 @@ TEXT_ONLY = {  # llama-cpp-python's server validates `prompt` as text, and answe
 }
 
 
-class FakeServer:
+class FakeServer(LocalServer):
     """``/v1/completions``, ``/v1/models`` and ``/tokenize``; every request body is logged."""
 
     def __init__(self, tokenizer=None):
@@ -64,22 +62,10 @@ class FakeServer:
         self.completion_error = None  # (status, payload) for every completion request
         self.log: list = []
         self.tokenize_calls = 0
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.fake = self
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        super().__init__(_Handler)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
+class _Handler(JSONHandler):
     def do_GET(self):
         if self.path == "/v1/models":
             self._send(200, {"object": "list", "data": [{"id": "uniner-7b", "object": "model"}]})
@@ -120,23 +106,6 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def _send(self, status, payload):
-        data = json.dumps(payload).encode("utf8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
-@pytest.fixture(scope="module")
-def llama1_dir(tmp_path_factory):
-    if not LLAMA_TOKENIZER.exists():
-        pytest.skip(f"LLaMA tokenizer fixture not found at {LLAMA_TOKENIZER}")
-    from spacy_uniner.random_llama import build_llama1_folder
-
-    return build_llama1_folder(tmp_path_factory.mktemp("llama1"), LLAMA_TOKENIZER)
-
 
 @pytest.fixture(scope="module")
 def llama_tokenizer(llama1_dir):
@@ -147,11 +116,9 @@ def llama_tokenizer(llama1_dir):
 
 @pytest.fixture
 def server(llama_tokenizer):
-    fake = FakeServer(llama_tokenizer)
-    fake.thread.start()
+    fake = FakeServer(llama_tokenizer).start()
     yield fake
-    fake.httpd.shutdown()
-    fake.httpd.server_close()
+    fake.stop()
 
 
 def backend_for(server, **settings):
