@@ -534,8 +534,8 @@ def compare(
     nlp = spacy.blank("en")
     output.mkdir(parents=True, exist_ok=True)
     stats = srsly.read_json(pool / "stats.json") if (pool / "stats.json").exists() else None
-    dev = [eg.reference for eg in dev_examples(pool / "dev.spacy", nlp)]
-    dev = dev_from_sources(dev, dev_sources, stats, pool / "dev.spacy")[: dev_limit or None]
+    dev_egs = dev_from_sources(dev_examples(pool / "dev.spacy", nlp), dev_sources, stats, pool / "dev.spacy")
+    dev = [eg.reference for eg in dev_egs[: dev_limit or None]]
     evals, types = {}, {}
     for name in files.split(","):
         gold_docs, queries, names, _ = eval_queries(nlp, data_dir / "uniner_eval" / f"{name}.json", limit)

@@ -29,10 +29,11 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import srsly
 from spacy.tokens import Doc, Span
+from spacy.training import Example
 from spacy.vocab import Vocab
 
 from ..data.catalogue import DEFAULT_CATALOGUE, DatasetSpec, load_catalogue, load_dataset
@@ -224,23 +225,20 @@ def build_pool(
     return Pool([d for _, d in train], dev, hierarchy, stats)
 
 
-def dev_from_sources(
-    items: List, sources: str, stats: Optional[Dict], path: Path, doc_of: Callable = lambda item: item
-) -> List:
-    """The dev docs (or examples: ``doc_of`` gives their doc) of some pool sources: ``all``,
-    ``llm`` (the LLM-annotated, open-type sources named in the pool's ``stats``) or
-    comma-separated source names."""
+def dev_from_sources(examples: List[Example], sources: str, stats: Optional[Dict], path: Path) -> List[Example]:
+    """The dev examples of some pool sources: ``all``, ``llm`` (the LLM-annotated, open-type
+    sources named in the pool's ``stats``) or comma-separated source names."""
     if sources == "all":
-        return items
+        return examples
     if sources == "llm":
         wanted = {
             k for k, v in (stats or {}).get("sources", {}).items() if isinstance(v, dict) and v.get("llm_annotated")
         }
     else:
         wanted = {s.strip() for s in sources.split(",") if s.strip()}
-    kept = [item for item in items if doc_of(item).user_data.get(SOURCE_KEY) in wanted]
+    kept = [eg for eg in examples if eg.reference.user_data.get(SOURCE_KEY) in wanted]
     if not kept:
-        found = sorted({str(doc_of(item).user_data.get(SOURCE_KEY)) for item in items})
+        found = sorted({str(eg.reference.user_data.get(SOURCE_KEY)) for eg in examples})
         raise ValueError(Errors.E624.format(wanted=sorted(wanted) or sources, path=path, found=", ".join(found)))
     return kept
 

@@ -329,8 +329,7 @@ def student_export(
     nlp = spacy.load(model)
     pipe = nlp.get_pipe("universal_ner_span")
     stats = srsly.read_json(pool_stats) if pool_stats is not None else None
-    examples = dev_from_sources(dev_examples(dev, nlp), dev_sources, stats, dev, doc_of=lambda eg: eg.reference)
-    examples = examples[: limit or None]
+    examples = dev_from_sources(dev_examples(dev, nlp), dev_sources, stats, dev)[: limit or None]
     chosen = tune_thresholds(nlp, examples, per_type=False)
     module = pipe.model.shims[0]._model
     shift = math.log(chosen.threshold / (1.0 - chosen.threshold))

@@ -11,6 +11,8 @@ The encoder may run under bf16 autocast (``encoder_dtype``); the heads stay in f
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 from torch import nn
 
@@ -19,9 +21,10 @@ from .batch import N_SHAPES
 ENCODER_DTYPES = ("auto", "float32", "bfloat16")
 
 
+@lru_cache(maxsize=None)
 def resolve_encoder_dtype(name: str, device_type: str = "cpu") -> torch.dtype:
     """``auto``: bf16 where the device computes it natively (CPUs with AVX512-BF16 or AMX,
-    CUDA GPUs with bf16), else fp32."""
+    CUDA GPUs with bf16), else fp32. Cached: the forward pass asks on every call."""
     if name == "bfloat16":
         return torch.bfloat16
     if name == "float32":
