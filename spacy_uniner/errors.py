@@ -185,6 +185,10 @@ class Errors(metaclass=ErrorsWithCodes):
         "No dev docs from the sources {wanted} in {path}; its sources are: {found}. Give "
         "`--dev-sources all`, `llm` (with the pool's stats.json) or names from that list."
     )
+    E625 = (
+        "`llm_repeat` must be a whole number of at least 1 (how many times each "
+        "LLM-annotated training doc appears in the mixture), got {value!r}."
+    )
 
     # Training (training/): config, conversation data, student model, trainer
     E701 = (

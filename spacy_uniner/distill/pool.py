@@ -16,7 +16,10 @@ A small held-out part of every source is the dev set (thresholds are chosen ther
 The training file's order is a mixture: docs are drawn without replacement with
 probability proportional to ``n_source ** (temperature - 1)`` (times ``llm_weight`` for
 LLM-annotated sources), so small, fine-typed sources are not drowned by large coarse ones,
-and a run that stops early has seen every source.
+and a run that stops early has seen every source. With ``llm_repeat`` each LLM-annotated
+doc enters the order that many times, each copy drawn on its own, so a long run meets the
+scarce open-type passages again (under new sampled negatives and type-name dropout)
+instead of running out of them.
 
     spacy-uniner student pool DATA_DIR OUTPUT_DIR
 """
@@ -64,17 +67,19 @@ def pool_splits(spec: DatasetSpec) -> List[str]:
 
 @dataclass
 class Pool:
-    train: List[Doc]
+    train: List[Doc]  # the training order: a repeated doc appears once per copy
     dev: List[Doc]
     hierarchy: Dict[str, str]  # fine type name -> coarse type name
     stats: Dict[str, Dict] = field(default_factory=dict)
 
     def summary(self) -> Dict:
-        docs = self.train + self.dev
+        distinct = list({id(d): d for d in self.train}.values())
+        docs = distinct + self.dev
         types = {t for d in docs for t in d._.get(TYPES_ATTR) or []}
         return {
             "passages": len(docs),
-            "train_passages": len(self.train),
+            "train_passages": len(distinct),
+            "train_order_length": len(self.train),
             "dev_passages": len(self.dev),
             "mentions": sum(len(d.ents) for d in docs),
             "type_names": len(types),
@@ -164,13 +169,17 @@ def build_pool(
     max_dev: int = 200,
     temperature: float = 0.5,
     llm_weight: float = 3.0,
+    llm_repeat: int = 1,
     seed: int = 0,
 ) -> Pool:
     """Read the pool from ``data_dir`` (the catalogue's folder layout).
 
     datasets: catalogue names to read (default: every dataset that is not excluded).
     empty_rate: share of the docs without any mention that are kept (as negatives).
+    llm_repeat: copies of each LLM-annotated training doc in the order.
     """
+    if isinstance(llm_repeat, bool) or not isinstance(llm_repeat, int) or llm_repeat < 1:
+        raise ValueError(Errors.E625.format(value=llm_repeat))
     catalogue = load_catalogue(catalogue_path)
     coarse = catalogue_coarse(catalogue_path)
     names = list(datasets) if datasets else [n for n, s in catalogue.items() if not is_excluded(s)]
@@ -180,6 +189,7 @@ def build_pool(
         if is_excluded(catalogue[name]):
             raise ValueError(Errors.E620.format(name=name))
     rng = random.Random(seed)
+    copy_rng = random.Random(seed + 1)
     vocab = Vocab()
     banned = benchmark_texts(data_dir, catalogue)
     dropped_benchmark = 0
@@ -208,7 +218,10 @@ def build_pool(
         dev += kept[:n_dev]
         rest = kept[n_dev:]
         weight = (len(rest) ** (temperature - 1.0) if rest else 0.0) * (llm_weight if llm else 1.0)
+        copies = llm_repeat if llm else 1
         train += [(-math.log(1.0 - rng.random()) / weight, d) for d in rest]
+        # Extra copies draw from their own generator: the dev splits never depend on them.
+        train += [(-math.log(1.0 - copy_rng.random()) / weight, d) for d in rest for _ in range(copies - 1)]
         for fine, broad in coarse.get(name, {}).items():
             hierarchy.setdefault(fine, broad)
         stats[name] = {
@@ -218,6 +231,7 @@ def build_pool(
             "mentions": sum(len(d.ents) for d in kept),
             "types": len({t for d in kept for t in d._.get(TYPES_ATTR)}),
             "llm_annotated": llm,
+            "copies": copies,
         }
         logger.info("pool: %s %s", name, stats[name])
     train.sort(key=lambda kd: kd[0])

@@ -231,6 +231,7 @@ def student_pool(
     empty_rate: float = typer.Option(0.1, help="Share of mention-less sentences kept"),
     temperature: float = typer.Option(0.5, help="Mixture: a source of n docs is drawn with weight n ** (t - 1)"),
     llm_weight: float = typer.Option(3.0, help="Mixture: extra weight of the LLM-annotated (open-type) sources"),
+    llm_repeat: int = typer.Option(1, help="Mixture: copies of each LLM-annotated training doc in the order"),
     seed: int = typer.Option(0),
     gliner: bool = typer.Option(False, help="Also write the train/dev docs in GLiNER's JSON format"),
 ) -> None:
@@ -247,6 +248,7 @@ def student_pool(
         empty_rate=empty_rate,
         temperature=temperature,
         llm_weight=llm_weight,
+        llm_repeat=llm_repeat,
         seed=seed,
     )
     summary = write_pool(pool, output, synonyms)

@@ -72,6 +72,34 @@ def test_llm_annotated_passages_keep_their_negatives_and_fine_types_their_coarse
     assert pool.hierarchy["athlete"] == "person" and pool.hierarchy["airport"] == "facility"
 
 
+def test_llm_repeat_puts_each_llm_doc_in_the_order_that_many_times(shared_dir, tmp_path):
+    data = tmp_path / "data"
+    _copy_split_files(shared_dir / "data", data, ["sofc", "gliner_sample"])
+    names = ["gliner_sample", "sofc"]  # the LLM source first: its copies come before sofc's split
+    once = build_pool(data, datasets=names, seed=0)
+    thrice = build_pool(data, datasets=names, llm_repeat=3, seed=0)
+
+    def counts(pool):
+        seen = {}
+        for doc in pool.train:
+            seen.setdefault(doc.user_data["pool_source"], []).append(doc.text)
+        return {name: (len(texts), len(set(texts))) for name, texts in seen.items()}
+
+    assert counts(once)["gliner_sample"][0] == counts(once)["gliner_sample"][1] > 0
+    n_llm = counts(once)["gliner_sample"][1]
+    assert counts(thrice)["gliner_sample"] == (3 * n_llm, n_llm)
+    assert counts(thrice)["sofc"] == counts(once)["sofc"]  # only LLM-annotated sources repeat
+    # The summary counts distinct passages; the order's length is reported on its own.
+    summary, base = thrice.summary(), once.summary()
+    assert summary["passages"] == base["passages"] and summary["mentions"] == base["mentions"]
+    assert summary["train_order_length"] == base["train_passages"] + 2 * n_llm
+    assert summary["sources"]["gliner_sample"]["copies"] == 3
+    assert [d.text for d in thrice.dev] == [d.text for d in once.dev]  # copies never move the dev split
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="E625"):
+            build_pool(data, datasets=["sofc"], llm_repeat=bad)
+
+
 def _doc(nlp, words, ents, types):
     doc = spacy.tokens.Doc(nlp.vocab, words=words)
     doc.ents = [Span(doc, s, e, label=label) for s, e, label in ents]
