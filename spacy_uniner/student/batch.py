@@ -135,6 +135,18 @@ def make_batch(
     return Batch(pad(rows, name_lengths, tokenizer.pad_token_id), torch.from_numpy(index), spans_out, sizes)
 
 
+def length_chunks(lengths: Sequence[int], max_padded: int) -> List[List[int]]:
+    """Indices grouped by length, each group at most ``max_padded`` once padded to its
+    longest member (a longer item goes alone), so rows of one batch pad little."""
+    chunks: List[List[int]] = []
+    for i in sorted(range(len(lengths)), key=lambda i: lengths[i]):
+        if chunks and lengths[i] * (len(chunks[-1]) + 1) <= max_padded:
+            chunks[-1].append(i)
+        else:
+            chunks.append([i])
+    return chunks
+
+
 def assign_windows(
     starts: numpy.ndarray, ends: numpy.ndarray, windows: List[Tuple[int, int]]
 ) -> Tuple[numpy.ndarray, int]:

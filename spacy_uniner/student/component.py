@@ -25,9 +25,11 @@ from ..errors import Errors, Warnings
 from ..labels import LabelsInput
 from ..pipes.base import LABELS_ATTR, EntsFilter, OpenNERPipe, ScoredSpan
 from ..pipes.scorer import DEFAULT_SCORE_WEIGHTS, make_uniner_scorer  # noqa: F401  (registers the scorer)
+from .batch import length_chunks
 from .model import DEFAULT_ENCODER, DEFAULT_PRETRAINED, Query, SpanScores
 
 TYPES_ATTR = LABELS_ATTR  # the types a doc asks for (training docs: those it is annotated for)
+PADDED_WORDS = 1024  # prediction: at most this many (padded) words per encoder batch
 
 DEFAULT_MODEL_CONFIG = f"""
 [model]
@@ -168,9 +170,15 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
         if shim is not None and not shim.ready and self.model.attrs.get("pretrained"):
             # A fresh pipe over a pretrained student works with no training step.
             self.model.initialize()
-        scores = self.model.predict([(doc, list(m.values())) for doc, m in zip(docs, label_maps)])
-        if len(scores) != len(docs):
-            raise ValueError(Errors.E203.format(got=len(scores), expected=len(docs)))
+        queries = [(doc, list(m.values())) for doc, m in zip(docs, label_maps)]
+        scores: List[Optional[SpanScores]] = [None] * len(queries)
+        # Docs of similar length go through the encoder together: rows are padded to the longest.
+        for chunk in length_chunks([len(doc) for doc in docs], PADDED_WORDS):
+            chunk_scores = self.model.predict([queries[i] for i in chunk])
+            if len(chunk_scores) != len(chunk):
+                raise ValueError(Errors.E203.format(got=len(chunk_scores), expected=len(chunk)))
+            for i, doc_scores in zip(chunk, chunk_scores):
+                scores[i] = doc_scores
         return scores
 
     def candidates(

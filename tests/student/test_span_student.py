@@ -22,6 +22,7 @@ from spacy_uniner.student.batch import (
     SHAPE_OTHER,
     SHAPE_TITLE,
     SHAPE_UPPER,
+    length_chunks,
     word_shape,
 )
 from spacy_uniner.student.component import TYPES_ATTR
@@ -259,6 +260,23 @@ def test_existing_ents_are_kept_without_overwrite():
         list(label_map),
     )
     assert [(e.start, e.end, e.label_) for e in doc.ents] == [(1, 2, "ORG"), (3, 4, "person")]
+
+
+def test_docs_are_scored_in_length_groups_with_the_scores_of_each_alone(politics):
+    lengths = [5, 40, 3, 41, 2, 300, 7]
+    chunks = length_chunks(lengths, 100)
+    assert sorted(i for chunk in chunks for i in chunk) == list(range(len(lengths)))
+    assert all(len(c) == 1 or max(lengths[i] for i in c) * len(c) <= 100 for c in chunks)
+    assert [5] in chunks and {1, 3} in [set(c) for c in chunks]  # the long doc alone, 40 and 41 together
+    nlp = small_student(labels=["person"], encoder_dtype="float32")  # fp32: padding then moves no score beyond rounding
+    nlp.initialize()
+    docs = [doc.copy() for doc in politics[:6]]
+    assert len({len(d) for d in docs}) > 1
+    together = span_scores(nlp, docs)
+    for doc, scores in zip(docs, together):
+        (alone,) = span_scores(nlp, [doc])
+        numpy.testing.assert_array_equal(scores.starts, alone.starts)
+        numpy.testing.assert_allclose(scores.logits, alone.logits, rtol=1e-4, atol=1e-4)
 
 
 def test_long_docs_are_windowed_without_losing_spans():
