@@ -11,6 +11,7 @@ import pytest
 import spacy
 import srsly
 from spacy.tokens import Span
+from spacy.util import load_config
 
 import spacy_uniner.student.component  # noqa: F401
 from spacy_uniner.distill.pool import SOURCE_KEY
@@ -24,6 +25,8 @@ from spacy_uniner.student.model import (
     PRETRAINED_WEIGHTS,
     pretrained_path,
 )
+
+from conftest import ROOT
 
 SHIPPED = PRETRAINED_DIR / DEFAULT_PRETRAINED
 
@@ -49,6 +52,15 @@ def test_shipped_weights_are_small_tensors_only():
     assert b"\x80\x04" not in raw[:2] and not raw.startswith(b"PK")  # not a pickle or a zip
     meta = json.loads((SHIPPED / PRETRAINED_META).read_text())
     assert meta["model"]["max_width"] == 12 and "training_data" in meta
+
+
+def test_targeted_config_and_project_name_the_shipped_student():
+    assert (
+        load_config(ROOT / "configs" / "student.cfg")["components"]["universal_ner_span"]["model"]["pretrained"]
+        == DEFAULT_PRETRAINED
+    )
+    released = srsly.read_yaml(ROOT / "project.yml")["vars"]["released_dir"]
+    assert released.rsplit("/", 1)[-1] == DEFAULT_PRETRAINED
 
 
 def test_fresh_pipe_finds_entities_with_no_training(nlp):
