@@ -189,6 +189,10 @@ class Errors(metaclass=ErrorsWithCodes):
         "`llm_repeat` must be a whole number of at least 1 (how many times each "
         "LLM-annotated training doc appears in the mixture), got {value!r}."
     )
+    E626 = (
+        "No pool source has at least {min_docs} dev docs to score (sources and their dev docs: "
+        "{sizes}); lower `--min-docs` or give the pool's dev.spacy."
+    )
 
     # Training (training/): config, conversation data, student model, trainer
     E701 = (

@@ -5,6 +5,7 @@ spacy-uniner student convert-records teacher.jsonl OUTPUT.spacy
 spacy-uniner student convert-labelled train.txt OUTPUT.spacy --format bio --label-map map.json
 spacy-uniner student threshold MODEL dev.spacy
 spacy-uniner student pool DATA_DIR OUTPUT_DIR
+spacy-uniner student select POOL/dev.spacy v4=shipped new=CHECKPOINT
 """
 
 from __future__ import annotations
@@ -384,6 +385,55 @@ def student_export(
     )
 
 
+def student_select(
+    dev: Path = typer.Argument(..., help="The pool's dev.spacy (never an eval file)"),
+    candidates: List[str] = typer.Argument(
+        ..., help="NAME=PIPELINE folders to compare; NAME=shipped is the component's default student"
+    ),
+    max_types: int = typer.Option(50, min=1, help="At most this many type names asked per passage"),
+    min_docs: int = typer.Option(20, min=1, help="Sources with fewer dev docs are left out of the average"),
+    output: Optional[Path] = typer.Option(None, help="Also write the scores here (JSON)"),
+) -> None:
+    """Compare candidate students on the pool's dev split as the benchmark asks (every
+    annotated type name per passage, each source weighted the same), each at its best global
+    threshold; the highest macro span F1 is the release."""
+    from .selection import all_types_examples, source_scores
+
+    results = {}
+    for item in candidates:
+        name, _, path = item.rpartition("=")
+        name = name or path
+        if path == "shipped":
+            nlp = spacy.blank("en")
+            nlp.add_pipe("universal_ner_span")
+        else:
+            nlp = spacy.load(path)
+        scores = source_scores(nlp, all_types_examples(dev, nlp, max_types), min_docs=min_docs)
+        results[name] = scores
+        msg.info(f"{name}: macro span F1 {100 * scores.macro_f1:.1f} at threshold {scores.threshold}")
+    sources = list(next(iter(results.values())).by_source)
+    rows = [
+        [source] + [f"{100 * r.by_source[source][r.threshold]:.1f}" for r in results.values()] for source in sources
+    ]
+    rows.append(["macro average"] + [f"{100 * r.macro_f1:.1f}" for r in results.values()])
+    rows.append(["threshold"] + [f"{r.threshold:g}" for r in results.values()])
+    msg.table(rows, header=["dev source"] + list(results), divider=True)
+    best = max(results, key=lambda n: results[n].macro_f1)
+    msg.good(f"Highest macro dev span F1: {best} ({100 * results[best].macro_f1:.1f})")
+    if output is not None:
+        srsly.write_json(
+            output,
+            {
+                name: {
+                    "macro_span_f1": r.macro_f1,
+                    "threshold": r.threshold,
+                    "sources": {s: f[r.threshold] for s, f in r.by_source.items()},
+                }
+                for name, r in results.items()
+            },
+        )
+
+
 def student_pipeline(
     output: Path = typer.Argument(..., help="Folder for the pipeline"),
     pretrained: str = typer.Option(
@@ -481,6 +531,7 @@ def register(app: typer.Typer) -> None:
         ("pool", student_pool),
         ("pretrain", student_pretrain),
         ("export", student_export),
+        ("select", student_select),
         ("pipeline", student_pipeline),
         ("report", student_report),
     ):

@@ -1,0 +1,62 @@
+"""Choose a release among candidate students on the pool's dev split, asked as the
+benchmark asks: every passage gets all the type names it is annotated for (an eval file
+asks each passage all of its 8-17 types), and every source counts the same (the benchmark
+averages over files), so large sources do not decide alone."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Sequence, Union
+
+from spacy.language import Language
+from spacy.training import Example
+
+from ..distill.pool import SOURCE_KEY
+from ..errors import Errors
+from .corpus import StudentCorpus
+from .threshold import DEFAULT_GRID, _DevDecoder
+
+
+@dataclass
+class SourceScores:
+    """Dev span F1 per source and global threshold, and the best macro average."""
+
+    by_source: Dict[str, Dict[float, float]]  # source -> threshold -> span F1
+    threshold: float = 0.0
+    macro_f1: float = 0.0
+    macro_by_threshold: Dict[float, float] = field(default_factory=dict)
+
+
+def all_types_examples(path: Union[str, Path], nlp: Language, max_types: int = 50) -> List[Example]:
+    """Dev examples asking every type name each doc is annotated for: its positive types
+    first, then its known negatives, at most ``max_types`` (some pool passages list hundreds)."""
+    return list(StudentCorpus(Path(path), max_types=max_types, shuffle_types=False, gold_preproc=True)(nlp))
+
+
+def source_scores(
+    nlp: Language,
+    examples: Sequence[Example],
+    min_docs: int = 20,
+    grid: Sequence[float] = DEFAULT_GRID,
+    component: str = "universal_ner_span",
+    batch_size: int = 32,
+) -> SourceScores:
+    """Span F1 of each source with at least ``min_docs`` dev docs under each global threshold
+    of ``grid``; the threshold with the best macro average over sources (ties: the lower)."""
+    groups: Dict[str, List[Example]] = defaultdict(list)
+    for eg in examples:
+        groups[str(eg.reference.user_data.get(SOURCE_KEY))].append(eg)
+    kept = {name: egs for name, egs in sorted(groups.items()) if len(egs) >= min_docs}
+    if not kept:
+        sizes = ", ".join(f"{name} ({len(egs)})" for name, egs in sorted(groups.items()))
+        raise ValueError(Errors.E626.format(min_docs=min_docs, sizes=sizes or "none"))
+    grid = sorted(float(t) for t in grid)
+    by_source = {}
+    for name, egs in kept.items():
+        decoder = _DevDecoder(nlp, egs, component, grid[0], batch_size)
+        by_source[name] = {t: decoder.f1(t, {}) for t in grid}
+    macro = {t: sum(f[t] for f in by_source.values()) / len(by_source) for t in grid}
+    best = max(grid, key=lambda t: (macro[t], -t))
+    return SourceScores(by_source, best, macro[best], macro)

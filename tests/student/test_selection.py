@@ -1,0 +1,83 @@
+"""Choosing a release on the pool's dev split: all annotated types asked, sources averaged."""
+
+from __future__ import annotations
+
+import pytest
+import spacy
+import srsly
+from spacy.scorer import get_ner_prf
+from spacy.tokens import Span
+from spacy.training import Example
+
+import spacy_uniner.student.component  # noqa: F401
+from spacy_uniner.distill.pool import SOURCE_KEY
+from spacy_uniner.student.cli import student_select
+from spacy_uniner.student.component import TYPES_ATTR
+from spacy_uniner.student.corpus import to_docbin
+from spacy_uniner.student.selection import all_types_examples, source_scores
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _docs(nlp, source: str, n: int, label: str, extra_types=()):
+    docs = []
+    for i in range(n):
+        doc = nlp.make_doc(f"Ann Lee met Bo Chen in Paris on day {i} .")
+        doc.ents = [Span(doc, 0, 2, label=label), Span(doc, 3, 5, label=label), Span(doc, 6, 7, label="city")]
+        doc._.set(TYPES_ATTR, [*extra_types, label, "city"])
+        doc.user_data[SOURCE_KEY] = source
+        docs.append(doc)
+    return docs
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("universal_ner_span")
+    return nlp
+
+
+def test_every_annotated_type_is_asked_positives_first(shipped, tmp_path):
+    many = [f"kind {i}" for i in range(60)]
+    to_docbin(_docs(shipped, "a", 1, "person", extra_types=many)).to_disk(tmp_path / "dev.spacy")
+    (eg,) = all_types_examples(tmp_path / "dev.spacy", shipped, max_types=50)
+    asked = eg.predicted._.get(TYPES_ATTR)
+    assert len(asked) == 50 and set(asked[:2]) == {"person", "city"}
+    (eg,) = all_types_examples(tmp_path / "dev.spacy", shipped, max_types=100)
+    assert len(eg.predicted._.get(TYPES_ATTR)) == 62
+
+
+def test_macro_average_weights_sources_alike_and_matches_the_pipe(shipped, tmp_path):
+    """Source b's type name gives no hits, so its F1 is 0 and the macro is half of a's,
+    whatever their sizes; the chosen threshold applied to the pipe gives the same F1s."""
+    docs = _docs(shipped, "a", 4, "person") + _docs(shipped, "b", 12, "enzyme") + _docs(shipped, "c", 2, "person")
+    to_docbin(docs).to_disk(tmp_path / "dev.spacy")
+    examples = all_types_examples(tmp_path / "dev.spacy", shipped)
+    scores = source_scores(shipped, examples, min_docs=3)
+    assert set(scores.by_source) == {"a", "b"}  # c has 2 docs
+    f_a, f_b = (scores.by_source[s][scores.threshold] for s in ("a", "b"))
+    assert f_a > 0.5
+    assert scores.macro_f1 == pytest.approx((f_a + f_b) / 2)
+    assert scores.macro_f1 == max(scores.macro_by_threshold.values())
+    pipe = shipped.get_pipe("universal_ner_span")
+    pipe.threshold = scores.threshold
+    try:
+        for source, expected in (("a", f_a), ("b", f_b)):
+            egs = [eg for eg in examples if eg.reference.user_data[SOURCE_KEY] == source]
+            predicted = list(shipped.pipe(eg.predicted.copy() for eg in egs))
+            found = get_ner_prf([Example(p, eg.reference) for p, eg in zip(predicted, egs)])["ents_f"]
+            assert found == pytest.approx(expected)
+    finally:
+        pipe.threshold = 0.5
+    with pytest.raises(ValueError, match="E626"):
+        source_scores(shipped, examples, min_docs=100)
+
+
+def test_select_command_writes_the_scores(shipped, tmp_path):
+    to_docbin(_docs(shipped, "a", 3, "person")).to_disk(tmp_path / "dev.spacy")
+    shipped.to_disk(tmp_path / "pipeline")
+    student_select(tmp_path / "dev.spacy", ["v=shipped", f"w={tmp_path / 'pipeline'}"], 50, 1, tmp_path / "s.json")
+    result = srsly.read_json(tmp_path / "s.json")
+    assert set(result) == {"v", "w"}
+    assert result["v"]["macro_span_f1"] > 0.5
+    assert result["v"]["macro_span_f1"] == pytest.approx(result["w"]["macro_span_f1"])
