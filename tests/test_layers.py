@@ -18,6 +18,7 @@ LAYERS = [
             "student.cli",
             "student.corpus",
             "student.threshold",
+            "student.selection",
             "student.pretrain",
             "__main__",
         ),
