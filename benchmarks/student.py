@@ -38,6 +38,7 @@ from spacy_uniner.distill.pool import dev_from_sources
 from spacy_uniner.evaluation.report import DEFAULT_PAPER_RESULTS
 from spacy_uniner.student.component import TYPES_ATTR
 from spacy_uniner.student.corpus import StudentCorpus, dev_examples, to_docbin
+from spacy_uniner.student.selection import load_student
 from spacy_uniner.student.threshold import tune_thresholds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -465,12 +466,8 @@ def score_student(
     """Candidate spans of a student for every doc of DOCS_JSON (one process: its peak RSS is the student's)."""
     import torch
 
-    if model == "shipped":
-        nlp = spacy.blank("en")
-        pipe = nlp.add_pipe("universal_ner_span", config={"labels": ["person"]})
-    else:
-        nlp = spacy.load(model)
-        pipe = nlp.get_pipe("universal_ner_span")
+    nlp = load_student(model)
+    pipe = nlp.get_pipe("universal_ner_span")
     pipe.threshold = floor
     pipe.type_thresholds = {}
     key = pipe.spans_key

@@ -397,17 +397,13 @@ def student_select(
     """Compare candidate students on the pool's dev split as the benchmark asks (every
     annotated type name per passage, each source weighted the same), each at its best global
     threshold; the highest macro span F1 is the release."""
-    from .selection import all_types_examples, source_scores
+    from .selection import all_types_examples, load_student, source_scores
 
     results = {}
     for item in candidates:
         name, _, path = item.rpartition("=")
         name = name or path
-        if path == "shipped":
-            nlp = spacy.blank("en")
-            nlp.add_pipe("universal_ner_span")
-        else:
-            nlp = spacy.load(path)
+        nlp = load_student(path)
         scores = source_scores(nlp, all_types_examples(dev, nlp, max_types), min_docs=min_docs)
         results[name] = scores
         msg.info(f"{name}: macro span F1 {100 * scores.macro_f1:.1f} at threshold {scores.threshold}")

@@ -6,16 +6,17 @@ averages over files), so large sources do not decide alone."""
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Sequence, Union
 
+import spacy
 from spacy.language import Language
 from spacy.training import Example
 
 from ..distill.pool import SOURCE_KEY
 from ..errors import Errors
-from .corpus import StudentCorpus
+from .corpus import dev_examples
 from .threshold import DEFAULT_GRID, _DevDecoder
 
 
@@ -24,15 +25,28 @@ class SourceScores:
     """Dev span F1 per source and global threshold, and the best macro average."""
 
     by_source: Dict[str, Dict[float, float]]  # source -> threshold -> span F1
-    threshold: float = 0.0
-    macro_f1: float = 0.0
-    macro_by_threshold: Dict[float, float] = field(default_factory=dict)
+    macro_by_threshold: Dict[float, float]
+    threshold: float
+
+    @property
+    def macro_f1(self) -> float:
+        return self.macro_by_threshold[self.threshold]
+
+
+def load_student(model: str) -> Language:
+    """A student pipeline folder, or ``shipped``: ``spacy.blank("en")`` plus
+    ``add_pipe("universal_ner_span")``, the shipped student as a new user gets it."""
+    if model == "shipped":
+        nlp = spacy.blank("en")
+        nlp.add_pipe("universal_ner_span")
+        return nlp
+    return spacy.load(model)
 
 
 def all_types_examples(path: Union[str, Path], nlp: Language, max_types: int = 50) -> List[Example]:
     """Dev examples asking every type name each doc is annotated for: its positive types
-    first, then its known negatives, at most ``max_types`` (some pool passages list hundreds)."""
-    return list(StudentCorpus(Path(path), max_types=max_types, shuffle_types=False, gold_preproc=True)(nlp))
+    first, then all its known negatives, at most ``max_types`` (some pool passages list hundreds)."""
+    return dev_examples(path, nlp, max_types=max_types, negative_ratio=0.0)
 
 
 def source_scores(
@@ -59,4 +73,4 @@ def source_scores(
         by_source[name] = {t: decoder.f1(t, {}) for t in grid}
     macro = {t: sum(f[t] for f in by_source.values()) / len(by_source) for t in grid}
     best = max(grid, key=lambda t: (macro[t], -t))
-    return SourceScores(by_source, best, macro[best], macro)
+    return SourceScores(by_source, macro, best)
