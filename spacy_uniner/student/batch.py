@@ -4,8 +4,9 @@ The type names are encoded together with the text::
 
     [CLS] <<ENT>> person <<ENT>> city <<SEP>> word word word ... [SEP]
 
-Docs longer than the encoder's input are split into overlapping windows of whole tokens;
-each span is scored in the window where it lies farthest from an edge. Uncased encoders
+Many types are asked in groups (one row per group and window), long docs in windows of the
+length the student was trained on; each span is scored in the window where it lies farthest
+from an edge. Uncased encoders
 cannot see capitalisation, so every text sub-word carries its word's shape class.
 """
 
@@ -20,7 +21,7 @@ import torch
 from spacy.tokens import Doc
 
 from ..errors import Errors, Warnings
-from ..spans import token_windows
+from ..queries import plan_windows
 
 ENT_MARKER = "<<ENT>>"
 SEP_MARKER = "<<SEP>>"
@@ -57,75 +58,109 @@ class Batch:
     sizes: List[Tuple[int, int]]  # (n_spans, n_types) per doc
 
 
+def type_groups(type_lengths: Sequence[int], max_types: int, budget: int) -> List[Tuple[int, int]]:
+    """Consecutive groups ``(start, end)`` of the types, each at most ``max_types`` names
+    whose prompt (a marker plus the name's sub-words each) fits ``budget`` sub-words."""
+    groups: List[Tuple[int, int]] = []
+    used = 0
+    for i, n in enumerate(type_lengths):
+        if groups and groups[-1][1] == i and groups[-1][1] - groups[-1][0] < max_types and used + n + 1 <= budget:
+            groups[-1] = (groups[-1][0], i + 1)
+            used += n + 1
+        else:
+            groups.append((i, i + 1))
+            used = n + 1
+    return groups
+
+
 def make_batch(
-    tokenizer: Any, queries: List[Query], suggester: Suggester, max_width: int, max_length: int, overlap: int
+    tokenizer: Any,
+    queries: List[Query],
+    suggester: Suggester,
+    max_width: int,
+    max_length: int,
+    overlap: int,
+    window_length: int,
+    max_types: int,
 ) -> Batch:
-    """Encoder inputs for ``queries``: the type prompt then a window of text per row, and
-    the (row, start, width, type) index of every scored pair. Docs longer than
-    ``max_length`` sub-words are split into windows sharing ``overlap`` tokens."""
+    """Encoder inputs for ``queries`` and the (row, start, width, type) index of every scored
+    pair. A doc's types are asked in groups of at most ``max_types`` (any number of types
+    works, and a type's score depends little on how many others are asked); its text is cut
+    into windows of at most ``window_length`` sub-words (sentences packed together when the
+    doc has them, else token windows sharing ``overlap`` tokens). Each row is one group's
+    type prompt then one window; every span is scored in the window where it lies farthest
+    from an edge."""
     ent_id, sep_id = tokenizer.convert_tokens_to_ids([ENT_MARKER, SEP_MARKER])
     all_types = sorted({t for _, types in queries for t in types})
     for type_name in all_types:
         if not isinstance(type_name, str) or not type_name.strip():
             raise ValueError(Errors.E405.format(value=type_name))
     type_pieces = dict(zip(all_types, tokenizer(all_types, add_special_tokens=False)["input_ids"])) if all_types else {}
-    rows: List[
-        Tuple[List[int], List[int], List[int], List[int], List[int]]
-    ] = []  # ids, type_pos, word_start, word_end, shapes
+    # The type prompts take at most half of the input; the text gets the rest, up to window_length.
+    prompt_budget = max_length // 2 - 2
+    for type_name in all_types:
+        if len(type_pieces[type_name]) + 1 > prompt_budget:
+            raise ValueError(
+                Errors.E403.format(name=type_name, n=len(type_pieces[type_name]), budget=prompt_budget - 1)
+            )
+    rows: List[Tuple[List[int], List[int], List[int], List[int], List[int]]] = []  # ids, type_pos, first, last, shapes
     name_lengths: List[List[int]] = []
     index_parts: List[numpy.ndarray] = []
     spans_out, sizes = [], []
     skipped = 0
     for doc, types in queries:
-        prompt = [tokenizer.cls_token_id]
-        type_pos = []
-        for type_name in types:
-            type_pos.append(len(prompt))
-            prompt += [ent_id] + type_pieces[type_name]
-        prompt.append(sep_id)
-        budget = max_length - len(prompt) - 1
-        if budget < 2 * max_width:
-            raise ValueError(
-                Errors.E403.format(
-                    n_types=len(types), prompt=len(prompt) + 1, max_length=max_length, left=budget, needed=2 * max_width
-                )
-            )
+        lengths_of_types = [len(type_pieces[t]) for t in types]
+        groups = type_groups(lengths_of_types, max_types, prompt_budget)
+        prompts = []
+        for g_start, g_end in groups:
+            prompt, type_pos = [tokenizer.cls_token_id], []
+            for type_name in types[g_start:g_end]:
+                type_pos.append(len(prompt))
+                prompt += [ent_id] + type_pieces[type_name]
+            prompt.append(sep_id)
+            prompts.append((prompt, type_pos))
+        longest_prompt = max((len(p) for p, _ in prompts), default=2)
+        budget = min(window_length, max_length - longest_prompt - 1)
         words = [t.text for t in doc]
         pieces = tokenizer(words, add_special_tokens=False)["input_ids"] if words else []
         pieces = [(p or [tokenizer.unk_token_id])[:budget] for p in pieces]
         shapes = [word_shape(w) for w in words]
-        lengths = [len(p) for p in pieces]
-        windows = token_windows(lengths, 0, len(lengths), budget, overlap) or [(0, 0)]
+        windows = [(w.start, w.end) for w in plan_windows(doc, [len(p) for p in pieces], budget, overlap)]
         starts, ends = suggester(doc)
         owner, n_skipped = assign_windows(starts, ends, windows)
-        skipped += n_skipped
+        if not doc.has_annotation("SENT_START"):
+            skipped += n_skipped  # with sentences, only spans across a sentence boundary are left out
         keep = owner >= 0
         starts, ends, owner = starts[keep], ends[keep], owner[keep]
         spans_out.append((starts, ends))
         sizes.append((len(starts), len(types)))
         first_row = len(rows)
-        for w_start, w_end in windows:
-            ids = list(prompt)
-            shape_ids = [SHAPE_PROMPT] * len(prompt)
-            first, last = [], []
-            for p, shape in zip(pieces[w_start:w_end], shapes[w_start:w_end]):
-                first.append(len(ids))
-                ids += p
-                shape_ids += [shape] * len(p)
-                last.append(len(ids) - 1)
-            ids.append(tokenizer.sep_token_id)
-            rows.append((ids, type_pos, first, last, shape_ids))
-            name_lengths.append([len(type_pieces[t]) for t in types])
+        for (g_start, g_end), (prompt, type_pos) in zip(groups, prompts):
+            for w_start, w_end in windows:
+                ids = list(prompt)
+                shape_ids = [SHAPE_PROMPT] * len(prompt)
+                first, last = [], []
+                for p, shape in zip(pieces[w_start:w_end], shapes[w_start:w_end]):
+                    first.append(len(ids))
+                    ids += p
+                    shape_ids += [shape] * len(p)
+                    last.append(len(ids) - 1)
+                ids.append(tokenizer.sep_token_id)
+                rows.append((ids, type_pos, first, last, shape_ids))
+                name_lengths.append(lengths_of_types[g_start:g_end])
         if len(starts) and len(types):
+            group_of = numpy.repeat(numpy.arange(len(groups)), [e - s for s, e in groups])
+            column = numpy.arange(len(types)) - numpy.asarray([s for s, _ in groups], dtype="int64")[group_of]
             local = starts - numpy.asarray([windows[o][0] for o in owner], dtype="int64")
             n, t = len(starts), len(types)
+            row = first_row + owner[:, None] + (group_of * len(windows))[None, :]  # (n, t)
             index_parts.append(
                 numpy.stack(
                     [
-                        numpy.repeat(owner + first_row, t),
+                        row.ravel(),
                         numpy.repeat(local, t),
                         numpy.repeat(ends - starts - 1, t),
-                        numpy.tile(numpy.arange(t), n),
+                        numpy.tile(column, n),
                     ]
                 )
             )

@@ -40,12 +40,15 @@ hidden_width = 768
 dropout = 0.1
 max_length = 512
 window_overlap = 32
+window_length = 192
+max_types = 25
 head_lr_scale = 10.0
 word_shapes = true
 pretrained = "{DEFAULT_PRETRAINED}"
 freeze_vocab = true
 encoder_dtype = "auto"
 attention_dropout = 0.0
+save_dtype = "float16"
 """
 
 
@@ -156,6 +159,13 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
                 raise ValueError(Errors.E204.format(key=key, value=threshold))
         self._type_thresholds = {key: float(t) for key, t in value.items()}
 
+    def ensure_model(self) -> None:
+        """Load a pretrained student's weights if nothing has yet: a fresh pipe predicts,
+        saves and pickles with no ``nlp.initialize()`` (a bare encoder still needs it)."""
+        shim = self.model.shims[0] if self.model.shims else None
+        if shim is not None and not shim.ready and self.model.attrs.get("pretrained"):
+            self.model.initialize()
+
     # -- prediction ------------------------------------------------------------------
     def predict(self, docs: Sequence[Doc], label_maps: Sequence[Dict[str, str]]) -> List[List[ScoredSpan]]:
         """Every (span, type) at or above its type's threshold, with its probability."""
@@ -166,10 +176,7 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
 
     def span_scores(self, docs: Sequence[Doc], label_maps: Sequence[Dict[str, str]]) -> List[SpanScores]:
         """The matcher's scores of every candidate span against each doc's type texts."""
-        shim = self.model.shims[0] if self.model.shims else None
-        if shim is not None and not shim.ready and self.model.attrs.get("pretrained"):
-            # A fresh pipe over a pretrained student works with no training step.
-            self.model.initialize()
+        self.ensure_model()
         queries = [(doc, list(m.values())) for doc, m in zip(docs, label_maps)]
         scores: List[Optional[SpanScores]] = [None] * len(queries)
         # Docs of similar length go through the encoder together: rows are padded to the longest.
@@ -208,10 +215,18 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
         self.type_thresholds = settings.get("type_thresholds", self.type_thresholds)
 
     def disk_serializers(self):
-        return {**super().disk_serializers(), "model": (self.model.to_disk, self.model.from_disk)}
+        return {**super().disk_serializers(), "model": (self._model_to_disk, self.model.from_disk)}
 
     def bytes_serializers(self):
-        return {**super().bytes_serializers(), "model": (self.model.to_bytes, self.model.from_bytes)}
+        return {**super().bytes_serializers(), "model": (self._model_to_bytes, self.model.from_bytes)}
+
+    def _model_to_disk(self, path) -> None:
+        self.ensure_model()
+        self.model.to_disk(path)
+
+    def _model_to_bytes(self) -> bytes:
+        self.ensure_model()
+        return self.model.to_bytes()
 
     # -- training --------------------------------------------------------------------
     def initialize(

@@ -78,6 +78,7 @@ def create_student_corpus(
     parent_rate: float = 0.0,
     lowercase_rate: float = 0.0,
     related_negatives: bool = False,
+    subset_rate: float = 0.0,
 ) -> Callable[[Language], Iterator[Example]]:
     """Read student training data from DocBins written by ``to_docbin``.
 
@@ -106,6 +107,11 @@ def create_student_corpus(
     related_negatives: also sample negatives that the doc's mention strings have elsewhere
         in the corpus (off by default: such negatives are often false). Broader and finer
         names of a positive type are never sampled.
+    subset_rate: probability that a doc is asked only a random subset of its final type
+        list, of a size drawn uniformly from 1 to its length (positives may be left out:
+        their mentions are then not asked). Users ask one type, two or 25; without it a
+        one-type query only ever comes from a passage with no entity, and the student
+        learns to answer it with nothing.
     """
     if not isinstance(negatives, int) or negatives < 0:
         raise ValueError(Errors.E008.format(name="negatives", what="an integer >= 0", value=negatives))
@@ -116,6 +122,7 @@ def create_student_corpus(
         ("type_dropout", type_dropout),
         ("parent_rate", parent_rate),
         ("lowercase_rate", lowercase_rate),
+        ("subset_rate", subset_rate),
     ):
         if not 0.0 <= rate <= 1.0:
             raise ValueError(Errors.E008.format(name=name, what="in [0, 1]", value=rate))
@@ -138,6 +145,7 @@ def create_student_corpus(
         parent_rate=parent_rate,
         lowercase_rate=lowercase_rate,
         related_negatives=related_negatives,
+        subset_rate=subset_rate,
     )
 
 
@@ -165,6 +173,7 @@ class StudentCorpus:
         parent_rate: float = 0.0,
         lowercase_rate: float = 0.0,
         related_negatives: bool = False,
+        subset_rate: float = 0.0,
     ) -> None:
         if not path.exists():
             raise FileNotFoundError(Errors.E301.format(path=path))
@@ -185,6 +194,7 @@ class StudentCorpus:
         self.parent_rate = parent_rate
         self.lowercase_rate = lowercase_rate
         self.related_negatives = related_negatives
+        self.subset_rate = subset_rate
         self.children: Dict[str, List[str]] = {}
         for fine, broad in self.hierarchy.items():
             self.children.setdefault(broad, []).append(fine)
@@ -258,6 +268,8 @@ class StudentCorpus:
             positive = {rename.get(e.label_, e.label_) for e in doc.ents}
             ordered = sorted(types, key=lambda t: rename.get(t, t) not in positive)
             types = ordered[: self.max_types]
+        if self.subset_rate and types and self.random.random() < self.subset_rate:
+            types = self.random.sample(types, self.random.randint(1, len(types)))
         rename.update(
             {
                 t: self.random.choice(self.synonyms[t])

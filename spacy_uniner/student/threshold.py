@@ -41,7 +41,15 @@ class _DevDecoder:
     """Dev examples with every candidate above the lowest threshold, re-decoded under any
     thresholds without running the model again."""
 
-    def __init__(self, nlp: Language, examples: Iterable[Example], component: str, lowest: float, batch_size: int):
+    def __init__(
+        self,
+        nlp: Language,
+        examples: Iterable[Example],
+        component: str,
+        lowest: float,
+        batch_size: int,
+        single_type: bool = False,
+    ):
         pipe = nlp.get_pipe(component)
         if not isinstance(pipe, SpanStudent):
             raise TypeError(Errors.E205.format(name=component, kind=type(pipe).__name__))
@@ -56,9 +64,18 @@ class _DevDecoder:
         self.text_of: Dict[str, str] = {}  # spaCy label -> the type text it asks
         for batch in minibatch(docs, size=batch_size):
             maps = [pipe.label_map(doc) for doc in batch]
-            for scores, label_map in zip(pipe.span_scores(batch, maps), maps):
-                found = pipe.candidates(scores, label_map, floor=lowest)
-                self.candidates.append([(*c, label_map[c[2]]) for c in found])
+            # single_type: each doc is asked each of its types alone (the paper's protocol).
+            queries = [
+                (i, doc, {label: text} if single_type else label_map)
+                for i, (doc, label_map) in enumerate(zip(batch, maps))
+                for label, text in (label_map.items() if single_type else [(None, None)])
+            ]
+            found: List[List[_Candidate]] = [[] for _ in batch]
+            scores = pipe.span_scores([q[1] for q in queries], [q[2] for q in queries])
+            for (i, _, label_map), doc_scores in zip(queries, scores):
+                found[i] += [(*c, label_map[c[2]]) for c in pipe.candidates(doc_scores, label_map, floor=lowest)]
+            for doc_found, label_map in zip(found, maps):
+                self.candidates.append(sorted(doc_found, key=lambda c: (c[0], c[1], -c[3])))
                 self.text_of.update(label_map)
         self.support = Counter(e.label_ for eg in self.examples for e in eg.reference.ents)
 

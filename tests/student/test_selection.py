@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import spacy
 import srsly
+import typer
 from spacy.scorer import get_ner_prf
 from spacy.tokens import Span
 from spacy.training import Example
@@ -76,8 +77,14 @@ def test_macro_average_weights_sources_alike_and_matches_the_pipe(shipped, tmp_p
 def test_select_command_writes_the_scores(shipped, tmp_path):
     to_docbin(_docs(shipped, "a", 3, "person")).to_disk(tmp_path / "dev.spacy")
     shipped.to_disk(tmp_path / "pipeline")
-    student_select(tmp_path / "dev.spacy", ["v=shipped", f"w={tmp_path / 'pipeline'}"], 50, 1, tmp_path / "s.json")
+    candidates = ["v=shipped", f"w={tmp_path / 'pipeline'}"]
+    student_select(tmp_path / "dev.spacy", candidates, 50, 1, "both", tmp_path / "s.json")
     result = srsly.read_json(tmp_path / "s.json")
     assert set(result) == {"v", "w"}
-    assert result["v"]["macro_span_f1"] > 0.5
-    assert result["v"]["macro_span_f1"] == pytest.approx(result["w"]["macro_span_f1"])
+    for protocol in ("all types", "each type alone"):
+        assert result["v"][protocol]["macro_span_f1"] > 0.5
+        # The saved pipeline (fp16 weights, as shipped) scores what the shipped student scores.
+        assert result["v"][protocol]["macro_span_f1"] == pytest.approx(result["w"][protocol]["macro_span_f1"])
+    assert result["v"]["score"] == min(result["v"][p]["macro_span_f1"] for p in ("all types", "each type alone"))
+    with pytest.raises(typer.BadParameter, match="E627"):
+        student_select(tmp_path / "dev.spacy", candidates, 50, 1, "every", None)
