@@ -119,8 +119,10 @@ class OpenNERPipe(Pipe):
         return resolved
 
     # -- processing -----------------------------------------------------------------------
-    def predict(self, docs: Sequence[Doc], label_maps: Sequence[Dict[str, str]]) -> List[List[ScoredSpan]]:
-        """Scored candidate spans per doc, labelled with the spaCy labels of its label map."""
+    def predict(self, docs: Sequence[Doc], label_maps: Sequence[Dict[str, str]]) -> List[Any]:
+        """One prediction per doc, without changing the docs: its scored candidate spans
+        (labelled with the spaCy labels of its label map), or what a subclass's
+        :meth:`set_annotations` takes."""
         raise NotImplementedError
 
     def __call__(self, doc: Doc, labels: Optional[LabelsInput] = None) -> Doc:
@@ -140,8 +142,8 @@ class OpenNERPipe(Pipe):
     def process(self, docs: Sequence[Doc], labels: Optional[LabelsInput] = None) -> List[Doc]:
         """Predict and annotate ``docs`` (in place); returns them."""
         label_maps = [self.label_map(doc, labels) for doc in docs]
-        for doc, spans, label_map in zip(docs, self.predict(docs, label_maps), label_maps):
-            self.set_annotations(doc, spans, list(label_map))
+        for doc, prediction, label_map in zip(docs, self.predict(docs, label_maps), label_maps):
+            self.set_annotations(doc, prediction, list(label_map))
         return list(docs)
 
     def set_annotations(self, doc: Doc, candidates: List[ScoredSpan], label_order: List[str]) -> None:

@@ -2,6 +2,7 @@
 
 import warnings
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from spacy.language import Language
@@ -77,6 +78,14 @@ def make_universal_ner(
     )
 
 
+@dataclass
+class Answers:
+    """What the model answered for one doc: candidate spans and the parsed mentions per label."""
+
+    candidates: List[ScoredSpan]
+    parsed: Dict[str, List[str]]
+
+
 class UniversalNER(OpenNERPipe):
     """Ask a UniversalNER model, for each doc and label, which mentions have that type.
 
@@ -136,10 +145,9 @@ class UniversalNER(OpenNERPipe):
     def settings(self) -> Dict[str, Any]:
         return {**super().settings(), "model": self.model.config}
 
-    def predict(self, docs: Sequence[Doc], label_maps: Sequence[Dict[str, str]]) -> List[List[ScoredSpan]]:
-        """Ask every (window, label) question; every occurrence of each answered mention is a
-        candidate (score 1.0: the model gives none). Also records the parsed answers in
-        ``doc._.uniner_answers``."""
+    def predict(self, docs: Sequence[Doc], label_maps: Sequence[Dict[str, str]]) -> List[Answers]:
+        """Ask every (window, label) question, without changing the docs; every occurrence of
+        each answered mention is a candidate (score 1.0: the model gives none)."""
         labels_per_doc = label_maps
         queries = build_queries(
             docs, labels_per_doc, self.model.count_tokens, self.max_input_length, self.window_overlap
@@ -181,7 +189,10 @@ class UniversalNER(OpenNERPipe):
             warnings.warn(
                 Warnings.W001.format(count=len(malformed), example=malformed[0][:80], component=self.name), stacklevel=2
             )
-        for doc, parsed in zip(docs, parsed_per_doc):
-            doc._.uniner_answers = parsed
         self.stats["spans"] += sum(len({(s.start, s.end, s.label_) for s, _ in spans}) for spans in candidates)
-        return candidates
+        return [Answers(spans, parsed) for spans, parsed in zip(candidates, parsed_per_doc)]
+
+    def set_annotations(self, doc: Doc, answers: Answers, label_order: List[str]) -> None:
+        """The parsed answers to ``doc._.uniner_answers``; the candidates as the base sets them."""
+        doc._.uniner_answers = answers.parsed
+        super().set_annotations(doc, answers.candidates, label_order)

@@ -258,3 +258,14 @@ def test_per_doc_labels_round_trip_through_docbins_and_read_older_ones():
     old.user_data[("._.", "uniner_types", None, None)] = ["person"]  # as spacy-uniner 0.1 wrote them
     (copy,) = DocBin(store_user_data=True, docs=[old]).get_docs(nlp.vocab)
     assert list(copy._.uniner_labels) == ["person"]
+
+
+def test_predict_leaves_the_docs_unchanged():
+    nlp = make_nlp(["person"], {"person": '["Ada"]'})
+    pipe = nlp.get_pipe("universal_ner")
+    doc = nlp.make_doc("Ada writes Python.")
+    (answers,) = pipe.predict([doc], [pipe.label_map(doc)])
+    assert doc._.uniner_answers is None and not doc.ents and pipe.spans_key not in doc.spans
+    assert answers.parsed == {"person": ["Ada"]}
+    pipe.set_annotations(doc, answers, ["person"])
+    assert doc._.uniner_answers == {"person": ["Ada"]} and ents(doc) == [("Ada", "person", 0)]
