@@ -280,7 +280,10 @@ class Errors(metaclass=ErrorsWithCodes):
         "Unknown dataset {name!r}; the catalogue has: {known}. Add an entry to the "
         "catalogue to evaluate another dataset."
     )
-    E809 = "{name}/{split}: missing {path}. Fetch it with `weasel run fetch-data` (pool datasets: `weasel run fetch-pool`) or from {url}."
+    E809 = (
+        "{name}/{split}: missing {path}. Fetch it with `weasel run fetch-data` (pool "
+        "datasets: `weasel run fetch-pool`) or from {url}."
+    )
     E830 = "Unknown evaluation protocol {protocol!r}: choose one of {choices} (--protocol)."
 
     # Dataset readers (data/readers.py)
@@ -296,7 +299,10 @@ class Errors(metaclass=ErrorsWithCodes):
     E813 = "{path}: query {query!r} has an unreadable answer {answer!r}; answers are JSON lists."
     E814 = "{path}: the passage is not space-tokenised: {passage!r}."
     E815 = "Unknown format {fmt!r}; choose one of: {formats}."
-    E816 = "No such data file or folder: {path}. Fetch the data with `weasel run fetch-data` (pool datasets: `weasel run fetch-pool`)."
+    E816 = (
+        "No such data file or folder: {path}. Fetch the data with `weasel run fetch-data` "
+        "(pool datasets: `weasel run fetch-pool`)."
+    )
 
     # The catalogue's lock file and fetching its files (data/catalogue.py)
     E818 = (

@@ -138,7 +138,7 @@ def test_unknown_datasets_are_coded_value_errors(tmp_path):
         load_dataset("tiny", "dev", catalogue=catalogue)
     with pytest.raises(ValueError, match=r"^\[E807\] .*'nope'.*tags toy"):
         select(["nope"], catalogue)
-    with pytest.raises(FileNotFoundError, match=r"^\[E809\] tiny/test: missing .*weasel assets"):
+    with pytest.raises(FileNotFoundError, match=r"^\[E809\] tiny/test: missing .*weasel run fetch-data"):
         load_dataset("tiny", data_dir=tmp_path, catalogue=catalogue)
 
 

@@ -1,23 +1,28 @@
-"""The benchmark dataset catalogue (``spacy_uniner/data/datasets.yml``) and dataset loading."""
+"""The benchmark dataset catalogue (``spacy_uniner/data/datasets.yml``) with its lock file,
+fetching its files and dataset loading."""
 
 from __future__ import annotations
 
-import json
 import warnings
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import srsly
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
-from weasel.util import get_checksum
+from tqdm import tqdm
+from weasel.util import download_file, get_checksum
 
 from ..errors import Errors, Warnings
 from . import resource_path
 from .readers import FORMATS, Query, ReadStats, read_with_stats
 
 DEFAULT_CATALOGUE = resource_path("datasets.yml")
+# Beside project.yml (commands run in the project folder): the machine-written file lists of
+# the datasets whose catalogue entry names only their splits.
+LOCK_FILE = Path("datasets.lock.json")
 DOMAINS = ("general", "biomed", "clinics", "STEM", "programming", "social media", "law", "finance", "transport")
 
 
@@ -32,18 +37,19 @@ class DataFile:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A catalogue entry."""
+    """A catalogue entry; a split's files are ``None`` when the lock file that lists them is missing."""
 
     name: str
     domain: str
     format: str
-    splits: dict[str, tuple[DataFile, ...]]
+    splits: dict[str, tuple[DataFile, ...] | None]
     label_map: dict[str, str | None] | None = None
     source: str | None = None
     license: str | None = None
     paper_name: str | None = None
     tags: tuple[str, ...] = ()
     note: str | None = None
+    lock: Path | None = None  # the lock file read for the splits the entry only names
 
     @property
     def labels(self) -> list[str] | None:
@@ -55,7 +61,10 @@ class DatasetSpec:
     def files(self, split: str) -> tuple[DataFile, ...]:
         if split not in self.splits:
             raise ValueError(Errors.E801.format(name=self.name, split=split, splits=", ".join(self.splits)))
-        return self.splits[split]
+        files = self.splits[split]
+        if files is None:
+            raise FileNotFoundError(Errors.E818.format(name=self.name, split=split, path=self.lock))
+        return files
 
 
 @dataclass
@@ -81,7 +90,25 @@ class Dataset:
         return self.spec.labels or list(dict.fromkeys(q.label for q in self.queries))
 
 
-def _spec(name: str, entry: dict) -> DatasetSpec:
+def _splits(name: str, entry: dict, lock: Path, locked: dict | None) -> dict[str, tuple[DataFile, ...] | None]:
+    """The entry's files per split: listed in place, or (a list of split names) in the lock file."""
+    if not isinstance(entry["splits"], list):
+        return {
+            split: tuple(DataFile(**f) if isinstance(f, dict) else DataFile(f) for f in files)
+            for split, files in entry["splits"].items()
+        }
+    if locked is None:
+        return dict.fromkeys(entry["splits"])
+    listed = locked.get(name) or {}
+    out = {}
+    for split in entry["splits"]:
+        if listed.get("source") != entry.get("source") or split not in (listed.get("splits") or {}):
+            raise ValueError(Errors.E819.format(path=lock, name=name, split=split, source=entry.get("source")))
+        out[split] = tuple(DataFile(**f) for f in listed["splits"][split])
+    return out
+
+
+def _spec(name: str, entry: dict, lock: Path, locked: dict | None) -> DatasetSpec:
     missing = [key for key in ("domain", "format", "splits") if key not in entry]
     if missing:
         raise ValueError(Errors.E802.format(name=name, keys=", ".join(missing)))
@@ -92,33 +119,41 @@ def _spec(name: str, entry: dict) -> DatasetSpec:
     labels = entry.get("labels")
     if isinstance(labels, list):
         labels = {label: label for label in labels}
-    splits = {
-        split: tuple(DataFile(**f) if isinstance(f, dict) else DataFile(f) for f in files)
-        for split, files in entry["splits"].items()
-    }
     return DatasetSpec(
         name=name,
         domain=entry["domain"],
         format=entry["format"],
-        splits=splits,
+        splits=_splits(name, entry, lock, locked),
         label_map=labels,
         source=entry.get("source"),
         license=entry.get("license"),
         paper_name=entry.get("paper_name"),
         tags=tuple(entry.get("tags", ())),
         note=entry.get("note"),
+        lock=lock if isinstance(entry["splits"], list) else None,
     )
 
 
-def load_catalogue(path: str | Path | None = None) -> dict[str, DatasetSpec]:
-    """Read the catalogue (default: the project's ``spacy_uniner/data/datasets.yml``)."""
-    path = Path(path) if path is not None else DEFAULT_CATALOGUE
-    if not path.exists():
-        raise FileNotFoundError(Errors.E805.format(path=path))
-    data = srsly.read_yaml(path)
+def _datasets(path: Path, data: object) -> dict:
     if not isinstance(data, dict) or not isinstance(data.get("datasets"), dict):
         raise ValueError(Errors.E806.format(path=path))
-    return {name: _spec(name, entry) for name, entry in data["datasets"].items()}
+    return data["datasets"]
+
+
+def load_catalogue(path: str | Path | None = None, lock: str | Path | None = None) -> dict[str, DatasetSpec]:
+    """Read the catalogue (default: the project's ``spacy_uniner/data/datasets.yml``) and, for
+    the entries that only name their splits, the files the lock file lists (default:
+    :data:`LOCK_FILE` in the current folder). Without the lock file, asking for such a
+    split's files raises E818; the other entries need none."""
+    path = Path(path) if path is not None else DEFAULT_CATALOGUE
+    lock = Path(lock if lock is not None else LOCK_FILE).absolute()
+    if not path.exists():
+        raise FileNotFoundError(Errors.E805.format(path=path))
+    entries = _datasets(path, srsly.read_yaml(path))
+    locked = None
+    if lock.exists() and any(isinstance(entry.get("splits"), list) for entry in entries.values()):
+        locked = _datasets(lock, srsly.read_json(lock))
+    return {name: _spec(name, entry, lock, locked) for name, entry in entries.items()}
 
 
 def split_names(text: str) -> list[str]:
@@ -179,57 +214,53 @@ def load_dataset(
     return Dataset(spec, split, docs, queries, stats)
 
 
-def weasel_assets(
-    names: Iterable[str], catalogue: dict[str, DatasetSpec] | None = None, dest: str = "assets/data"
-) -> list[dict]:
-    """``assets`` entries for a weasel ``project.yml`` (every split of the named datasets)."""
-    catalogue = catalogue if catalogue is not None else load_catalogue()
-    assets = []
-    for name in select(names, catalogue):
-        spec = catalogue[name]
-        for split, files in spec.splits.items():
-            for f in files:
-                if f.url is None:
-                    continue
-                asset = {"dest": f"{dest}/{f.path}", "url": f.url}
-                if f.md5:
-                    asset["checksum"] = f.md5
-                asset["description"] = f"{name} ({split})"
-                assets.append(asset)
-    return assets
-
-
 BENCHMARK_TAGS = ("uniner", "crossner", "mit")
-ASSETS_BEGIN = "  # BEGIN catalogue assets: generated by `python -m spacy_uniner project-assets project.yml`"
-ASSETS_END = "  # END catalogue assets"
 
 
-def project_assets(catalogue: dict[str, DatasetSpec] | None = None) -> list[dict]:
-    """The catalogue's weasel assets: every file of the benchmark datasets (tags
-    :data:`BENCHMARK_TAGS`), then the span student's pool, fetched with ``weasel assets
-    --extra``: every non-test file of the other datasets."""
+def project_files(catalogue: dict[str, DatasetSpec] | None = None, extra: bool = False) -> dict[str, list[DataFile]]:
+    """The files the project fetches, per source (``owner/repo@commit``): every file of the
+    benchmark datasets (tags :data:`BENCHMARK_TAGS`); with ``extra`` also the span student's
+    pool: every non-test file of the other datasets."""
     catalogue = catalogue if catalogue is not None else load_catalogue()
     benchmark = [n for n, spec in catalogue.items() if set(spec.tags) & set(BENCHMARK_TAGS)]
-    assets = weasel_assets(benchmark, catalogue)
-    for name in (n for n in catalogue if n not in benchmark):
-        for asset in weasel_assets([name], catalogue):
-            if not asset["description"].endswith("(test)"):
-                assets.append({**asset, "description": f"pool: {asset['description']}", "extra": True})
-    return assets
+    names = benchmark + ([n for n in catalogue if n not in benchmark] if extra else [])
+    groups: dict[str, list[DataFile]] = {}
+    for name in names:
+        spec = catalogue[name]
+        for split in spec.splits:
+            if name in benchmark or split != "test":
+                groups.setdefault(spec.source or name, []).extend(f for f in spec.files(split) if f.url)
+    return groups
 
 
-def render_project_assets(project_yml: str, catalogue: dict[str, DatasetSpec] | None = None) -> str:
-    """``project_yml`` with the block between :data:`ASSETS_BEGIN` and :data:`ASSETS_END`
-    replaced by :func:`project_assets`; the hand-written assets around it are kept."""
-    start, end = project_yml.find(ASSETS_BEGIN), project_yml.find(ASSETS_END)
-    if start < 0 or end < start:
-        raise ValueError(Errors.E817.format(begin=ASSETS_BEGIN.strip(), end=ASSETS_END.strip()))
-    lines = [ASSETS_BEGIN]
-    for asset in project_assets(catalogue):
-        lines.append(f"  - dest: {asset['dest']}")
-        lines += [
-            f"    {key}: {json.dumps(asset[key])}"
-            for key in ("url", "checksum", "description", "extra")
-            if key in asset
-        ]
-    return project_yml[:start] + "\n".join(lines) + "\n" + project_yml[end:]
+def is_intact(data_file: DataFile, data_dir: str | Path) -> bool:
+    """Whether ``data_dir`` holds the file with its pinned md5 (any content when it has none)."""
+    path = Path(data_dir) / data_file.path
+    return path.is_file() and (not data_file.md5 or get_checksum(path) == data_file.md5)
+
+
+def fetch_file(data_file: DataFile, data_dir: str | Path) -> None:
+    """Download one file from its URL into ``data_dir``; one whose md5 is not the pinned one
+    is not written (E820)."""
+    dest = Path(data_dir) / data_file.path
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    download_file(data_file.url, part, force=True)
+    got = get_checksum(part)
+    if data_file.md5 and got != data_file.md5:
+        part.unlink()
+        raise ValueError(Errors.E820.format(url=data_file.url, got=got, md5=data_file.md5, path=dest))
+    part.replace(dest)
+
+
+def fetch_files(files: Sequence[DataFile], data_dir: str | Path, desc: str = "", threads: int = 8) -> None:
+    """Download ``files`` into ``data_dir``, ``threads`` at a time, with a progress bar."""
+    with ThreadPoolExecutor(threads) as pool, tqdm(total=len(files), desc=desc, unit="file") as bar:
+        futures = [pool.submit(fetch_file, f, data_dir) for f in files]
+        try:
+            for future in as_completed(futures):
+                future.result()
+                bar.update()
+        except BaseException:
+            pool.shutdown(cancel_futures=True)
+            raise

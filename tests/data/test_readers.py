@@ -11,12 +11,7 @@ import pytest
 from spacy.vocab import Vocab
 from weasel.util import get_checksum
 
-from spacy_uniner.data.catalogue import (
-    load_catalogue,
-    load_dataset,
-    select,
-    weasel_assets,
-)
+from spacy_uniner.data.catalogue import load_catalogue, load_dataset, select
 from spacy_uniner.data.metric import gold_answers, parse_answer
 from spacy_uniner.data.readers import (
     FORMATS,
@@ -27,7 +22,7 @@ from spacy_uniner.data.readers import (
     read_with_stats,
 )
 
-from conftest import DATA, ROOT
+from conftest import DATA
 
 EVAL_FILES = {  # file: (queries, passages, types) as published with the data
     "CrossNER_AI": (5603, 430, 13),
@@ -228,11 +223,11 @@ def test_load_dataset_queries_and_errors(shared_dir, catalogue):
         load_dataset("uniner_crossner_ai", "dev", DATA, catalogue=catalogue)
     with pytest.raises(ValueError, match=r"\[E808\] Unknown dataset 'nope'"):
         load_dataset("nope", "test", DATA, catalogue=catalogue)
-    with pytest.raises(FileNotFoundError, match="weasel assets"):
+    with pytest.raises(FileNotFoundError, match="weasel run fetch-data"):
         load_dataset("bc5cdr", "test", DATA / "elsewhere", catalogue=catalogue)
 
 
-def test_select_and_weasel_assets(catalogue):
+def test_select(catalogue):
     assert select(["zero-shot"], catalogue)[:6] == [
         "uniner_crossner_ai",
         "uniner_crossner_literature",
@@ -243,29 +238,3 @@ def test_select_and_weasel_assets(catalogue):
     ]
     with pytest.raises(ValueError, match=r"\[E807\] Unknown dataset or tag 'nope'"):
         select(["nope"], catalogue)
-    assets = weasel_assets(["uniner_crossner_ai"], catalogue)
-    assert assets == [
-        {
-            "dest": "assets/data/uniner_eval/CrossNER_AI.json",
-            "url": catalogue["uniner_crossner_ai"].splits["test"][0].url,
-            "checksum": "8c0206f0f37a05a00126710d682464a7",
-            "description": "uniner_crossner_ai (test)",
-        }
-    ]
-
-
-def test_project_yml_assets_agree_with_the_catalogue():
-    """`python -m spacy_uniner project-assets project.yml` writes them; the test keeps them in step."""
-    from weasel.util import load_project_config
-
-    from spacy_uniner.data.catalogue import project_assets, render_project_assets
-
-    text = (ROOT / "project.yml").read_text(encoding="utf8")
-    assert render_project_assets(text) == text
-    generated = {a["dest"]: a for a in project_assets()}
-    loaded = {a["dest"]: a for a in load_project_config(ROOT)["assets"]}
-    assert set(generated) <= set(loaded)
-    assert all(
-        loaded[d]["url"] == a["url"] and loaded[d].get("checksum") == a.get("checksum") for d, a in generated.items()
-    )
-    assert not any(a.get("extra") and a["description"].endswith("(test)") for a in generated.values())
