@@ -3,14 +3,23 @@
     python benchmarks/student.py targeted --data-dir DATA --output benchmarks/results/student --seed 0
     python benchmarks/student.py table benchmarks/results/student benchmarks/results/student-seed1
     python benchmarks/student.py speed MODEL --eval-file DATA/uniner_eval/CrossNER_AI.json
+    python benchmarks/student.py compare --data-dir DATA --pool training/pool --student v5=shipped
+
+Every score is the package's own evaluation (``spacy_uniner.evaluation.evaluate``: the
+catalogue's datasets and readers, the component's decoding, the paper's string metric and
+span F1; ``python -m spacy_uniner evaluate`` gives the same figures) and every threshold comes
+from ``spacy_uniner.student.threshold.tune_thresholds`` (ties go to the lower threshold).
 
 ``targeted``: per CrossNER domain, train with ``spacy train configs/student.cfg`` on its
 ``train.txt`` (standing in for teacher labels), choose the threshold on ``dev.txt``, and score
-the domain's UniNER eval file with the paper's string metric and span-level strict F1.
+the domain's UniNER eval file.
 
 ``zero-shot``: train one student on labelled datasets other than CrossNER and MIT (plus
 teacher annotations of Pile passages), with type-name synonyms and negative types sampled
-by frequency; threshold on a held-out part of that pool; score all six UniNER eval files.
+by frequency; threshold on a held-out part of that pool; score the UniNER eval files.
+
+``compare``: students side by side on the UniNER eval files in both protocols: every passage
+asked all its file's types at once, and each type alone (the paper's protocol).
 """
 
 from __future__ import annotations
@@ -27,14 +36,13 @@ from typing import Dict, List, Optional
 import spacy
 import srsly
 import typer
-from spacy.scorer import get_ner_prf
+from spacy.language import Language
 from spacy.tokens import Doc
-from spacy.training import Example
 
-from spacy_uniner.data.docs import copy_tokens
-from spacy_uniner.data.metric import string_prf
-from spacy_uniner.data.readers import read_docs, read_uniner_eval
+from spacy_uniner.data.catalogue import load_catalogue, load_dataset, select, split_names
+from spacy_uniner.data.readers import read_uniner_eval
 from spacy_uniner.distill.pool import dev_from_sources
+from spacy_uniner.evaluation.evaluate import PROTOCOLS, DatasetResult, evaluate_dataset, predict
 from spacy_uniner.evaluation.report import DEFAULT_PAPER_RESULTS
 from spacy_uniner.student.component import TYPES_ATTR
 from spacy_uniner.student.corpus import StudentCorpus, dev_examples, to_docbin
@@ -42,74 +50,52 @@ from spacy_uniner.student.selection import load_student
 from spacy_uniner.student.threshold import tune_thresholds
 
 ROOT = Path(__file__).resolve().parents[1]
-DOMAINS = {
-    "ai": "CrossNER_AI",
-    "literature": "CrossNER_literature",
-    "music": "CrossNER_music",
-    "politics": "CrossNER_politics",
-    "science": "CrossNER_science",
-}
-# CrossNER tags -> the type names of the UniNER eval files (which drop `misc`).
-CROSSNER_TYPES = {
-    "organisation": "organization",
-    "programlang": "program language",
-    "literarygenre": "literary genre",
-    "musicalartist": "musical artist",
-    "musicalinstrument": "musical instrument",
-    "musicgenre": "music genre",
-    "politicalparty": "political party",
-    "academicjournal": "academic journal",
-    "astronomicalobject": "astronomical object",
-    "chemicalcompound": "chemical compound",
-    "chemicalelement": "chemical element",
-    "misc": None,
-}
+DOMAINS = ("ai", "literature", "music", "politics", "science")  # catalogue: crossner_D, uniner_crossner_D
+EVAL_DATASETS = "uniner"  # the catalogue tag of the six UniNER eval files
 
 app = typer.Typer(no_args_is_help=True)
 
 
-def crossner_label_map(path: Path) -> Dict[str, Optional[str]]:
-    tags = set()
-    for line in path.read_text(encoding="utf8").splitlines():
-        parts = line.split("\t")
-        if len(parts) == 2 and parts[1] != "O":
-            tags.add(parts[1][2:])
-    return {tag: CROSSNER_TYPES.get(tag, tag) for tag in sorted(tags)}
-
-
-def eval_queries(nlp, eval_file: Path, limit: int = 0):
-    """Gold docs and queries of a UniNER eval file, its type names, and unannotated copies
-    of the docs that ask all of them."""
-    gold_docs, queries = read_uniner_eval(eval_file, nlp.vocab)
-    types = sorted({q.label for q in queries})
-    gold_docs = gold_docs[:limit] if limit else gold_docs
-    docs = []
-    for gold in gold_docs:
-        doc = copy_tokens(gold, nlp.vocab)
-        doc._.set(TYPES_ATTR, types)
-        docs.append(doc)
-    return gold_docs, queries, types, docs
-
-
-def score_eval_file(nlp, eval_file: Path, batch_size: int = 32) -> Dict[str, float]:
-    """Paper string metric and span-level strict F1 of ``doc.ents`` on a UniNER eval file;
-    every passage is asked all the file's types."""
-    gold_docs, queries, types, docs = eval_queries(nlp, eval_file)
-    start = time.perf_counter()
-    docs = list(nlp.pipe(docs, batch_size=batch_size))
-    seconds = time.perf_counter() - start
-    preds = [json.dumps([e.text for e in docs[q.doc_index].ents if e.label_ == q.label]) for q in queries]
-    strings = string_prf(preds, [q.gold for q in queries])
-    spans = get_ner_prf([Example(doc, gold) for doc, gold in zip(docs, gold_docs)])
+def scores(result: DatasetResult) -> Dict[str, float]:
+    """The benchmark's figures of one evaluation (F1s in %)."""
     return {
-        "string_f1": 100 * strings.f1,
-        "string_p": 100 * strings.precision,
-        "string_r": 100 * strings.recall,
-        "span_f1": 100 * spans["ents_f"],
-        "passages": len(docs),
-        "types": len(types),
-        "passages_per_s": len(docs) / seconds,
+        "string_f1": 100 * result.string.f1,
+        "string_p": 100 * result.string.precision,
+        "string_r": 100 * result.string.recall,
+        "span_f1": 100 * result.spans["ents_f"],
+        "passages": result.n_docs,
+        "queries": result.n_queries,
+        "passages_per_s": result.n_docs / result.seconds,
     }
+
+
+def score_datasets(
+    nlp: Language,
+    names: List[str],
+    data_dir: Path,
+    protocols: List[str],
+    limit: int = 0,
+    batch_size: int = 32,
+) -> Dict[str, Dict]:
+    """Per catalogue dataset and protocol: :func:`scores`, the dataset's paper column and
+    types, and each type's string recall and F1 (in %). A warm-up batch precedes the timed runs."""
+    out: Dict[str, Dict] = {}
+    for name in names:
+        dataset = load_dataset(name, "test", data_dir, vocab=nlp.vocab)
+        predict(nlp, dataset.docs[:batch_size], dataset.labels, batch_size=batch_size)  # warm-up
+        entry = {"paper_name": dataset.spec.paper_name, "types": dataset.labels}
+        for protocol in protocols:
+            result = evaluate_dataset(nlp, dataset, limit=limit or None, batch_size=batch_size, protocol=protocol)
+            entry[protocol] = {
+                **scores(result),
+                "per_type": {
+                    label: {"recall": 100 * prf.recall, "f1": 100 * prf.f1}
+                    for label, prf in result.string_per_type.items()
+                },
+            }
+            typer.echo(f"{name} ({PROTOCOLS[protocol]}): string F1 {entry[protocol]['string_f1']:.1f}", err=True)
+        out[name] = entry
+    return out
 
 
 def trained_model(output: Path) -> Path:
@@ -117,23 +103,23 @@ def trained_model(output: Path) -> Path:
     return output / "model-best" if (output / "model-best").exists() else output / "model-last"
 
 
-def tune_and_score(model_dir: Path, dev_path: Path, eval_file: Path) -> Dict:
+def tune_and_score(model_dir: Path, dev_path: Path, dataset: str, data_dir: Path) -> Dict:
     """Tune the thresholds of a trained student on dev, save them into it, and score the
-    eval file with them and with the global threshold alone (ablation)."""
+    eval dataset (all types together) with them and with the global threshold alone (ablation)."""
     nlp = spacy.load(model_dir)
     dev = list(StudentCorpus(dev_path, shuffle_types=False, gold_preproc=True)(nlp))
     thresholds = tune_thresholds(nlp, dev)
     thresholds.apply(nlp)
     nlp.to_disk(model_dir)
-    scores = score_eval_file(nlp, eval_file)
+    tuned = score_datasets(nlp, [dataset], data_dir, ["all"])[dataset]["all"]
     nlp.get_pipe("universal_ner_span").type_thresholds = {}
-    global_only = score_eval_file(nlp, eval_file)
+    global_only = score_datasets(nlp, [dataset], data_dir, ["all"])[dataset]["all"]
     return {
         "threshold": thresholds.threshold,
         "type_thresholds": thresholds.type_thresholds,
         "dev_span_f1_global": 100 * thresholds.f_by_threshold[thresholds.threshold],
         "dev_span_f1": 100 * thresholds.f1,
-        **scores,
+        **{k: v for k, v in tuned.items() if k != "per_type"},
         "global_threshold_string_f1": global_only["string_f1"],
         "global_threshold_span_f1": global_only["span_f1"],
     }
@@ -166,16 +152,14 @@ def targeted(
 ) -> None:
     """Train one student per CrossNER domain, threshold on dev, score the eval file."""
     results = srsly.read_json(output / "targeted.json") if (output / "targeted.json").exists() else {}
-    for domain in domains.split(","):
-        raw = data_dir / "raw" / f"crossner_{domain}"
-        label_map = crossner_label_map(raw / "train.txt")
-        types = sorted({v for v in label_map.values() if v})
+    for domain in split_names(domains):
         nlp = spacy.blank("en")
         paths = {}
         for split in ("train", "dev"):
+            dataset = load_dataset(f"crossner_{domain}", split, data_dir, vocab=nlp.vocab)
             paths[split] = output / domain / f"{split}.spacy"
             paths[split].parent.mkdir(parents=True, exist_ok=True)
-            to_docbin(read_docs(raw / f"{split}.txt", "bio", nlp.vocab, label_map), types).to_disk(paths[split])
+            to_docbin(dataset.docs, dataset.labels).to_disk(paths[split])
         settings = [f"--training.max_steps={max_steps}", f"--system.seed={seed}", *(f"--{o}" for o in overrides)]
         minutes = train(config, paths["train"], paths["dev"], output / domain, settings)
         model_dir = trained_model(output / domain)
@@ -187,9 +171,7 @@ def targeted(
             "threads": threads,
             "overrides": overrides,
         }
-        results[domain].update(
-            tune_and_score(model_dir, paths["dev"], data_dir / "uniner_eval" / f"{DOMAINS[domain]}.json")
-        )
+        results[domain].update(tune_and_score(model_dir, paths["dev"], f"uniner_crossner_{domain}", data_dir))
         typer.echo(f"{domain}: {json.dumps(results[domain])}")
         srsly.write_json(output / "targeted.json", results)
     done = [r for r in results.values()]
@@ -207,11 +189,7 @@ def retune(
     results = srsly.read_json(output / "targeted.json")
     for domain, result in results.items():
         model_dir = trained_model(output / domain)
-        result.update(
-            tune_and_score(
-                model_dir, output / domain / "dev.spacy", data_dir / "uniner_eval" / f"{DOMAINS[domain]}.json"
-            )
-        )
+        result.update(tune_and_score(model_dir, output / domain / "dev.spacy", f"uniner_crossner_{domain}", data_dir))
         typer.echo(f"{domain}: {json.dumps(result)}")
     srsly.write_json(output / "targeted.json", results)
     typer.echo(
@@ -229,7 +207,7 @@ def table(
     span F1 and global-threshold string F1 (means), the longest training, and UniNER-7B."""
     runs = [srsly.read_json(out / "targeted.json") for out in outputs]
     published = srsly.read_json(paper)["zero_shot"]["systems"]["UniNER-7B"]["f1"]
-    names = {"ai": "AI", "literature": "Literature", "music": "Music", "politics": "Politics", "science": "Science"}
+    catalogue = load_catalogue()
     header = [
         "domain",
         *(f"string F1 run {i + 1}" for i in range(len(runs))),
@@ -245,18 +223,19 @@ def table(
         done = [run[domain] for run in runs if domain in run]
         if len(done) < len(runs):
             continue
+        name = catalogue[f"uniner_crossner_{domain}"].paper_name
         row = {
             "string": [r["string_f1"] for r in done],
             "span": sum(r["span_f1"] for r in done) / len(done),
             "global": sum(r.get("global_threshold_string_f1", r["string_f1"]) for r in done) / len(done),
             "minutes": max(r["train_minutes"] for r in done),
-            "paper": published[names[domain]],
+            "paper": published[name],
         }
         row["mean"] = sum(row["string"]) / len(done)
         for key in ("mean", "span", "global", "paper"):
             columns.setdefault(key, []).append(row[key])
         cells = [
-            names[domain],
+            name,
             *(f"{f:.1f}" for f in row["string"]),
             f"{row['mean']:.1f}",
             f"{row['span']:.1f}",
@@ -302,7 +281,6 @@ ZERO_SHOT_POOL = [
     ("harveyner", "train"),
     ("e_ner", "all"),
 ]
-EVAL_FILES = [*DOMAINS.values(), "mit-restaurant"]
 
 
 @app.command("zero-shot")
@@ -322,7 +300,6 @@ def zero_shot(
     import random
     from collections import Counter
 
-    from spacy_uniner.data.catalogue import load_dataset
     from spacy_uniner.student.cli import doc_from_pairs
 
     nlp = spacy.blank("en")
@@ -364,15 +341,17 @@ def zero_shot(
     thresholds = tune_thresholds(nlp, dev, per_type=False)
     thresholds.apply(nlp)
     nlp.to_disk(model_dir)
-    results = {"train_minutes": minutes, "threshold": thresholds.threshold, "pool": pool_stats, "eval": {}}
-    for name in EVAL_FILES:
-        results["eval"][name] = score_eval_file(nlp, data_dir / "uniner_eval" / f"{name}.json")
-        typer.echo(f"{name}: {json.dumps(results['eval'][name])}")
+    names = select([EVAL_DATASETS], load_catalogue())
+    evaluated = score_datasets(nlp, names, data_dir, ["all"])
+    results = {
+        "train_minutes": minutes,
+        "threshold": thresholds.threshold,
+        "pool": pool_stats,
+        "eval": {name: {k: v for k, v in entry["all"].items() if k != "per_type"} for name, entry in evaluated.items()},
+    }
     srsly.write_json(output / "zero_shot.json", results)
-    scores = list(results["eval"].values())
-    typer.echo(
-        f"average string F1 over {len(scores)} eval files: {sum(r['string_f1'] for r in scores) / len(scores):.1f}"
-    )
+    found = list(results["eval"].values())
+    typer.echo(f"average string F1 over {len(found)} eval files: {sum(r['string_f1'] for r in found) / len(found):.1f}")
 
 
 @app.command()
@@ -384,19 +363,21 @@ def speed(
     dtypes: str = typer.Option("float32,auto", help="Encoder dtypes to time (the first row is the baseline)"),
     limit: int = typer.Option(0, help="Use only the first N passages (0: all)"),
 ) -> None:
-    """Passages per second with all of a dataset's types, against a baseline batch size and
-    encoder dtype in the same run, and peak memory."""
+    """Passages per second with all of a dataset's types (as ``evaluate`` asks them), against
+    a baseline batch size and encoder dtype in the same run, and peak memory."""
     import torch
 
     rows = []
     for dtype in dtypes.split(","):
         override = {"components": {"universal_ner_span": {"model": {"encoder_dtype": dtype}}}}
         nlp = spacy.load(model, config=override)
-        _, _, types, docs = eval_queries(nlp, eval_file, limit)
+        docs, queries = read_uniner_eval(eval_file, nlp.vocab)
+        docs = docs[: limit or None]
+        types = list(dict.fromkeys(q.label for q in queries))
         for size in (baseline_batch_size, batch_size):
-            list(nlp.pipe(docs[:size], batch_size=size))  # warm-up
+            predict(nlp, docs[:size], types, batch_size=size)  # warm-up
             start = time.perf_counter()
-            list(nlp.pipe(docs, batch_size=size))
+            predict(nlp, docs, types, batch_size=size)
             rows.append((dtype, size, len(docs) / (time.perf_counter() - start)))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     typer.echo(
@@ -407,48 +388,9 @@ def speed(
         typer.echo(f"| {dtype} | {size} | {rate:.1f} | {rate / rows[0][2]:.2f}x |")
 
 
-# -- The pretrained student against GLiNER's trainer ------------------------------------
-# Both systems write candidate spans (start, end, type, score) for the same docs; the table
-# decodes them the same way (greedy, non-overlapping, by score) at a threshold chosen on
-# the pool's held-out dev docs, never on the eval files.
-THRESHOLDS = [round(0.05 * i, 2) for i in range(2, 19)]
-
-
-def _docs_json(groups: Dict[str, List[Doc]], types: Dict[str, List[str]]) -> Dict:
-    return {
-        name: [
-            {
-                "tokens": [t.text for t in d],
-                "spaces": [bool(t.whitespace_) for t in d],
-                "types": types.get(name) or list(d._.get(TYPES_ATTR) or []),
-            }
-            for d in docs
-        ]
-        for name, docs in groups.items()
-    }
-
-
-def _decode(words: int, candidates: List, threshold: float) -> List:
-    taken = [False] * words
-    kept = []
-    for start, end, label, score in sorted(candidates, key=lambda c: -c[3]):
-        if score >= threshold and not any(taken[start:end]):
-            taken[start:end] = [True] * (end - start)
-            kept.append((start, end, label))
-    return sorted(kept)
-
-
-def _with_ents(gold: Doc, spans: List) -> Doc:
-    from spacy.tokens import Span
-
-    doc = copy_tokens(gold)
-    doc.ents = [Span(doc, s, e, label=label) for s, e, label in spans]
-    return doc
-
-
-def _span_f1(golds: List[Doc], preds: List[List], threshold: float) -> float:
-    examples = [Example(_with_ents(g, _decode(len(g), p, threshold)), g) for g, p in zip(golds, preds)]
-    return 100 * get_ner_prf(examples)["ents_f"]
+# -- Students side by side ----------------------------------------------------------------
+# Each student is scored in a process of its own (its peak RSS is the student's), with its
+# threshold chosen on the pool's held-out dev docs, never on the eval files.
 
 
 @app.command("score-student")
@@ -458,38 +400,41 @@ def score_student(
         help="Student pipeline folder, or 'shipped': spacy.blank('en') + add_pipe('universal_ner_span') "
         "as a new user would",
     ),
-    docs_json: Path = typer.Argument(..., help="{group: [{tokens, spaces, types}]}"),
-    output: Path = typer.Argument(...),
+    output: Path = typer.Argument(..., help="JSON file for the student's scores"),
+    data_dir: Path = typer.Option(..., help="Benchmark data folder (with uniner_eval/)"),
+    pool: Optional[Path] = typer.Option(
+        None, help="Pool folder whose dev.spacy chooses the global threshold (none: keep the student's own)"
+    ),
+    dev_sources: str = typer.Option("llm", help="Pool sources whose dev docs choose the threshold (llm, all or names)"),
+    dev_limit: int = typer.Option(0, help="At most this many of those dev docs (0: all)"),
+    datasets: str = typer.Option(EVAL_DATASETS, help="Comma-separated catalogue datasets or tags"),
+    limit: int = typer.Option(0, help="Passages per dataset (0: all)"),
     batch_size: int = typer.Option(32),
-    floor: float = typer.Option(0.05, help="Keep candidates scoring at least this"),
 ) -> None:
-    """Candidate spans of a student for every doc of DOCS_JSON (one process: its peak RSS is the student's)."""
+    """One student on the eval datasets in both protocols, with passages/s and peak RSS."""
     import torch
 
     nlp = load_student(model)
     pipe = nlp.get_pipe("universal_ner_span")
-    pipe.threshold = floor
-    pipe.type_thresholds = {}
-    key = pipe.spans_key
-    groups = srsly.read_json(docs_json)
-    out: Dict[str, Dict] = {}
-    for name, items in groups.items():
-        docs = []
-        for item in items:
-            doc = Doc(nlp.vocab, words=item["tokens"], spaces=item["spaces"])
-            doc._.set(TYPES_ATTR, item["types"])
-            docs.append(doc)
-        list(nlp.pipe(docs[:batch_size], batch_size=batch_size))  # warm-up
-        start = time.perf_counter()
-        docs = list(nlp.pipe(docs, batch_size=batch_size))
-        seconds = time.perf_counter() - start
-        spans = [
-            [[s.start, s.end, s.label_, float(p)] for s, p in zip(d.spans[key], d.spans[key].attrs["scores"])]
-            for d in docs
-        ]
-        out[name] = {"spans": spans, "seconds": seconds, "passages_per_s": len(docs) / seconds}
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    srsly.write_json(output, {"groups": out, "peak_rss_mb": peak_mb, "threads": torch.get_num_threads()})
+    dev_span_f1 = None
+    if pool is not None:
+        stats = srsly.read_json(pool / "stats.json") if (pool / "stats.json").exists() else None
+        dev = dev_from_sources(dev_examples(pool / "dev.spacy", nlp), dev_sources, stats, pool / "dev.spacy")
+        thresholds = tune_thresholds(nlp, dev[: dev_limit or None], per_type=False)
+        thresholds.apply(nlp)
+        dev_span_f1 = 100 * thresholds.f1
+    names = select(split_names(datasets), load_catalogue())
+    row = {
+        "path": model,
+        "threshold": pipe.threshold,
+        "type_thresholds": pipe.type_thresholds,
+        "dev_span_f1": dev_span_f1,
+        "limit": limit,
+        "datasets": score_datasets(nlp, names, data_dir, list(PROTOCOLS), limit, batch_size),
+        "threads": torch.get_num_threads(),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    srsly.write_json(output, row)
 
 
 def _pool_type_names(pool: Path) -> set:
@@ -513,90 +458,40 @@ def compare(
         Path("training/pool"), help="Pool folder (dev.spacy for the threshold; type names for the unseen-type recall)"
     ),
     student: List[str] = typer.Option([], help="NAME=PIPELINE (or NAME=shipped); repeatable"),
-    gliner: List[str] = typer.Option([], help="NAME=GLINER_CHECKPOINT; repeatable"),
-    gliner_python: str = typer.Option("python", help="A Python with `gliner` installed"),
-    output: Path = typer.Option(Path("benchmarks/results/compare"), help="Predictions and compare.json go here"),
+    output: Path = typer.Option(Path("benchmarks/results/compare"), help="Scores and compare.json go here"),
     dev_sources: str = typer.Option(
-        "llm", help="Pool sources whose dev docs choose each system's threshold (llm, all or names)"
+        "llm", help="Pool sources whose dev docs choose each student's threshold (llm, all or names)"
     ),
     dev_limit: int = typer.Option(0, help="At most this many of those dev docs (0: all)"),
     limit: int = typer.Option(0, help="Passages per eval file (0: all; intermediate checkpoints only)"),
-    files: str = typer.Option(",".join(EVAL_FILES), help="Comma-separated eval files"),
+    datasets: str = typer.Option(EVAL_DATASETS, help="Comma-separated catalogue datasets or tags"),
     include: List[Path] = typer.Option([], help="Also show the rows of these compare.json files"),
 ) -> None:
-    """One table: each student and GLiNER checkpoint on the UniNER eval files (string and
-    span F1, threshold chosen on the pool's dev docs), passages/s with all of a file's types,
-    peak RSS, and the recall on eval type names that the pool never lists."""
-
-    nlp = spacy.blank("en")
+    """One table: each student on the UniNER eval files in both protocols (all types together,
+    each type alone) side by side: string and span F1, passages/s, peak RSS, the threshold
+    (chosen on the pool's dev docs; `shipped` keeps its default, as a new user runs it) and
+    the recall on eval type names that the pool never lists."""
     output.mkdir(parents=True, exist_ok=True)
-    stats = srsly.read_json(pool / "stats.json") if (pool / "stats.json").exists() else None
-    dev_egs = dev_from_sources(dev_examples(pool / "dev.spacy", nlp), dev_sources, stats, pool / "dev.spacy")
-    dev = [eg.reference for eg in dev_egs[: dev_limit or None]]
-    evals, types = {}, {}
-    for name in files.split(","):
-        gold_docs, queries, names, _ = eval_queries(nlp, data_dir / "uniner_eval" / f"{name}.json", limit)
-        queries = [q for q in queries if q.doc_index < len(gold_docs)]
-        evals[name] = (gold_docs, queries)
-        types[name] = names
     seen = _pool_type_names(pool)
-    docs_path = output / "docs.json"
-    srsly.write_json(docs_path, _docs_json({"dev": dev, **{n: g for n, (g, _) in evals.items()}}, types))
-    systems = [("student", *s.split("=", 1)) for s in student] + [("gliner", *g.split("=", 1)) for g in gliner]
     results = srsly.read_json(output / "compare.json") if (output / "compare.json").exists() else {}
-    for kind, name, path in systems:
-        pred_path = output / f"{name}.predictions.json"
-        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-        if kind == "student":
-            cmd = [sys.executable, __file__, "score-student", path, str(docs_path), str(pred_path)]
-        else:
-            cmd = [
-                gliner_python,
-                str(ROOT / "benchmarks" / "gliner_peer.py"),
-                "predict",
-                path,
-                str(docs_path),
-                str(pred_path),
-            ]
-        subprocess.run(cmd, check=True, env=env)
-        preds = srsly.read_json(pred_path)
-        f_by_t = {t: _span_f1(dev, preds["groups"]["dev"]["spans"], t) for t in THRESHOLDS}
-        threshold = max(f_by_t, key=lambda t: (f_by_t[t], -abs(t - 0.5)))
-        if path == "shipped":
-            threshold = 0.5  # as a new user runs it: the component's default threshold
-        row = {
-            "kind": kind,
-            "path": path,
-            "threshold": threshold,
-            "dev_span_f1": f_by_t[threshold],
-            "peak_rss_mb": preds["peak_rss_mb"],
-            "threads": preds["threads"],
-            "files": {},
-            "unseen_types": {},
-        }
-        for file, (gold_docs, queries) in evals.items():
-            group = preds["groups"][file]
-            decoded = [_decode(len(g), p, threshold) for g, p in zip(gold_docs, group["spans"])]
-            docs = [_with_ents(g, d) for g, d in zip(gold_docs, decoded)]
-            answers = [json.dumps([e.text for e in docs[q.doc_index].ents if e.label_ == q.label]) for q in queries]
-            strings = string_prf(answers, [q.gold for q in queries])
-            spans = get_ner_prf([Example(d, g) for d, g in zip(docs, gold_docs)])
-            row["files"][file] = {
-                "string_f1": 100 * strings.f1,
-                "span_f1": 100 * spans["ents_f"],
-                "passages": len(gold_docs),
-                "types": len(types[file]),
-                "passages_per_s": group["passages_per_s"],
+    for spec in student:
+        name, path = spec.split("=", 1)
+        scores_path = output / f"{name}.scores.json"
+        cmd = [sys.executable, __file__, "score-student", path, str(scores_path), "--data-dir", str(data_dir)]
+        cmd += ["--datasets", datasets, "--limit", str(limit)]
+        if path != "shipped":
+            cmd += ["--pool", str(pool), "--dev-sources", dev_sources, "--dev-limit", str(dev_limit)]
+        subprocess.run(cmd, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        row = srsly.read_json(scores_path)
+        row["unseen_types"] = {
+            protocol: {
+                f"{dataset}:{label}": figures
+                for dataset, entry in row["datasets"].items()
+                for label, figures in entry[protocol]["per_type"].items()
+                if label.lower() not in seen
             }
-            for label in types[file]:
-                if label.lower() in seen:
-                    continue
-                picked = [i for i, q in enumerate(queries) if q.label == label]
-                prf = string_prf([answers[i] for i in picked], [queries[i].gold for i in picked])
-                row["unseen_types"][f"{file}:{label}"] = {"recall": 100 * prf.recall, "f1": 100 * prf.f1}
-        row["average_string_f1"] = sum(f["string_f1"] for f in row["files"].values()) / len(row["files"])
-        row["average_span_f1"] = sum(f["span_f1"] for f in row["files"].values()) / len(row["files"])
-        row["limit"] = limit
+            for protocol in PROTOCOLS
+        }
         results[name] = row
         srsly.write_json(output / "compare.json", results)
     for extra in include:
@@ -604,56 +499,66 @@ def compare(
     typer.echo(compare_table(results))
 
 
+def _figures(row: Dict, names: List[str], protocol: str) -> Dict:
+    """One student's table cells in one protocol: string F1 per dataset, averages, speed,
+    unseen-type recall."""
+    entries = [row["datasets"][n][protocol] for n in names]
+    seconds = sum(e["passages"] / e["passages_per_s"] for e in entries)
+    recalls = [v["recall"] for v in row["unseen_types"][protocol].values()]
+    return {
+        "files": [f"{e['string_f1']:.1f}" for e in entries],
+        "string": f"{sum(e['string_f1'] for e in entries) / len(entries):.1f}",
+        "span": f"{sum(e['span_f1'] for e in entries) / len(entries):.1f}",
+        "rate": f"{sum(e['passages'] for e in entries) / seconds:.1f}",
+        "unseen": f"{sum(recalls) / len(recalls):.1f}" if recalls else "-",
+    }
+
+
 def compare_table(results: Dict) -> str:
-    """Markdown: one row per system; string/span F1 per eval file, averages, speed, memory."""
+    """Markdown: one row per student; each figure as "all types together / each type alone":
+    string F1 per eval dataset, average string and span F1, passages/s and unseen-type
+    recall; then peak RSS and the threshold."""
     if not results:
         return ""
-    files = list(next(iter(results.values()))["files"])
-    short = {
-        "CrossNER_AI": "AI",
-        "CrossNER_literature": "Lit.",
-        "CrossNER_music": "Music",
-        "CrossNER_politics": "Pol.",
-        "CrossNER_science": "Sci.",
-        "mit-restaurant": "Rest.",
-    }
+    for name, row in results.items():
+        if "datasets" not in row:
+            raise typer.BadParameter(f"{name}: a compare.json row without both protocols; run compare for it again")
+    first = next(iter(results.values()))["datasets"]
+    names = list(first)
     header = [
         "system",
-        *(f"{short.get(f, f)} str/span" for f in files),
+        *(first[n]["paper_name"] or n for n in names),
         "avg string F1",
         "avg span F1",
         "passages/s",
-        "peak RSS MB",
-        "threshold (pool dev)",
         "unseen-type recall",
+        "peak RSS MB",
+        "threshold",
     ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, row in results.items():
+        figures = [_figures(row, names, protocol) for protocol in PROTOCOLS]
         cells = [name + (f" (first {row['limit']} per file)" if row.get("limit") else "")]
-        cells += [f"{row['files'][f]['string_f1']:.1f} / {row['files'][f]['span_f1']:.1f}" for f in files]
-        rate = sum(row["files"][f]["passages"] for f in files) / sum(
-            row["files"][f]["passages"] / row["files"][f]["passages_per_s"] for f in files
-        )
-        unseen = [v["recall"] for v in row["unseen_types"].values()]
-        cells += [
-            f"**{row['average_string_f1']:.1f}**",
-            f"{row['average_span_f1']:.1f}",
-            f"{rate:.1f} ({row['threads']} thr.)",
-            f"{row['peak_rss_mb']:.0f}",
-            f"{row['threshold']:.2f}",
-            f"{sum(unseen) / len(unseen):.1f} ({len(unseen)} types)" if unseen else "-",
-        ]
+        cells += [" / ".join(f["files"][i] for f in figures) for i in range(len(names))]
+        cells += [" / ".join(f[key] for f in figures) for key in ("string", "span", "rate", "unseen")]
+        cells[-2] += f" ({row['threads']} thr.)"
+        cells[-1] += f" ({len(row['unseen_types']['all'])} types)"
+        cells += [f"{row['peak_rss_mb']:.0f}", f"{row['threshold']:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
+    asked = " / ".join(PROTOCOLS.values())
+    lines.append(f"\nEach figure: {asked} (the types asked per call; the paper asks each type alone).")
     return "\n".join(lines)
 
 
 @app.command("unseen")
 def unseen(output: Path = typer.Option(Path("benchmarks/results/compare")), system: str = typer.Option(...)) -> None:
-    """Per-type recall of one system on the eval type names absent from the pool."""
+    """Per-type string recall and F1 of one student on the eval type names absent from the pool."""
     row = srsly.read_json(output / "compare.json")[system]
-    lines = ["| eval file : type | string recall | string F1 |", "|---|---|---|"]
-    for key, v in sorted(row["unseen_types"].items()):
-        lines.append(f"| {key} | {v['recall']:.1f} | {v['f1']:.1f} |")
+    titles = " | ".join(f"{kind} ({p})" for p in PROTOCOLS for kind in ("recall", "F1"))
+    lines = [f"| dataset : type | {titles} |", "|---|" + "---|" * 2 * len(PROTOCOLS)]
+    for key in sorted(row["unseen_types"]["all"]):
+        cells = [f"{row['unseen_types'][p][key][k]:.1f}" for p in PROTOCOLS for k in ("recall", "f1")]
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
     typer.echo("\n".join(lines))
 
 

@@ -34,11 +34,17 @@ def evaluate_command(
     ),
     catalogue: Optional[Path] = typer.Option(None, "--catalogue", help="datasets.yml to use"),
     paper_results: Optional[Path] = typer.Option(None, "--paper-results", help="Published F1s"),
+    protocol: str = typer.Option(
+        "all",
+        "--protocol",
+        help="Types per call: 'all' (each passage asked all its dataset's types at once), 'single' "
+        "(each type alone, as the paper asks) or 'both' (reported side by side)",
+    ),
 ) -> None:
     from spacy.cli._util import parse_config_overrides
 
     from ..data.catalogue import load_catalogue, load_dataset, select, split_names
-    from .evaluate import evaluate_dataset, is_pipeline, load_pipeline
+    from .evaluate import PROTOCOLS, evaluate_dataset, is_pipeline, load_pipeline, protocols
     from .report import load_paper_results, write_report
 
     if not logging.getLogger().handlers:
@@ -47,6 +53,7 @@ def evaluate_command(
     specs = load_catalogue(catalogue)
     try:
         names = select(split_names(datasets), specs)
+        asked = protocols(protocol)
     except ValueError as err:
         msg.fail(str(err), exits=1)
     mapping = srsly.read_json(label_map) if label_map is not None else None
@@ -65,14 +72,21 @@ def evaluate_command(
             nlp = load_pipeline(model, dataset.labels, overrides, vocab=vocab)
         n = min(limit, len(dataset.docs)) if limit else len(dataset.docs)
         msg.info(f"{name} ({split}): {n} of {len(dataset.docs)} passages, {len(dataset.labels)} types")
-        result = evaluate_dataset(nlp, dataset, limit=limit, batch_size=batch_size, label_map=mapping)
-        msg.good(f"{name}: string F1 {100 * result.string.f1:.1f}, span F1 {100 * result.spans['ents_f']:.1f}")
-        results.append(result)
+        for each in asked:
+            result = evaluate_dataset(
+                nlp, dataset, limit=limit, batch_size=batch_size, label_map=mapping, protocol=each
+            )
+            msg.good(
+                f"{name} ({PROTOCOLS[each]}): string F1 {100 * result.string.f1:.1f}, "
+                f"span F1 {100 * result.spans['ents_f']:.1f}"
+            )
+            results.append(result)
     meta = {
         "model": model,
         "split": split,
         "limit": limit,
         "datasets": names,
+        "protocols": asked,
         "overrides": overrides,
         "seconds": round(time.perf_counter() - start, 1),
     }
@@ -84,25 +98,39 @@ def evaluate_command(
 
 
 def project_assets_command(
-    project: Path = typer.Argument(Path("project.yml"), help="The weasel project.yml to update"),
-    check: bool = typer.Option(False, "--check", help="Only check that it agrees with the catalogue"),
+    data_dir: Path = typer.Argument(Path("assets/data"), help="Folder to fetch into (the catalogue's layout)"),
+    extra: bool = typer.Option(False, "--extra", help="Also every non-test file of the span student's pool datasets"),
+    check: bool = typer.Option(False, "--check", help="Only check that the files are there with their md5"),
+    lock: Optional[Path] = typer.Option(
+        None, "--lock", help="File list of the one-file-per-article datasets (default: ./datasets.lock.json)"
+    ),
     catalogue: Optional[Path] = typer.Option(None, "--catalogue", help="datasets.yml to use"),
+    threads: int = typer.Option(8, help="Parallel downloads"),
 ) -> None:
-    """Write the catalogue's datasets into project.yml's generated assets block."""
-    from ..data.catalogue import load_catalogue, render_project_assets
+    """Fetch the catalogue's data files at their pinned commits, md5-checked, one progress
+    bar per source: the benchmark's files, with --extra also the pool's. Files already
+    present with their md5 are kept."""
+    from ..data.catalogue import fetch_files, is_intact, load_catalogue, project_files
+    from ..errors import Errors
 
-    text = project.read_text(encoding="utf8")
-    rendered = render_project_assets(text, load_catalogue(catalogue))
+    groups = project_files(load_catalogue(catalogue, lock), extra)
+    total = sum(len(files) for files in groups.values())
+    todo = {source: [f for f in files if not is_intact(f, data_dir)] for source, files in groups.items()}
+    missing = [f for files in todo.values() for f in files]
     if check:
-        if rendered != text:
+        if missing:
+            flag = " --extra" if extra else ""
             msg.fail(
-                f"{project} disagrees with the catalogue: run `python -m spacy_uniner project-assets {project}`",
+                Errors.E821.format(count=len(missing), total=total, path=data_dir, first=missing[0].path, extra=flag),
                 exits=1,
             )
-        msg.good(f"{project} agrees with the catalogue")
+        msg.good(f"All {total} data files are in {data_dir} with their md5")
         return
-    project.write_text(rendered, encoding="utf8")
-    msg.good(f"Wrote the catalogue's assets into {project}")
+    msg.info(f"{total - len(missing)} of {total} data files are already in {data_dir} with their md5")
+    for source, files in todo.items():
+        if files:
+            fetch_files(files, data_dir, desc=source, threads=threads)
+    msg.good(f"Fetched {len(missing)} data file(s) into {data_dir}")
 
 
 def register(app: typer.Typer) -> None:

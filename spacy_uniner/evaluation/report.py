@@ -7,13 +7,13 @@ from typing import Any, Sequence
 
 import srsly
 from spacy import displacy
-from spacy.tokens import Doc
+from spacy.tokens import Span
 from wasabi import MarkdownRenderer
 
 from ..colors import DISPLACY_COLORS, register_label_colors
 from ..data import resource_path
 from ..data.metric import ANSWERS_ATTR
-from .evaluate import DatasetResult, summarize
+from .evaluate import PROTOCOLS, DatasetResult, predicted_spans, summarize
 
 DEFAULT_PAPER_RESULTS = resource_path("paper_results.json")
 
@@ -37,8 +37,8 @@ def paper_scores(paper: dict[str, Any], paper_name: str | None) -> dict[str, flo
     return out
 
 
-def _spans(doc: Doc) -> list[list]:
-    return [[e.start_char, e.end_char, e.label_, e.text] for e in doc.ents]
+def _spans(spans: list[Span]) -> list[list]:
+    return [[e.start_char, e.end_char, e.label_, e.text] for e in spans]
 
 
 def prediction_records(result: DatasetResult) -> list[dict[str, Any]]:
@@ -50,8 +50,8 @@ def prediction_records(result: DatasetResult) -> list[dict[str, Any]]:
             "dataset": result.name,
             "index": i,
             "text": eg.reference.text,
-            "gold": _spans(eg.reference),
-            "pred": _spans(pred),
+            "gold": _spans(eg.reference.ents),
+            "pred": _spans(predicted_spans(pred)),
         }
         if pred.has_extension(ANSWERS_ATTR) and pred._.get(ANSWERS_ATTR) is not None:
             record["answers"] = pred._.get(ANSWERS_ATTR)
@@ -59,35 +59,57 @@ def prediction_records(result: DatasetResult) -> list[dict[str, Any]]:
     return records
 
 
+def _columns(protocols: list[str]) -> list[tuple[str, str]]:
+    """(protocol, column title suffix) of the score columns: no suffix for one protocol."""
+    return [(p, f" ({p})" if len(protocols) > 1 else "") for p in protocols]
+
+
 def markdown_table(summary: dict[str, Any], paper: dict[str, Any]) -> str:
-    """Per-dataset, per-domain and overall F1 (%), with the paper's numbers where they match."""
+    """Per-dataset, per-domain and overall F1 (%) of each protocol side by side, with the
+    paper's numbers where they match."""
     systems = paper.get("compare", [])
-    head = ["dataset", "domain", "passages", "queries", "P", "R", "F1", "span F1"]
+    columns = _columns(summary["protocols"])
+    head = ["dataset", "domain", "passages", "queries"]
+    for _, suffix in columns:
+        head += [f"P{suffix}", f"R{suffix}", f"F1{suffix}", f"span F1{suffix}"]
     head += [f"{s} (paper)" for s in systems]
     rows = []
     for name, d in summary["datasets"].items():
         published = paper_scores(paper, d["paper_name"])
         row = [name, d["domain"], str(d["passages"]), str(d["queries"])]
-        row += [f"{100 * d['string'][k]:.1f}" for k in ("p", "r", "f")]
-        row += [f"{100 * d['spans']['ents_f']:.1f}"]
+        for protocol, _ in columns:
+            scores = d["protocols"].get(protocol)
+            if scores is None:
+                row += [""] * 4
+                continue
+            row += [f"{100 * scores['string'][k]:.1f}" for k in ("p", "r", "f")]
+            row += [f"{100 * scores['spans']['ents_f']:.1f}"]
         row += [f"{published[s]:.1f}" if s in published else "" for s in systems]
         rows.append(row)
+
+    def averages(avg: dict[str, Any]) -> list[str]:
+        cells = []
+        for protocol, _ in columns:
+            scores = avg["protocols"].get(protocol)
+            f1s = [f"{100 * scores[k]:.1f}" for k in ("string_f", "spans_f")] if scores else ["", ""]
+            cells += ["", "", *f1s]
+        return cells
+
     domain_paper = paper.get("domain_average", {})
     for domain, avg in summary["domains"].items():
-        row = [f"*{domain} (avg)*", domain, "", "", "", "", f"{100 * avg['string_f']:.1f}"]
-        row += [f"{100 * avg['spans_f']:.1f}"]
+        row = [f"*{domain} (avg)*", domain, "", ""] + averages(avg)
         row += [str(domain_paper.get(s, {}).get(domain, "")) for s in systems]
         rows.append(row)
     if summary["overall"]:
-        avg = summary["overall"]
-        row = ["**overall (avg)**", "", "", "", "", "", f"{100 * avg['string_f']:.1f}"]
-        rows.append(row + [f"{100 * avg['spans_f']:.1f}"] + [""] * len(systems))
+        rows.append(["**overall (avg)**", "", "", ""] + averages(summary["overall"]) + [""] * len(systems))
     md = MarkdownRenderer()
     md.add(md.table(rows, head))
+    asked = ", ".join(f"`{p}` ({PROTOCOLS[p]})" for p in summary["protocols"])
     md.add(
         "F1 in %. P/R/F1: the paper's string metric (normalised mention strings per passage "
         "and type); span F1: strict span-level micro-F1 (spaCy Scorer). Averages are means "
-        "of dataset F1s. Paper columns: published zero-shot/domain numbers."
+        "of dataset F1s. Paper columns: published zero-shot/domain numbers. Types asked per "
+        f"call: {asked}; the paper asks each type alone."
     )
     return md.text + "\n"
 
@@ -101,7 +123,10 @@ def bar_chart(summary: dict[str, Any], paper: dict[str, Any], path: Path, title:
 
     names = list(summary["datasets"])
     systems = paper.get("compare", [])
-    series = {"this run": [100 * summary["datasets"][n]["string"]["f"] for n in names]}
+    series = {
+        f"this run{suffix}": [100 * summary["datasets"][n]["protocols"][p]["string"]["f"] for n in names]
+        for p, suffix in _columns(summary["protocols"])
+    }
     for system in systems:
         series[f"{system} (paper)"] = [
             paper_scores(paper, summary["datasets"][n]["paper_name"]).get(system) for n in names
@@ -124,12 +149,13 @@ def bar_chart(summary: dict[str, Any], paper: dict[str, Any], path: Path, title:
 
 
 def error_page(result: DatasetResult, n: int) -> str:
-    """displaCy HTML with gold and predicted entities of the first ``n`` passages."""
+    """displaCy HTML with gold and predicted entities of the first ``n`` passages (in the
+    ``single`` protocol two types' answers may overlap: their shared words show twice)."""
     docs = []
     labels = set()
     for i, eg in enumerate(result.examples[:n]):
         gold = {(e.start_char, e.end_char, e.label_) for e in eg.reference.ents}
-        pred = {(e.start_char, e.end_char, e.label_) for e in eg.predicted.ents}
+        pred = {(e.start_char, e.end_char, e.label_) for e in predicted_spans(eg.predicted)}
         status = "match" if gold == pred else f"{len(gold - pred)} missed, {len(pred - gold)} spurious"
         for kind, doc in (("gold", eg.reference), ("predicted", eg.predicted)):
             docs.append(
@@ -161,7 +187,8 @@ def write_report(
     paper: dict[str, Any] | None = None,
     n_error_pages: int = 50,
 ) -> dict[str, Any]:
-    """Write metrics.json, metrics.md, f1.png, predictions/*.jsonl and errors/*.html."""
+    """Write metrics.json, metrics.md, f1.png, predictions/*.jsonl and errors/*.html (of the
+    first protocol; ``NAME.single.jsonl`` and ``NAME.single.html`` of the second)."""
     output_dir = Path(output_dir)
     (output_dir / "predictions").mkdir(parents=True, exist_ok=True)
     (output_dir / "errors").mkdir(parents=True, exist_ok=True)
@@ -170,8 +197,10 @@ def write_report(
     srsly.write_json(output_dir / "metrics.json", summary)
     (output_dir / "metrics.md").write_text(markdown_table(summary, paper), encoding="utf8")
     bar_chart(summary, paper, output_dir / "f1.png", Path(str((meta or {}).get("model", ""))).name)
+    first = summary["protocols"][0] if results else None
     for result in results:
-        srsly.write_jsonl(output_dir / "predictions" / f"{result.name}.jsonl", prediction_records(result))
+        stem = result.name if result.protocol == first else f"{result.name}.{result.protocol}"
+        srsly.write_jsonl(output_dir / "predictions" / f"{stem}.jsonl", prediction_records(result))
         html = error_page(result, n_error_pages)
-        (output_dir / "errors" / f"{result.name}.html").write_text(html, encoding="utf8")
+        (output_dir / "errors" / f"{stem}.html").write_text(html, encoding="utf8")
     return summary
