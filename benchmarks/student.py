@@ -40,12 +40,12 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from spacy_uniner.data.catalogue import load_catalogue, load_dataset, select, split_names
+from spacy_uniner.data.docs import LABELS_ATTR, to_docbin
 from spacy_uniner.data.readers import read_uniner_eval
-from spacy_uniner.distill.pool import dev_from_sources
 from spacy_uniner.evaluation.evaluate import PROTOCOLS, DatasetResult, evaluate_dataset, predict
 from spacy_uniner.evaluation.report import DEFAULT_PAPER_RESULTS
-from spacy_uniner.student.component import TYPES_ATTR
-from spacy_uniner.student.corpus import StudentCorpus, dev_examples, to_docbin
+from spacy_uniner.student.corpus import StudentCorpus, dev_examples
+from spacy_uniner.student.pool import dev_from_sources
 from spacy_uniner.student.selection import load_student
 from spacy_uniner.student.threshold import tune_thresholds
 
@@ -129,7 +129,7 @@ def train(config: Path, train_path: Path, dev_path: Path, output: Path, override
     """Run ``spacy train``; returns wall-clock minutes."""
     code = output / "code.py"
     output.mkdir(parents=True, exist_ok=True)
-    code.write_text("import spacy_uniner.student.component, spacy_uniner.student.corpus  # noqa: F401\n")
+    code.write_text("import spacy_uniner.pipes.span.component, spacy_uniner.student.corpus  # noqa: F401\n")
     cmd = [sys.executable, "-m", "spacy", "train", str(config), "--output", str(output), "--code", str(code)]
     cmd += ["--paths.train", str(train_path), "--paths.dev", str(dev_path), *overrides]
     start = time.perf_counter()
@@ -313,7 +313,7 @@ def zero_shot(
         rng.shuffle(docs)
         docs = docs[:per_dataset]
         for doc in docs:
-            doc._.set(TYPES_ATTR, list(dataset.labels))
+            doc._.set(LABELS_ATTR, list(dataset.labels))
         n_dev = max(1, len(docs) // 10)
         dev_docs += docs[:n_dev]
         train_docs += docs[n_dev:]
@@ -322,7 +322,7 @@ def zero_shot(
         counts: Counter = Counter()
         rows = list(srsly.read_jsonl(pilener))
         docs = [doc_from_pairs(nlp, r["text"], [tuple(p) for p in r["entities"]], counts) for r in rows]
-        train_docs += [d for d in docs if d._.get(TYPES_ATTR)]
+        train_docs += [d for d in docs if d._.get(LABELS_ATTR)]
         pool_stats["pilener"] = len(docs)
     output.mkdir(parents=True, exist_ok=True)
     to_docbin(train_docs).to_disk(output / "train.spacy")
@@ -443,7 +443,7 @@ def _pool_type_names(pool: Path) -> set:
         return {t.lower() for t in srsly.read_json(names)}
     from spacy.tokens import DocBin
 
-    from spacy_uniner.distill.pool import type_names
+    from spacy_uniner.student.pool import type_names
 
     nlp = spacy.blank("en")
     counts = type_names(DocBin().from_disk(pool / "train.spacy").get_docs(nlp.vocab))

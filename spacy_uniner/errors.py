@@ -97,7 +97,7 @@ class Errors(metaclass=ErrorsWithCodes):
         "loaded from {name!r}: set `tokenizer` to the model's folder or hub name."
     )
 
-    # Span student component (student/component.py)
+    # Span student component (pipes/span/component.py)
     E202 = "`threshold` must be a number in (0, 1), got {value!r}."
     E203 = "The model returned scores for {got} docs but {expected} were given."
     E205 = (
@@ -114,7 +114,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E302 = "Doc {index} of {path} has no type names in `doc._.{attr}`; write it with `to_docbin`."
     E304 = "Type synonyms in {path} must map a type name to a list of names."
 
-    # Span/type matcher model (student/model.py)
+    # Span/type matcher model (pipes/span/model.py)
     E401 = "The span/type matcher is not initialized: call `nlp.initialize()` first."
     E403 = (
         "Type name {name!r} is {n} sub-words long; a type name may take at most {budget} "
@@ -169,7 +169,7 @@ class Errors(metaclass=ErrorsWithCodes):
     )
     E515 = "Faults are given as KIND=RATE (e.g. 429=0.1,malformed=0.02), got {item!r}."
 
-    # Open-type training pool (distill/pool.py) and the pretrained student (student/)
+    # Open-type training pool (student/pool.py) and the pretrained student (student/)
     E620 = (
         "Dataset {name!r} is part of the benchmark (CrossNER, MIT or a UniNER eval "
         "file) and never enters the training pool."
@@ -345,7 +345,7 @@ class Warnings(metaclass=ErrorsWithCodes):
         "tokenizer {tokenizer!r} is the served model's."
     )
 
-    # Span student component (student/component.py)
+    # Span student component (pipes/span/component.py)
     W201 = (
         "Gold span {text!r} ({n} tokens) is not a candidate: it is longer than the "
         "model's `max_width`, starts or ends on white space, or is misaligned. Such spans are "

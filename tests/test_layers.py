@@ -9,21 +9,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "spacy_uniner"
 
 # The first matching prefix gives a module's layer; a module may import its own layer or below.
 LAYERS = [
-    (
-        "recipes",
-        (
-            "distill",
-            "training",
-            "evaluation",
-            "student.cli",
-            "student.corpus",
-            "student.threshold",
-            "student.selection",
-            "student.pretrain",
-            "__main__",
-        ),
-    ),
-    ("pipes", ("pipes", "student")),
+    ("recipes", ("distill", "training", "evaluation", "student", "__main__")),
+    ("pipes", ("pipes",)),
     ("backends", ("backends",)),
     ("base", ("",)),
 ]

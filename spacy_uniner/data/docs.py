@@ -1,15 +1,58 @@
-"""Doc conventions every layer shares."""
+"""Doc conventions every layer shares: the type names a doc asks (``doc._.uniner_labels``),
+their DocBins, gold span groups and token copies."""
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Iterable, List, Optional, Sequence, Union
 
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, DocBin, Span
 from spacy.vocab import Vocab
+
+from ..labels import LabelsInput
 
 # doc.spans key of all gold mentions (nested and overlapping ones too; doc.ents keeps a
 # non-overlapping subset).
 GOLD_SPANS_KEY = "uniner_gold"
+
+LABELS_ATTR = "uniner_labels"
+_LABELS_KEY = ("._.", LABELS_ATTR, None, None)
+# DocBins of span-student training data written by spacy-uniner 0.1 keep the types there.
+_LEGACY_TYPES_KEY = ("._.", "uniner_types", None, None)
+
+
+def _get_labels(doc: Doc) -> Optional[LabelsInput]:
+    return doc.user_data.get(_LABELS_KEY, doc.user_data.get(_LEGACY_TYPES_KEY))
+
+
+def _set_labels(doc: Doc, value: Optional[LabelsInput]) -> None:
+    doc.user_data[_LABELS_KEY] = value
+
+
+if not Doc.has_extension(LABELS_ATTR):
+    Doc.set_extension(LABELS_ATTR, getter=_get_labels, setter=_set_labels)
+
+
+def doc_types(doc: Doc) -> List[str]:
+    """The type texts a doc is annotated for (``doc._.uniner_labels``)."""
+    types = doc._.get(LABELS_ATTR) or []
+    return list(types.values()) if isinstance(types, dict) else list(types)
+
+
+def to_docbin(docs: Iterable[Doc], types: Optional[Sequence[str]] = None) -> DocBin:
+    """Pack docs into a DocBin that keeps their type names.
+
+    ``types`` sets the type names of docs that have none; a doc's entity labels are added
+    to its type names, so a doc always lists every type it has mentions of.
+    """
+    docbin = DocBin(attrs=["ORTH", "ENT_IOB", "ENT_TYPE"], store_user_data=True)
+    for doc in docs:
+        names = doc_types(doc) or list(types or [])
+        for ent in doc.ents:
+            if ent.label_ not in names:
+                names.append(ent.label_)
+        doc._.set(LABELS_ATTR, names)
+        docbin.add(doc)
+    return docbin
 
 
 def copy_tokens(tokens: Union[Doc, Span], vocab: Optional[Vocab] = None) -> Doc:

@@ -450,7 +450,7 @@ def read_uniner_eval(path: str | Path, vocab: Vocab) -> tuple[list[Doc], list[Qu
     return docs, queries or []
 
 
-# -- Readers of the open-type training pool (spacy_uniner.distill.pool) -------------------
+# -- Readers of the open-type training pool (spacy_uniner.student.pool) -------------------
 # A doc whose source lists the types it was asked for (mentions or not) keeps them in
 # ``doc.user_data[QUERIED_TYPES_KEY]``; a listed type without a mention is a known negative.
 QUERIED_TYPES_KEY = "uniner_queried_types"

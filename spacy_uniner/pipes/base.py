@@ -17,26 +17,10 @@ from spacy.tokens import Doc, Span, SpanGroup
 from spacy.training import Example
 
 from ..colors import register_label_colors
+from ..data.docs import LABELS_ATTR
 from ..errors import Errors
 from ..labels import LabelsInput, normalize_labels
 from ..spans import label_order_filter, select_non_overlapping
-
-LABELS_ATTR = "uniner_labels"
-_LABELS_KEY = ("._.", LABELS_ATTR, None, None)
-# DocBins of span-student training data written by spacy-uniner 0.1 keep the types there.
-_LEGACY_TYPES_KEY = ("._.", "uniner_types", None, None)
-
-
-def _get_labels(doc: Doc) -> Optional[LabelsInput]:
-    return doc.user_data.get(_LABELS_KEY, doc.user_data.get(_LEGACY_TYPES_KEY))
-
-
-def _set_labels(doc: Doc, value: Optional[LabelsInput]) -> None:
-    doc.user_data[_LABELS_KEY] = value
-
-
-if not Doc.has_extension(LABELS_ATTR):
-    Doc.set_extension(LABELS_ATTR, getter=_get_labels, setter=_set_labels)
 
 EntsFilter = Callable[[Iterable[Span], Iterable[Span]], Iterable[Span]]
 ScoredSpan = Tuple[Span, float]  # a candidate and its score (1.0 where a model gives none)

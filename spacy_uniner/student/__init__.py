@@ -1,2 +1,2 @@
-"""The compact span student: batch building, the torch module and thinc model, the component,
-its training data, thresholds, pretraining and CLI."""
+"""Recipes of the span student: its open-type pool, training data reader, pretraining,
+thresholds, release selection and CLI (the pipe itself is :mod:`spacy_uniner.pipes.span`)."""

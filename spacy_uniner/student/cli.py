@@ -27,12 +27,11 @@ from tqdm import tqdm
 from wasabi import msg
 
 from ..align import find_spans
-from ..data.docs import copy_tokens
+from ..data.docs import LABELS_ATTR, copy_tokens, to_docbin
 from ..errors import Errors
 from ..labels import normalize_labels
-from .component import TYPES_ATTR
-from .corpus import StudentCorpus, dev_examples, to_docbin
-from .model import DEFAULT_PRETRAINED
+from ..pipes.span.model import DEFAULT_PRETRAINED
+from .corpus import StudentCorpus, dev_examples
 from .threshold import tune_thresholds
 
 PROTOCOL_NAMES = {False: "all types", True: "each type alone"}
@@ -64,7 +63,7 @@ def doc_from_pairs(nlp: Language, text: str, pairs: Iterable[Tuple[str, str]], c
     counts["overlapping"] += len(spans) - len(ents)
     counts["mentions"] += len(ents)
     doc.ents = ents
-    doc._.set(TYPES_ATTR, list(by_type))
+    doc._.set(LABELS_ATTR, list(by_type))
     return doc
 
 
@@ -123,7 +122,7 @@ def student_distill(
         counts["mentions"] += len(kept)
         student_doc = copy_tokens(doc)
         student_doc.ents = [Span(student_doc, s.start, s.end, label=s.label_) for s in kept]
-        student_doc._.set(TYPES_ATTR, list(label_map.values()))
+        student_doc._.set(LABELS_ATTR, list(label_map.values()))
         docs.append(student_doc)
     output.parent.mkdir(parents=True, exist_ok=True)
     to_docbin(docs).to_disk(output)
@@ -159,8 +158,8 @@ def convert_records(
         counts.update({k: v for k, v in filter_counts.items() if k != "records"})
         passages += [(ex.text, ex.pairs) for ex in examples]
     docs = [doc_from_pairs(nlp, text, pairs, counts) for text, pairs in tqdm(passages, desc="passages")]
-    counts["no_types"] = sum(not d._.get(TYPES_ATTR) for d in docs)
-    kept = [d for d in docs if d._.get(TYPES_ATTR)]
+    counts["no_types"] = sum(not d._.get(LABELS_ATTR) for d in docs)
+    kept = [d for d in docs if d._.get(LABELS_ATTR)]
     if dev is not None:
         if not 0 < dev_fraction < 1:
             raise typer.BadParameter(f"--dev-fraction must be between 0 and 1, got {dev_fraction}")
@@ -241,7 +240,7 @@ def student_pool(
 ) -> None:
     """Build the open-type training pool of the pretrained student: every non-test split of
     every non-benchmark catalogue dataset (never CrossNER, MIT or a test split)."""
-    from ..distill.pool import build_pool, gliner_records, write_pool
+    from .pool import build_pool, gliner_records, write_pool
 
     names = [n.strip() for n in datasets.split(",") if n.strip()] or None
     pool = build_pool(
@@ -306,7 +305,7 @@ def student_pretrain(
 def student_export(
     model: Path = typer.Argument(..., help="Trained student pipeline (e.g. a student pretrain checkpoint)"),
     output: Path = typer.Argument(
-        ..., help="Folder of the released weights, e.g. spacy_uniner/student/pretrained/" + DEFAULT_PRETRAINED
+        ..., help="Folder of the released weights, e.g. spacy_uniner/pipes/span/pretrained/" + DEFAULT_PRETRAINED
     ),
     dev: Path = typer.Option(
         ..., help="Dev .spacy DocBin for the threshold (the pool's dev.spacy; never an eval file)"
@@ -329,8 +328,8 @@ def student_export(
 
     import torch
 
-    from ..distill.pool import SOURCE_KEY, dev_from_sources
-    from .model import export_pretrained
+    from ..pipes.span.model import export_pretrained
+    from .pool import SOURCE_KEY, dev_from_sources
 
     nlp = spacy.load(model)
     pipe = nlp.get_pipe("universal_ner_span")
@@ -522,7 +521,7 @@ def student_report(
         # the passage's annotated types, plus the common ones
         types = list(dict.fromkeys([t for _, t in row.get("entities", [])] + ["person", "organization", "location"]))
         doc = nlp.make_doc(row["text"])
-        doc._.set(TYPES_ATTR, types)
+        doc._.set(LABELS_ATTR, types)
         doc = nlp(doc)
         labels |= {e.label_ for e in doc.ents}
         docs.append(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 import numpy
 import srsly
@@ -29,33 +29,9 @@ from spacy.training import Example
 from spacy.util import registry
 from spacy.vocab import Vocab
 
-from ..data.docs import copy_tokens
+from ..data.docs import LABELS_ATTR, copy_tokens, doc_types
 from ..data.negatives import NegativeSampler, passage_frequencies
 from ..errors import Errors
-from .component import TYPES_ATTR
-
-
-def doc_types(doc: Doc) -> List[str]:
-    """The type texts a doc is annotated for (``doc._.uniner_labels``)."""
-    types = doc._.get(TYPES_ATTR) or []
-    return list(types.values()) if isinstance(types, dict) else list(types)
-
-
-def to_docbin(docs: Iterable[Doc], types: Optional[Sequence[str]] = None) -> DocBin:
-    """Pack docs into a DocBin that keeps their type names.
-
-    ``types`` sets the type names of docs that have none; a doc's entity labels are added
-    to its type names, so a doc always lists every type it has mentions of.
-    """
-    docbin = DocBin(attrs=["ORTH", "ENT_IOB", "ENT_TYPE"], store_user_data=True)
-    for doc in docs:
-        names = doc_types(doc) or list(types or [])
-        for ent in doc.ents:
-            if ent.label_ not in names:
-                names.append(ent.label_)
-        doc._.set(TYPES_ATTR, names)
-        docbin.add(doc)
-    return docbin
 
 
 @registry.readers("spacy_uniner.StudentCorpus.v1")
@@ -212,7 +188,7 @@ class StudentCorpus:
         for path in self._files():
             for i, doc in enumerate(DocBin().from_disk(path).get_docs(vocab)):
                 if not doc_types(doc):
-                    raise ValueError(Errors.E302.format(index=i, path=path, attr=TYPES_ATTR))
+                    raise ValueError(Errors.E302.format(index=i, path=path, attr=LABELS_ATTR))
                 yield doc
                 count += 1
                 if self.limit and count >= self.limit:
@@ -239,7 +215,7 @@ class StudentCorpus:
                 predicted = copy_tokens(reference, nlp.vocab)
             else:
                 predicted = nlp.make_doc(reference.text)
-            predicted._.set(TYPES_ATTR, reference._.get(TYPES_ATTR))
+            predicted._.set(LABELS_ATTR, reference._.get(LABELS_ATTR))
             yield Example(predicted, reference)
 
     def _augment(self, doc: Doc) -> Doc:
@@ -282,7 +258,7 @@ class StudentCorpus:
             self.random.shuffle(types)
         if rename:
             doc.ents = [Span(doc, e.start, e.end, label=rename.get(e.label_, e.label_)) for e in doc.ents]
-        doc._.set(TYPES_ATTR, types)
+        doc._.set(LABELS_ATTR, types)
         return doc
 
     def _replace_mentions(self, doc: Doc) -> Doc:
@@ -324,7 +300,7 @@ class StudentCorpus:
         new_doc.ents = [Span(new_doc, boundary[e.start], boundary[e.end], label=e.label_) for e in doc.ents]
         for name, group in doc.spans.items():
             new_doc.spans[name] = [Span(new_doc, boundary[s.start], boundary[s.end], label=s.label_) for s in group]
-        new_doc._.set(TYPES_ATTR, doc._.get(TYPES_ATTR))
+        new_doc._.set(LABELS_ATTR, doc._.get(LABELS_ATTR))
         return new_doc
 
     def _ratio_types(self, doc: Doc, types: List[str], rename: Dict[str, str]) -> List[str]:
@@ -376,7 +352,7 @@ def lowercase(doc: Doc) -> Doc:
     new_doc.ents = [Span(new_doc, e.start, e.end, label=e.label_) for e in doc.ents]
     for name, group in doc.spans.items():
         new_doc.spans[name] = [Span(new_doc, s.start, s.end, label=s.label_) for s in group]
-    new_doc._.set(TYPES_ATTR, doc._.get(TYPES_ATTR))
+    new_doc._.set(LABELS_ATTR, doc._.get(LABELS_ATTR))
     return new_doc
 
 

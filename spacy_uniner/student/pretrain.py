@@ -36,7 +36,7 @@ def pretrain(
 ) -> List[Path]:
     """Train on ``pool/train.spacy`` for ``minutes`` of wall-clock time; returns the
     checkpoint folders."""
-    import spacy_uniner.student.component  # noqa: F401  (registers the factory)
+    import spacy_uniner.pipes.span.component  # noqa: F401  (registers the factory)
     import spacy_uniner.student.corpus  # noqa: F401  (registers the reader)
 
     settings = {

@@ -13,7 +13,7 @@ from spacy.training import Example
 from spacy.util import minibatch
 
 from ..errors import Errors
-from .component import SpanStudent
+from ..pipes.span.component import SpanStudent
 
 # Finer at the low end: students trained on little data are often under-confident.
 DEFAULT_GRID = (0.002, 0.005, 0.01, 0.02, 0.03, 0.04) + tuple(round(0.05 * i, 2) for i in range(1, 20))

@@ -6,13 +6,13 @@ import pytest
 import spacy
 from spacy.tokens import DocBin, Span
 
-from spacy_uniner.student.component import TYPES_ATTR
-from spacy_uniner.student.corpus import StudentCorpus, create_student_corpus, dev_examples, to_docbin
+from spacy_uniner.data.docs import LABELS_ATTR, to_docbin
+from spacy_uniner.student.corpus import StudentCorpus, create_student_corpus, dev_examples
 
 
 def negatives_of(eg) -> list:
     present = {e.label_ for e in eg.reference.ents}
-    return [t for t in eg.reference._.get(TYPES_ATTR) if t not in present]
+    return [t for t in eg.reference._.get(LABELS_ATTR) if t not in present]
 
 
 def test_corpus_samples_frequent_negatives_and_synonyms(tmp_path):
@@ -39,10 +39,10 @@ def test_corpus_samples_frequent_negatives_and_synonyms(tmp_path):
         negatives = negatives_of(eg)
         assert len(negatives) == 1 and negatives[0] in {"person", "animal", "town", "urban area"}
     for eg in examples:
-        assert "city" not in eg.reference._.get(TYPES_ATTR)
-        assert eg.predicted._.get(TYPES_ATTR) == eg.reference._.get(TYPES_ATTR)
+        assert "city" not in eg.reference._.get(LABELS_ATTR)
+        assert eg.predicted._.get(LABELS_ATTR) == eg.reference._.get(LABELS_ATTR)
         labels = {e.label_ for e in eg.reference.ents}
-        assert labels <= set(eg.reference._.get(TYPES_ATTR))
+        assert labels <= set(eg.reference._.get(LABELS_ATTR))
     assert sum("urban area" in {e.label_ for e in eg.reference.ents} for eg in examples) == 15
 
 
@@ -152,10 +152,10 @@ def test_parent_is_asked_with_its_fine_type_which_keeps_the_mentions(tmp_path):
     examples = [eg for eg in corpus(nlp) if eg.reference.text == "Obama won"]
     assert examples
     for eg in examples:
-        assert "person" in eg.reference._.get(TYPES_ATTR)
+        assert "person" in eg.reference._.get(LABELS_ATTR)
         assert [(e.text, e.label_) for e in eg.reference.ents] == [("Obama", "politician")]
     _, never = related_corpus(tmp_path, seed=0)
-    assert all("person" not in eg.reference._.get(TYPES_ATTR) for eg in never(nlp) if eg.reference.text == "Obama won")
+    assert all("person" not in eg.reference._.get(LABELS_ATTR) for eg in never(nlp) if eg.reference.text == "Obama won")
     with pytest.raises(ValueError, match="parent_rate"):
         create_student_corpus(tmp_path / "train.spacy", parent_rate=2.0)
 
@@ -171,7 +171,7 @@ def test_lowercase_keeps_mentions_and_types(tmp_path):
         assert eg.reference.text == "ann lee flew to new york" == eg.predicted.text
         assert [(e.text, e.label_) for e in eg.reference.ents] == [("ann lee", "person"), ("new york", "city")]
         assert [(s.text, s.label_) for s in eg.reference.spans["extra"]] == [("new york", "place")]
-        assert eg.reference._.get(TYPES_ATTR) == ["person", "city"]
+        assert eg.reference._.get(LABELS_ATTR) == ["person", "city"]
     kept = list(create_student_corpus(tmp_path / "train.spacy", gold_preproc=True)(nlp))
     assert all(eg.reference.text == doc.text for eg in kept)
     with pytest.raises(ValueError, match="lowercase_rate"):
@@ -183,14 +183,14 @@ def test_dev_examples_ask_positives_then_as_many_known_negatives(tmp_path):
     nlp = spacy.blank("en")
     doc = nlp.make_doc("Ann met Bo in Paris")
     doc.ents = [Span(doc, 0, 1, label="person"), Span(doc, 4, 5, label="city")]
-    doc._.set(TYPES_ATTR, ["person", "city"] + [f"type {i}" for i in range(300)])
+    doc._.set(LABELS_ATTR, ["person", "city"] + [f"type {i}" for i in range(300)])
     many = nlp.make_doc("x " * 5)
     many.ents = [Span(many, i, i + 1, label=f"type {i}") for i in range(5)]
-    many._.set(TYPES_ATTR, [f"type {i}" for i in range(40)])
+    many._.set(LABELS_ATTR, [f"type {i}" for i in range(40)])
     to_docbin([doc, many]).to_disk(tmp_path / "dev.spacy")
     first, second = dev_examples(tmp_path / "dev.spacy", nlp, max_types=25)
-    asked = first.reference._.get(TYPES_ATTR)
-    assert asked[:2] == ["person", "city"] and len(asked) == 4 and set(asked[2:]) < set(doc._.get(TYPES_ATTR))
-    assert len(second.reference._.get(TYPES_ATTR)) == 10  # 5 positives, 5 known negatives
+    asked = first.reference._.get(LABELS_ATTR)
+    assert asked[:2] == ["person", "city"] and len(asked) == 4 and set(asked[2:]) < set(doc._.get(LABELS_ATTR))
+    assert len(second.reference._.get(LABELS_ATTR)) == 10  # 5 positives, 5 known negatives
     again = dev_examples(tmp_path / "dev.spacy", nlp, max_types=25)
-    assert [eg.reference._.get(TYPES_ATTR) for eg in again] == [asked, second.reference._.get(TYPES_ATTR)]
+    assert [eg.reference._.get(LABELS_ATTR) for eg in again] == [asked, second.reference._.get(LABELS_ATTR)]

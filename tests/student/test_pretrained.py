@@ -13,18 +13,17 @@ import srsly
 from spacy.tokens import Span
 from spacy.util import load_config
 
-import spacy_uniner.student.component  # noqa: F401
-from spacy_uniner.distill.pool import SOURCE_KEY
-from spacy_uniner.student.cli import student_export
-from spacy_uniner.student.component import TYPES_ATTR
-from spacy_uniner.student.corpus import to_docbin
-from spacy_uniner.student.model import (
+import spacy_uniner.pipes.span.component  # noqa: F401
+from spacy_uniner.data.docs import LABELS_ATTR, to_docbin
+from spacy_uniner.pipes.span.model import (
     DEFAULT_PRETRAINED,
     PRETRAINED_DIR,
     PRETRAINED_META,
     PRETRAINED_WEIGHTS,
     pretrained_path,
 )
+from spacy_uniner.student.cli import student_export
+from spacy_uniner.student.pool import SOURCE_KEY
 
 from conftest import ROOT
 
@@ -91,7 +90,7 @@ def _docs_from(nlp, source: str, n: int):
     for i in range(n):
         doc = nlp.make_doc(f"Ann Lee met Bo Chen in Paris on day {i} .")
         doc.ents = [Span(doc, 0, 2, label="person"), Span(doc, 3, 5, label="person"), Span(doc, 6, 7, label="city")]
-        doc._.set(TYPES_ATTR, ["person", "city"])
+        doc._.set(LABELS_ATTR, ["person", "city"])
         doc.user_data[SOURCE_KEY] = source
         docs.append(doc)
     return docs

@@ -10,11 +10,10 @@ from spacy.scorer import get_ner_prf
 from spacy.tokens import Span
 from spacy.training import Example
 
-import spacy_uniner.student.component  # noqa: F401
-from spacy_uniner.distill.pool import SOURCE_KEY
+import spacy_uniner.pipes.span.component  # noqa: F401
+from spacy_uniner.data.docs import LABELS_ATTR, to_docbin
 from spacy_uniner.student.cli import student_select
-from spacy_uniner.student.component import TYPES_ATTR
-from spacy_uniner.student.corpus import to_docbin
+from spacy_uniner.student.pool import SOURCE_KEY
 from spacy_uniner.student.selection import all_types_examples, source_scores
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -25,7 +24,7 @@ def _docs(nlp, source: str, n: int, label: str, extra_types=()):
     for i in range(n):
         doc = nlp.make_doc(f"Ann Lee met Bo Chen in Paris on day {i} .")
         doc.ents = [Span(doc, 0, 2, label=label), Span(doc, 3, 5, label=label), Span(doc, 6, 7, label="city")]
-        doc._.set(TYPES_ATTR, [*extra_types, label, "city"])
+        doc._.set(LABELS_ATTR, [*extra_types, label, "city"])
         doc.user_data[SOURCE_KEY] = source
         docs.append(doc)
     return docs
@@ -42,10 +41,10 @@ def test_every_annotated_type_is_asked_positives_first(shipped, tmp_path):
     many = [f"kind {i}" for i in range(60)]
     to_docbin(_docs(shipped, "a", 1, "person", extra_types=many)).to_disk(tmp_path / "dev.spacy")
     (eg,) = all_types_examples(tmp_path / "dev.spacy", shipped, max_types=50)
-    asked = eg.predicted._.get(TYPES_ATTR)
+    asked = eg.predicted._.get(LABELS_ATTR)
     assert len(asked) == 50 and set(asked[:2]) == {"person", "city"}
     (eg,) = all_types_examples(tmp_path / "dev.spacy", shipped, max_types=100)
-    assert len(eg.predicted._.get(TYPES_ATTR)) == 62
+    assert len(eg.predicted._.get(LABELS_ATTR)) == 62
 
 
 def test_macro_average_weights_sources_alike_and_matches_the_pipe(shipped, tmp_path):

@@ -14,8 +14,8 @@ from spacy.training import Example
 from spacy.util import load_config, load_model_from_config
 from thinc.api import Adam
 
-from spacy_uniner.spans import token_windows
-from spacy_uniner.student.batch import (
+from spacy_uniner.data.docs import LABELS_ATTR, to_docbin
+from spacy_uniner.pipes.span.batch import (
     SHAPE_DIGIT,
     SHAPE_LOWER,
     SHAPE_MIXED,
@@ -25,9 +25,9 @@ from spacy_uniner.student.batch import (
     length_chunks,
     word_shape,
 )
-from spacy_uniner.student.component import TYPES_ATTR
-from spacy_uniner.student.corpus import StudentCorpus, to_docbin
-from spacy_uniner.student.model import SpanScores, build_span_type_matcher
+from spacy_uniner.pipes.span.model import SpanScores, build_span_type_matcher
+from spacy_uniner.spans import token_windows
+from spacy_uniner.student.corpus import StudentCorpus
 from spacy_uniner.student.threshold import tune_thresholds
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,7 +87,7 @@ def politics(shared_dir):
     docs = sorted((d for d in docs if d.ents), key=len)[:12]
     types = sorted(label_map.values())
     for doc in docs:
-        doc._.set(TYPES_ATTR, types)
+        doc._.set(LABELS_ATTR, types)
     return docs
 
 
@@ -95,7 +95,7 @@ def examples_for(nlp, docs):
     out = []
     for doc in docs:
         predicted = Doc(nlp.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc])
-        predicted._.set(TYPES_ATTR, doc._.get(TYPES_ATTR))
+        predicted._.set(LABELS_ATTR, doc._.get(LABELS_ATTR))
         out.append(Example(predicted, doc))
     return out
 
@@ -158,7 +158,7 @@ def test_fp16_saving_keeps_the_decisions(trained, politics, tmp_path):
     for a, b in zip(span_scores(nlp, docs), span_scores(loaded, docs)):
         assert numpy.abs(1 / (1 + numpy.exp(-a.logits)) - 1 / (1 + numpy.exp(-b.logits))).max() < 0.02
     texts = [" ".join(t.text for t in doc) for doc in politics]
-    cfg = {NAME: {"labels": politics[0]._.get(TYPES_ATTR)}}
+    cfg = {NAME: {"labels": politics[0]._.get(LABELS_ATTR)}}
 
     def ents(pipeline):
         return [[(e.start, e.end, e.label_) for e in d.ents] for d in pipeline.pipe(texts, component_cfg=cfg)]
@@ -183,11 +183,11 @@ def test_word_shapes_let_the_uncased_encoder_see_capitals(trained, politics):
     assert {w: word_shape(w) for w in shapes} == shapes
     words = [t.text for t in politics[0]]
     assert any(w != w.lower() for w in words)
-    types = politics[0]._.get(TYPES_ATTR)
+    types = politics[0]._.get(LABELS_ATTR)
 
     def logits(nlp, lowercase):
         doc = Doc(nlp.vocab, words=[w.lower() if lowercase else w for w in words])
-        doc._.set(TYPES_ATTR, types)
+        doc._.set(LABELS_ATTR, types)
         return span_scores(nlp, [doc])[0].logits
 
     # Same sub-word ids either way (the tokenizer lowercases): only the shapes tell them apart.
@@ -217,7 +217,7 @@ def test_per_type_thresholds_never_lower_dev_f1_and_are_saved(trained, politics,
     examples = examples_for(nlp, politics)
     chosen = tune_thresholds(nlp, examples, min_support=2)
     assert chosen.f1 >= chosen.f_by_threshold[chosen.threshold]
-    assert set(chosen.type_thresholds) <= set(politics[0]._.get(TYPES_ATTR))
+    assert set(chosen.type_thresholds) <= set(politics[0]._.get(LABELS_ATTR))
     chosen.apply(nlp)
     assert nlp.evaluate(examples)["ents_f"] == pytest.approx(chosen.f1)
     nlp.to_disk(tmp_path / "tuned")
@@ -320,7 +320,7 @@ def test_labels_from_call_doc_and_config():
     doc = nlp.make_doc("Ann Lee lives in Paris")
     assert pipe.label_map(doc) == {"person": "person"}
     assert pipe.label_map(doc, {"LOC": "city"}) == {"LOC": "city"}
-    doc._.set(TYPES_ATTR, ["city", "country"])
+    doc._.set(LABELS_ATTR, ["city", "country"])
     assert list(pipe.label_map(doc, {"LOC": "city"})) == ["city", "country"]
     unlabelled = small_student()
     with pytest.raises(ValueError, match="E001"):
@@ -394,7 +394,7 @@ def test_training_config_resolves(tmp_path):
 
     train_corpus, dev_corpus = resolve_dot_names(nlp.config, ["corpora.train", "corpora.dev"])
     (example,) = list(train_corpus(nlp))
-    assert example.predicted._.get(TYPES_ATTR) == ["person"]
+    assert example.predicted._.get(LABELS_ATTR) == ["person"]
 
 
 def test_distill_and_convert_commands(tmp_path):
@@ -432,7 +432,7 @@ def test_distill_and_convert_commands(tmp_path):
     assert "other_label:DATE" in result.output
     docs = [eg.reference for eg in StudentCorpus(tmp_path / "d.spacy", shuffle_types=False)(spacy.blank("en"))]
     assert [[(e.text, e.label_) for e in d.ents] for d in docs] == [[("Ann Lee", "person"), ("Paris", "city")], []]
-    assert all(d._.get(TYPES_ATTR) == ["person", "city"] for d in docs)
+    assert all(d._.get(LABELS_ATTR) == ["person", "city"] for d in docs)
 
     records = [
         {

@@ -9,11 +9,11 @@ import pytest
 import spacy
 from spacy.tokens import Span
 
-import spacy_uniner.student.component  # noqa: F401
+import spacy_uniner.pipes.span.component  # noqa: F401
 from spacy_uniner.data.catalogue import load_catalogue
-from spacy_uniner.distill.pool import build_pool, gliner_records, is_excluded, pool_splits, write_pool
-from spacy_uniner.student.component import TYPES_ATTR
-from spacy_uniner.student.corpus import StudentCorpus, to_docbin
+from spacy_uniner.data.docs import LABELS_ATTR, to_docbin
+from spacy_uniner.student.corpus import StudentCorpus
+from spacy_uniner.student.pool import build_pool, gliner_records, is_excluded, pool_splits, write_pool
 
 BENCHMARK = ("crossner", "mit", "uniner")
 
@@ -64,7 +64,7 @@ def test_llm_annotated_passages_keep_their_negatives_and_fine_types_their_coarse
     pool = build_pool(shared_dir / "data", datasets=["pilener_validation", "fewnerd"], dev_fraction=0.0)
     docs = pool.train
     pile = [d for d in docs if d.user_data["pool_source"] == "pilener_validation"]
-    negatives = [t for d in pile for t in d._.get(TYPES_ATTR) if t not in {e.label_ for e in d.ents}]
+    negatives = [t for d in pile for t in d._.get(LABELS_ATTR) if t not in {e.label_ for e in d.ents}]
     assert len(pile) > 800 and len(negatives) > 300  # the `[]` answers are kept as negatives
     assert any(not d.ents for d in pile)
     few = [d for d in docs if d.user_data["pool_source"] == "fewnerd"]
@@ -103,7 +103,7 @@ def test_llm_repeat_puts_each_llm_doc_in_the_order_that_many_times(shared_dir, t
 def _doc(nlp, words, ents, types):
     doc = spacy.tokens.Doc(nlp.vocab, words=words)
     doc.ents = [Span(doc, s, e, label=label) for s, e, label in ents]
-    doc._.set(TYPES_ATTR, types)
+    doc._.set(LABELS_ATTR, types)
     return doc
 
 
@@ -123,16 +123,16 @@ def test_corpus_recipe_ratio_cap_and_coarse_names(tmp_path):
     corpus = StudentCorpus(tmp_path / "d.spacy", negative_ratio=0.5, max_types=4, limit=1, seed=1)
     for _ in range(20):
         (eg,) = list(corpus(nlp))
-        types = eg.reference._.get(TYPES_ATTR)
+        types = eg.reference._.get(LABELS_ATTR)
         assert len(types) <= 4 and {"athlete", "actor", "city"} <= set(types)  # positives first
     merged = StudentCorpus(tmp_path / "d.spacy", hierarchy=hierarchy, coarse_rate=1.0, limit=1)
     (eg,) = list(merged(nlp))
-    assert set(eg.reference._.get(TYPES_ATTR)) == {"person", "city"}
+    assert set(eg.reference._.get(LABELS_ATTR)) == {"person", "city"}
     assert [e.label_ for e in eg.reference.ents] == ["person", "person", "city"]
     balanced = StudentCorpus(tmp_path / "d.spacy", negative_ratio=0.5, seed=0)
     counts = []
     for eg in balanced(nlp):
-        types = eg.reference._.get(TYPES_ATTR)
+        types = eg.reference._.get(LABELS_ATTR)
         positives = {e.label_ for e in eg.reference.ents}
         counts.append((len(positives), len([t for t in types if t not in positives])))
     assert all(n_neg == n_pos for n_pos, n_neg in counts)  # about 50% negative types

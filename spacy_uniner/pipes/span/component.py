@@ -21,14 +21,13 @@ from spacy.training import Example, validate_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, set_dropout_rate
 
-from ..errors import Errors, Warnings
-from ..labels import LabelsInput
-from ..pipes.base import LABELS_ATTR, EntsFilter, OpenNERPipe, ScoredSpan
-from ..pipes.scorer import DEFAULT_SCORE_WEIGHTS, make_uniner_scorer  # noqa: F401  (registers the scorer)
+from ...errors import Errors, Warnings
+from ...labels import LabelsInput
+from ..base import EntsFilter, OpenNERPipe, ScoredSpan
+from ..scorer import DEFAULT_SCORE_WEIGHTS, make_uniner_scorer  # noqa: F401  (registers the scorer)
 from .batch import length_chunks
 from .model import DEFAULT_ENCODER, DEFAULT_PRETRAINED, Query, SpanScores
 
-TYPES_ATTR = LABELS_ATTR  # the types a doc asks for (training docs: those it is annotated for)
 PADDED_WORDS = 1024  # prediction: at most this many (padded) words per encoder batch
 
 DEFAULT_MODEL_CONFIG = f"""
@@ -40,7 +39,7 @@ hidden_width = 768
 dropout = 0.1
 max_length = 512
 window_overlap = 32
-window_length = 192
+window_length = 128
 max_types = 25
 head_lr_scale = 10.0
 word_shapes = true

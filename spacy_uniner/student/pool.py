@@ -40,10 +40,9 @@ from spacy.training import Example
 from spacy.vocab import Vocab
 
 from ..data.catalogue import DEFAULT_CATALOGUE, DatasetSpec, load_catalogue, load_dataset
-from ..data.docs import copy_tokens
+from ..data.docs import LABELS_ATTR, copy_tokens, to_docbin
 from ..data.readers import QUERIED_TYPES_KEY
 from ..errors import Errors
-from ..student.component import TYPES_ATTR
 
 logger = logging.getLogger("spacy_uniner")
 
@@ -75,7 +74,7 @@ class Pool:
     def summary(self) -> Dict:
         distinct = list({id(d): d for d in self.train}.values())
         docs = distinct + self.dev
-        types = {t for d in docs for t in d._.get(TYPES_ATTR) or []}
+        types = {t for d in docs for t in d._.get(LABELS_ATTR) or []}
         return {
             "passages": len(docs),
             "train_passages": len(distinct),
@@ -153,7 +152,7 @@ def read_source(
             queried = doc.user_data.pop(QUERIED_TYPES_KEY, None)
             types = list(dict.fromkeys((queried if queried is not None else labels) + [e.label_ for e in doc.ents]))
             for piece in _cut(doc, max_tokens):
-                piece._.set(TYPES_ATTR, types)
+                piece._.set(LABELS_ATTR, types)
                 piece.user_data[SOURCE_KEY] = name
                 docs.append(piece)
     return docs, {"splits": splits, "license": spec.license}
@@ -229,7 +228,7 @@ def build_pool(
             "passages": len(kept),
             "dev": n_dev,
             "mentions": sum(len(d.ents) for d in kept),
-            "types": len({t for d in kept for t in d._.get(TYPES_ATTR)}),
+            "types": len({t for d in kept for t in d._.get(LABELS_ATTR)}),
             "llm_annotated": llm,
             "copies": copies,
         }
@@ -281,7 +280,6 @@ def benchmark_texts(data_dir: Path, catalogue: Dict[str, DatasetSpec]) -> set:
 def write_pool(pool: Pool, output: Path, synonyms: Optional[Path] = None) -> Dict:
     """Write ``train.spacy``, ``dev.spacy``, ``hierarchy.json``, ``synonyms.json`` (the given
     synonyms file) and ``stats.json`` into ``output``; returns the summary."""
-    from ..student.corpus import to_docbin
 
     output.mkdir(parents=True, exist_ok=True)
     to_docbin(pool.train).to_disk(output / "train.spacy")
@@ -295,7 +293,7 @@ def write_pool(pool: Pool, output: Path, synonyms: Optional[Path] = None) -> Dic
 
 def type_names(docs: Iterable[Doc]) -> Counter:
     """How many docs list each type name."""
-    return Counter(t for d in docs for t in (d._.get(TYPES_ATTR) or []))
+    return Counter(t for d in docs for t in (d._.get(LABELS_ATTR) or []))
 
 
 def gliner_records(docs: Iterable[Doc], max_types: int = 25, negative_ratio: float = 1.0, seed: int = 0) -> List[Dict]:
@@ -307,7 +305,7 @@ def gliner_records(docs: Iterable[Doc], max_types: int = 25, negative_ratio: flo
     records = []
     for doc in docs:
         positives = {e.label_ for e in doc.ents}
-        negatives = [t for t in (doc._.get(TYPES_ATTR) or []) if t not in positives]
+        negatives = [t for t in (doc._.get(LABELS_ATTR) or []) if t not in positives]
         rng.shuffle(negatives)
         record = {"tokenized_text": [t.text for t in doc], "ner": [[e.start, e.end - 1, e.label_] for e in doc.ents]}
         if negatives:

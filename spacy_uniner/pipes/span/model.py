@@ -22,7 +22,7 @@ from thinc.api import ArgsKwargs, Model, Optimizer, PyTorchShim, torch2xp, xp2to
 from thinc.types import Floats2d, Ints1d
 from torch import nn
 
-from ..errors import Errors
+from ...errors import Errors
 from .batch import ENT_MARKER, SEP_MARKER, Query, Suggester, make_batch
 from .module import ENCODER_DTYPES, SpanTypeModule
 from .suggesters import make_width_suggester
@@ -183,7 +183,7 @@ def build_span_type_matcher(
     suggester: Optional[Suggester] = None,
     encoder_dtype: str = "float32",
     attention_dropout: Optional[float] = None,
-    window_length: int = 192,
+    window_length: int = 128,
     max_types: int = 25,
     save_dtype: str = "float16",
 ) -> Model[List[Query], List[SpanScores]]:
@@ -202,7 +202,7 @@ def build_span_type_matcher(
     head_lr_scale: learning-rate multiplier of the span and type heads over the encoder's.
     word_shapes: add a learned word-shape (capitalisation) embedding to the text's sub-words.
     pretrained: start from these student weights (the name of a student shipped in
-        ``spacy_uniner/student/pretrained/``, e.g. ``uniner-span-minilm-v5``, or a folder with
+        ``spacy_uniner/pipes/span/pretrained/``, e.g. ``uniner-span-minilm-v5``, or a folder with
         ``student.safetensors``); ``None`` starts from the bare encoder.
     freeze_vocab: keep the encoder's sub-word embeddings fixed (only the marker tokens'
         rows learn), so saved weights need not carry the vocabulary.

@@ -20,8 +20,8 @@ import numpy
 import torch
 from spacy.tokens import Doc
 
-from ..errors import Errors, Warnings
-from ..queries import plan_windows
+from ...errors import Errors, Warnings
+from ...queries import plan_windows
 
 ENT_MARKER = "<<ENT>>"
 SEP_MARKER = "<<SEP>>"

@@ -1,0 +1,113 @@
+"""The shipped student in the shapes users use: saved right after add_pipe, pickled, in
+worker processes, evaluated, long documents, many labels."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import spacy
+from spacy.training import Example
+
+NAME = "universal_ner_span"
+TEXTS = [
+    "Barack Obama visited Paris and met Angela Merkel.",
+    "Tim Cook presented the iPhone in Cupertino.",
+    "The Beatles recorded Abbey Road in London.",
+]
+LABELS = ["person", "city", "company", "product"]
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    nlp = spacy.blank("en")
+    nlp.add_pipe(NAME, config={"labels": LABELS})
+    return nlp
+
+
+def ents(nlp, texts=TEXTS):
+    return [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in nlp.pipe(texts)]
+
+
+def folder_size(path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def test_saves_right_after_add_pipe_and_reloads(tmp_path):
+    nlp = spacy.blank("en")
+    nlp.add_pipe(NAME, config={"labels": LABELS})
+    nlp.to_disk(tmp_path / "fresh")  # no nlp.initialize() and no call first
+    loaded = spacy.load(tmp_path / "fresh")
+    assert loaded.get_pipe(NAME).labels == nlp.get_pipe(NAME).labels
+    assert ents(loaded) == ents(nlp)
+    assert any(ents(nlp))
+    # The shipped fp16 weights without the packaged encoder's vocabulary: not a 94 MB fp32 copy.
+    assert folder_size(tmp_path / "fresh") < 30e6
+
+
+def test_pickle_round_trip(shipped):
+    restored = pickle.loads(pickle.dumps(shipped))
+    assert ents(restored) == ents(shipped)
+
+
+def test_nlp_pipe_with_two_spawned_processes(shipped, tmp_path):
+    shipped.to_disk(tmp_path / "nlp")
+    script = textwrap.dedent(
+        f"""
+        import json, multiprocessing, spacy
+        if __name__ == "__main__":
+            multiprocessing.set_start_method("spawn", force=True)
+            nlp = spacy.load({str(tmp_path / "nlp")!r})
+            texts = {TEXTS!r} * 2
+            docs = list(nlp.pipe(texts, n_process=2, batch_size=2))
+            print(json.dumps([[(e.start_char, e.end_char, e.label_) for e in d.ents] for d in docs]))
+        """
+    )
+    (tmp_path / "run.py").write_text(script, encoding="utf8")
+    done = subprocess.run([sys.executable, str(tmp_path / "run.py")], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = [[tuple(e) for e in doc] for doc in json.loads(done.stdout.strip().splitlines()[-1])]
+    assert got == ents(shipped, TEXTS * 2)
+
+
+def test_nlp_evaluate(shipped):
+    examples = []
+    for text, person in zip(TEXTS[:2], ("Barack Obama", "Tim Cook")):
+        gold = shipped.make_doc(text)
+        gold.ents = [gold.char_span(0, len(person), "person")]
+        examples.append(Example(shipped.make_doc(text), gold))
+    scores = shipped.evaluate(examples)
+    assert {"ents_f", "uniner_f"} <= set(scores)
+    assert scores["ents_r"] == 1.0
+
+
+def test_a_thousand_labels(shipped):
+    pipe = shipped.get_pipe(NAME)
+    labels = LABELS + [f"kind of thing number {i}" for i in range(996)]
+    doc = pipe(shipped.make_doc(TEXTS[0]), labels=labels)
+    found = {(e.text, e.label_) for e in doc.ents}
+    assert {e.label_ for e in doc.ents} <= set(labels)
+    assert ("Barack Obama", "person") in found
+
+
+@pytest.mark.parametrize("sentences", [False, True])
+def test_a_long_doc_finds_what_its_sentences_find(shipped, sentences):
+    people = ["Alice Smith", "Bob Jones", "Carlos Diaz", "Diana Prince", "Erik Olsen", "Fatima Khan"]
+    cities = ["Berlin", "Madrid", "Tokyo", "Nairobi", "Lima", "Oslo", "Cairo"]
+    sents = [f"{people[i % 6]} traveled to {cities[i % 7]} on day {i} to discuss trade." for i in range(120)]
+    pipe = shipped.get_pipe(NAME)
+    alone = sum(len(pipe(shipped.make_doc(s), labels=["person", "city"]).ents) for s in sents)
+    doc = shipped.make_doc(" ".join(sents))
+    if sentences:
+        starts = {0} | {t.i + 1 for t in doc if t.text == "." and t.i + 1 < len(doc)}
+        for token in doc:
+            token.is_sent_start = token.i in starts
+    found = pipe(doc, labels=["person", "city"]).ents
+    assert alone > 200
+    assert len(found) >= 0.95 * alone
