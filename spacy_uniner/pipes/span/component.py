@@ -192,16 +192,16 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
     ) -> List[Tuple[int, int, str, float]]:
         """(start, end, label, probability) of every (span, type) at or above its type's
         threshold (or at or above ``floor`` for every type), in document order."""
+        ops = self.model.ops
         labels = list(label_map)
-        thresholds = numpy.asarray(
-            [floor if floor is not None else self._type_thresholds.get(t, self.threshold) for t in label_map.values()],
-            dtype="float32",
+        thresholds = ops.asarray1f(
+            [floor if floor is not None else self._type_thresholds.get(t, self.threshold) for t in label_map.values()]
         )
-        probs = _sigmoid(self.model.ops.to_numpy(scores.logits))
-        rows, cols = numpy.nonzero(probs >= thresholds)
-        found = [
-            (int(scores.starts[r]), int(scores.ends[r]), labels[c], float(probs[r, c])) for r, c in zip(rows, cols)
-        ]
+        probs = sigmoid(ops.xp, scores.logits)
+        rows, cols = ops.xp.nonzero(probs >= thresholds)  # only the kept pairs leave the device
+        kept = ops.to_numpy(probs[rows, cols])
+        rows, cols = ops.to_numpy(rows), ops.to_numpy(cols)
+        found = [(int(scores.starts[r]), int(scores.ends[r]), labels[c], float(p)) for r, c, p in zip(rows, cols, kept)]
         return sorted(found, key=lambda c: (c[0], c[1], -c[3]))
 
     # -- serialization ---------------------------------------------------------------
@@ -266,13 +266,13 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
     def get_loss(self, examples: Iterable[Example], scores: List[SpanScores]) -> Tuple[float, List]:
         """Binary cross-entropy over all (span, type) pairs, summed per doc, averaged over docs."""
         examples = list(examples)
+        ops = self.model.ops
         loss, grads = 0.0, []
         for eg, doc_scores in zip(examples, scores):
-            logits = self.model.ops.to_numpy(doc_scores.logits)
-            target = self._targets(eg, doc_scores, list(self.label_map(eg.reference)))
-            probs = _sigmoid(logits)
-            loss += float(numpy.sum(numpy.logaddexp(0.0, logits) - target * logits))
-            grads.append(self.model.ops.asarray2f((probs - target) / len(examples)))
+            logits = doc_scores.logits  # on the model's device; only the target moves there
+            target = ops.asarray2f(self._targets(eg, doc_scores, list(self.label_map(eg.reference))))
+            loss += float(ops.xp.sum(ops.xp.logaddexp(0.0, logits) - target * logits))
+            grads.append((sigmoid(ops.xp, logits) - target) / len(examples))
         return loss / max(1, len(examples)), grads
 
     def _targets(self, eg: Example, scores: SpanScores, labels: List[str]) -> numpy.ndarray:
@@ -311,5 +311,6 @@ def _is_probability(value) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, float)) and 0.0 < value < 1.0
 
 
-def _sigmoid(x: numpy.ndarray) -> numpy.ndarray:
-    return numpy.exp(-numpy.logaddexp(0.0, -x))
+def sigmoid(xp, x):
+    """The logistic function without overflow, on ``x``'s device (``xp``: numpy or cupy)."""
+    return xp.exp(-xp.logaddexp(0.0, -x))

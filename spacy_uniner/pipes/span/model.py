@@ -14,7 +14,6 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, Callable, List, Optional, Tuple
 
-import numpy
 import srsly
 import torch
 from spacy.util import registry
@@ -411,18 +410,17 @@ def forward(model: Model, queries: List[Query], is_train: bool) -> Tuple[List[Sp
         return scores, lambda d_scores: []
     output, backprop_shim = shim(ArgsKwargs(args=batch.tensors, kwargs={}), is_train)
     flat = output[tuple(batch.index)]
-    values = flat.detach().float().cpu().numpy()
+    values = torch2xp(flat.detach().float())  # stays on the model's device, as spancat's scores do
     scores = []
     offset = 0
     for spans, (n_spans, n_types) in zip(batch.spans, batch.sizes):
         size = n_spans * n_types
-        logits = model.ops.asarray2f(values[offset : offset + size].reshape(n_spans, n_types))
-        scores.append(SpanScores(spans[0], spans[1], logits))
+        scores.append(SpanScores(spans[0], spans[1], values[offset : offset + size].reshape(n_spans, n_types)))
         offset += size
 
     def backprop(d_scores: List[Floats2d]) -> List:
-        grads = numpy.concatenate([model.ops.to_numpy(d).ravel() for d in d_scores]).astype("float32")
-        backprop_shim(ArgsKwargs(args=(flat,), kwargs={"grad_tensors": (torch.from_numpy(grads).to(flat.device),)}))
+        grads = model.ops.xp.concatenate([d.ravel() for d in d_scores]).astype("float32")
+        backprop_shim(ArgsKwargs(args=(flat,), kwargs={"grad_tensors": (xp2torch(grads, device=flat.device),)}))
         return []
 
     return scores, backprop
