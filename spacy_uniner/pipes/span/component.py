@@ -28,7 +28,7 @@ from ..scorer import DEFAULT_SCORE_WEIGHTS, make_uniner_scorer  # noqa: F401  (r
 from .batch import length_chunks
 from .model import DEFAULT_ENCODER, DEFAULT_PRETRAINED, Query, SpanScores
 
-PADDED_WORDS = 1024  # prediction: at most this many (padded) words per encoder batch
+PADDED_WORDS = 1024  # prediction: at most this many (padded) words x type groups per encoder batch
 
 DEFAULT_MODEL_CONFIG = f"""
 [model]
@@ -179,7 +179,10 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
         queries = [(doc, list(m.values())) for doc, m in zip(docs, label_maps)]
         scores: List[Optional[SpanScores]] = [None] * len(queries)
         # Docs of similar length go through the encoder together: rows are padded to the longest.
-        for chunk in length_chunks([len(doc) for doc in docs], PADDED_WORDS):
+        # A doc's text is encoded once per group of types, so many types make it costlier.
+        per_row = self.model.attrs["max_types"]
+        costs = [len(doc) * max(1, -(-len(types) // per_row)) for doc, types in queries]
+        for chunk in length_chunks(costs, PADDED_WORDS):
             chunk_scores = self.model.predict([queries[i] for i in chunk])
             if len(chunk_scores) != len(chunk):
                 raise ValueError(Errors.E203.format(got=len(chunk_scores), expected=len(chunk)))

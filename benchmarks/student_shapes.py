@@ -1,0 +1,226 @@
+"""The span student in the query shapes users ask: long documents and many labels.
+
+    python benchmarks/student_shapes.py long-docs training/pool/dev.spacy v5=shipped v6=training/v6 \
+        --window-lengths 128,192,256,448
+    python benchmarks/student_shapes.py labels DATA/uniner_eval/CrossNER_AI.json v5=shipped v6=training/v6 \
+        --type-names DATA/raw/ufet_crowd/types.txt
+
+``long-docs`` (dev data: choose ``window_length`` here, never on an eval file): per pool
+source, ``--join`` consecutive dev passages become one doc, with and without sentence
+boundaries at the passage starts, and are asked the source's most frequent types. It prints
+the share of the entities found passage by passage that the joined docs find, and the span
+F1 of both against the gold mentions. ``labels``: passages/s (and peak RSS) asking one type,
+all of the file's types, and the file's types among 100 and 1,000 type names; the candidates
+of the file's types found among many names (``doc.spans``: overlaps with other types' spans
+kept) are compared with those found with the file's types alone.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+import typer
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.training import Example
+from spacy.util import minibatch
+from tqdm import tqdm
+from wasabi import msg
+
+from spacy_uniner.data.docs import LABELS_ATTR
+from spacy_uniner.data.readers import read_uniner_eval
+from spacy_uniner.student.pool import SOURCE_KEY
+from spacy_uniner.student.selection import all_types_examples, load_student
+
+NAME = "universal_ner_span"
+app = typer.Typer(no_args_is_help=True)
+Found = set  # {(start_char, end_char, label)}
+
+
+def _students(items: Sequence[str]) -> List[Tuple[str, str]]:
+    return [(item.rpartition("=")[0] or item, item.rpartition("=")[2]) for item in items]
+
+
+def _found(
+    nlp: Language, docs: Sequence[Doc], labels: List[str], batch_size: int = 32, candidates: bool = False
+) -> List[Found]:
+    """The entities (or, with ``candidates``, every candidate above the threshold, overlapping
+    ones included) the student finds in copies of ``docs`` asked ``labels``."""
+    pipe = nlp.get_pipe(NAME)
+    out = []
+    for batch in minibatch(docs, batch_size):
+        copies = [d.copy() for d in batch]
+        for doc in copies:
+            doc._.set(LABELS_ATTR, None)  # ask ``labels``, not the types a dev doc carries
+            doc.ents = []
+        for doc in pipe.pipe(copies, labels=labels):
+            spans = doc.spans[pipe.spans_key] if candidates else doc.ents
+            out.append({(e.start_char, e.end_char, e.label_) for e in spans})
+    return out
+
+
+def _joined(docs: Sequence[Doc], sentences: bool) -> Doc:
+    """The text of ``docs`` in a row as one doc; with ``sentences`` each passage starts a
+    sentence, else the doc has no sentence boundaries."""
+    joined = Doc.from_docs(list(docs), ensure_whitespace=True)
+    doc = Doc(joined.vocab, words=[t.text for t in joined], spaces=[bool(t.whitespace_) for t in joined])
+    if sentences:
+        starts = set(_token_starts(docs))
+        for token in doc:
+            token.is_sent_start = token.i in starts
+    return doc
+
+
+def _token_starts(docs: Sequence[Doc]) -> List[int]:
+    starts, offset = [], 0
+    for doc in docs:
+        starts.append(offset)
+        offset += len(doc)
+    return starts
+
+
+def _f1(found: Sequence[Found], gold: Sequence[Found]) -> float:
+    tp = sum(len(f & g) for f, g in zip(found, gold))
+    n_found, n_gold = sum(map(len, found)), sum(map(len, gold))
+    return 2 * tp / max(1, n_found + n_gold)
+
+
+@app.command("long-docs")
+def long_docs(
+    dev: Path = typer.Argument(..., help="The pool's dev.spacy"),
+    students: List[str] = typer.Argument(..., help="NAME=PIPELINE (or NAME=shipped)"),
+    window_lengths: str = typer.Option("", help="Also try these window_length values (comma-separated)"),
+    join: int = typer.Option(10, help="Passages per long doc"),
+    max_types: int = typer.Option(10, help="The source's most frequent types asked"),
+    min_docs: int = typer.Option(40, help="Sources with fewer dev passages are left out"),
+    per_source: int = typer.Option(60, help="At most this many dev passages per source"),
+) -> None:
+    """Entities found in long docs, as a share of those found passage by passage (dev data)."""
+    rows = []
+    for name, path in _students(students):
+        nlp = load_student(path)
+        groups: Dict[str, List[Example]] = defaultdict(list)
+        for eg in all_types_examples(dev, nlp):
+            groups[str(eg.reference.user_data.get(SOURCE_KEY))].append(eg)
+        sources = {s: egs[:per_source] for s, egs in sorted(groups.items()) if len(egs) >= min_docs}
+        model = nlp.get_pipe(NAME).model
+        lengths = [int(x) for x in window_lengths.split(",") if x.strip()] or [model.attrs["window_length"]]
+        for length in lengths:
+            model.attrs["window_length"] = length
+            totals = Counter()
+            for egs in tqdm(sources.values(), desc=f"{name} window {length}", leave=False):
+                counts = Counter(e.label_ for eg in egs for e in eg.reference.ents)
+                labels = [t for t, _ in counts.most_common(max_types)]
+                refs = [eg.reference for eg in egs]
+                passages = [eg.predicted for eg in egs]
+                alone = _found(nlp, passages, labels)
+                gold = [{(e.start_char, e.end_char, e.label_) for e in r.ents if e.label_ in labels} for r in refs]
+                totals["alone"] += sum(map(len, alone))
+                totals["tp_alone"] += sum(len(f & g) for f, g in zip(alone, gold))
+                totals["gold"] += sum(map(len, gold))
+                for sentences in (False, True):
+                    key = "sents" if sentences else "plain"
+                    for i in range(0, len(passages), join):
+                        part = passages[i : i + join]
+                        doc = _joined(part, sentences)
+                        found = _found(nlp, [doc], labels)[0]
+                        offsets = _offsets(part)
+                        wanted = _shifted(alone[i : i + join], offsets)
+                        gold_here = _shifted(gold[i : i + join], offsets)
+                        totals[f"kept_{key}"] += len(found & wanted)
+                        totals[f"found_{key}"] += len(found)
+                        totals[f"tp_{key}"] += len(found & gold_here)
+            rows.append(
+                [
+                    name,
+                    length,
+                    totals["alone"],
+                    f"{100 * totals['found_plain'] / max(1, totals['alone']):.1f}",
+                    f"{100 * totals['kept_plain'] / max(1, totals['alone']):.1f}",
+                    f"{100 * totals['kept_sents'] / max(1, totals['alone']):.1f}",
+                    f"{_pct_f1(totals, 'tp_alone', 'alone'):.1f}",
+                    f"{_pct_f1(totals, 'tp_plain', 'found_plain'):.1f}",
+                    f"{_pct_f1(totals, 'tp_sents', 'found_sents'):.1f}",
+                ]
+            )
+    header = [
+        "student",
+        "window",
+        "found alone",
+        "% kept (no sents)",
+        "% kept (sents)",
+        "F1 alone",
+        "F1 long",
+        "F1 long+sents",
+    ]
+    msg.table(rows, header=header, divider=True)
+
+
+def _pct_f1(totals: Counter, tp: str, found: str) -> float:
+    return 100 * 2 * totals[tp] / max(1, totals[found] + totals["gold"])
+
+
+def _shifted(found: Sequence[Found], offsets: Sequence[int]) -> Found:
+    """Entities of consecutive passages in the joined doc's character offsets."""
+    return {(s + o, e + o, label) for f, o in zip(found, offsets) for s, e, label in f}
+
+
+def _offsets(docs: Sequence[Doc]) -> List[int]:
+    """Character offset of each doc in ``Doc.from_docs(docs, ensure_whitespace=True)``."""
+    offsets, offset = [], 0
+    for doc in docs:
+        offsets.append(offset)
+        offset += len(doc.text) + (0 if doc.text.endswith(" ") else 1)
+    return offsets
+
+
+@app.command("labels")
+def labels_command(
+    eval_file: Path = typer.Argument(..., help="A UniNER eval file (JSON)"),
+    students: List[str] = typer.Argument(..., help="NAME=PIPELINE (or NAME=shipped)"),
+    type_names: Path = typer.Option(..., help="Other type names, one per line (e.g. an ultra-fine typing vocabulary)"),
+    limit: int = typer.Option(100, help="Passages"),
+) -> None:
+    """Passages/s by number of labels, and how much the file's types' answers change."""
+    docs, file_types = _eval_docs(eval_file, limit)
+    others = [t for t in dict.fromkeys(Path(type_names).read_text(encoding="utf8").split("\n")) if t.strip()]
+    others = [t.replace("_", " ") for t in others if t.replace("_", " ") not in file_types]
+    shapes = {
+        "1 type": file_types[:1],
+        f"{len(file_types)} types (the file's)": file_types,
+        "100 types": file_types + others[: 100 - len(file_types)],
+        "1000 types": file_types + others[: 1000 - len(file_types)],
+    }
+    rows = []
+    for name, path in _students(students):
+        nlp = load_student(path)
+        _found(nlp, docs[:4], file_types)  # load the weights before timing
+        reference = None
+        for shape, labels in shapes.items():
+            start = time.perf_counter()
+            found = _found(nlp, docs, labels, candidates=True)
+            seconds = time.perf_counter() - start
+            found = [{f for f in doc if f[2] in file_types} for doc in found]
+            if shape.startswith(f"{len(file_types)} "):
+                reference = found
+            same = "" if reference is None else f"{100 * _f1(found, reference):.1f}"
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            rows.append([name, shape, f"{len(docs) / seconds:.1f}", f"{rss:.0f}", same])
+    header = ["student", "labels", "passages/s", "peak RSS MB", "candidates of the file's types: F1 vs asked alone"]
+    msg.table(rows, header=header, divider=True)
+
+
+def _eval_docs(path: Path, limit: int) -> Tuple[List[Doc], List[str]]:
+    """The file's first ``limit`` passages and its type names (in the order it asks them)."""
+    import spacy
+
+    docs, queries = read_uniner_eval(path, spacy.blank("en").vocab)
+    return docs[:limit], list(dict.fromkeys(q.label for q in queries))
+
+
+if __name__ == "__main__":
+    app()
