@@ -42,7 +42,7 @@ def nlp():
 
 def test_shipped_weights_are_small_tensors_only():
     files = sorted(p.name for p in SHIPPED.iterdir())
-    assert files == [PRETRAINED_META, PRETRAINED_WEIGHTS]
+    assert files == ["README.md", PRETRAINED_META, PRETRAINED_WEIGHTS]  # the model card, metadata, tensors
     assert sum(p.stat().st_size for p in SHIPPED.iterdir()) < 50e6
     raw = (SHIPPED / PRETRAINED_WEIGHTS).read_bytes()
     (header_size,) = struct.unpack("<Q", raw[:8])
