@@ -107,7 +107,7 @@ def tune_and_score(model_dir: Path, dev_path: Path, dataset: str, data_dir: Path
     """Tune the thresholds of a trained student on dev, save them into it, and score the
     eval dataset (all types together) with them and with the global threshold alone (ablation)."""
     nlp = spacy.load(model_dir)
-    dev = list(StudentCorpus(dev_path, shuffle_types=False, gold_preproc=True)(nlp))
+    dev = list(StudentCorpus(dev_path, gold_preproc=True)(nlp))
     thresholds = tune_thresholds(nlp, dev)
     thresholds.apply(nlp)
     nlp.to_disk(model_dir)
@@ -329,14 +329,14 @@ def zero_shot(
     to_docbin(dev_docs).to_disk(output / "dev.spacy")
     overrides = [
         f"--training.max_steps={max_steps}",
-        f"--corpora.train.negatives={negatives}",
-        f"--corpora.train.synonym_rate={synonym_rate}",
+        f"--corpora.train.augmenters.negative_types.count={negatives}",
+        f"--corpora.train.augmenters.synonyms.rate={synonym_rate}",
         f"--paths.synonyms={synonyms}",
     ]
     minutes = train(config, output / "train.spacy", output / "dev.spacy", output, overrides)
     model_dir = trained_model(output)
     nlp = spacy.load(model_dir)
-    dev = list(StudentCorpus(output / "dev.spacy", shuffle_types=False, gold_preproc=True)(nlp))
+    dev = list(StudentCorpus(output / "dev.spacy", gold_preproc=True)(nlp))
     # The eval files ask type names the pool never saw: per-type thresholds cannot apply.
     thresholds = tune_thresholds(nlp, dev, per_type=False)
     thresholds.apply(nlp)

@@ -35,7 +35,7 @@ from spacy_uniner.training import (
     load_config,
     read_conversations,
 )
-from spacy_uniner.training.model import load_student
+from spacy_uniner.training.model import load_causal_lm
 
 # Peak dense bf16 tensor-core TFLOP/s by device-name fragment.
 PEAK_BF16_TFLOPS = {
@@ -142,7 +142,7 @@ def main(
     args = config.training
     records = read_conversations(config.data.train_file)
     texts = [protocol.training_text(r["conversations"]) for r in records]
-    tokenizer, model = load_student(config.model, texts, seed=args.seed)
+    tokenizer, model = load_causal_lm(config.model, texts, seed=args.seed)
     device = torch.device("cuda" if torch.cuda.is_available() and not args.use_cpu else "cpu")
     model.to(device)
     if args.gradient_checkpointing or args.fsdp_config.get("activation_checkpointing"):

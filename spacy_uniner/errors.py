@@ -109,10 +109,21 @@ class Errors(metaclass=ErrorsWithCodes):
         'Example: {{"person": 0.3, "city": 0.5}}.'
     )
 
-    # Student training data (student/corpus.py)
+    # Student training data (student/corpus.py) and its augmenters (student/augment.py)
     E301 = "Training data not found: {path}. Give a .spacy file or a folder of them."
     E302 = "Doc {index} of {path} has no type names in `doc._.{attr}`; write it with `to_docbin`."
     E304 = "Type synonyms in {path} must map a type name to a list of names."
+    E305 = "`{setting}` of the augmenter {name} must be {what}, got {value!r}."
+    E306 = (
+        "Augmenter {key!r} of the student reader is {type_name}, not an augmenter: give each "
+        '[corpora.train.augmenters.NAME] block an `@augmenters = "spacy_uniner.<name>.v1"` '
+        "line (see spacy_uniner/student/augment.py)."
+    )
+    E307 = (
+        "spacy_uniner.negative_types.v1 takes `ratio` (a share of the types) or `count` (a "
+        "fixed number per doc), not both: got ratio={ratio} and count={count}. Set one to 0."
+    )
+    E308 = "The type hierarchy in {path} must map each fine type name to its broader name (strings)."
 
     # Span/type matcher model (pipes/span/model.py)
     E401 = "The span/type matcher is not initialized: call `nlp.initialize()` first."
@@ -303,6 +314,16 @@ class Errors(metaclass=ErrorsWithCodes):
         "No such data file or folder: {path}. Fetch the data with `weasel run fetch-data` "
         "(pool datasets: `weasel run fetch-pool`)."
     )
+    E817 = (
+        "{path}:{line}: not an entity-typing line ({error}); expected JSON with "
+        "'left_context_token', 'mention_span', 'right_context_token' and 'y_str'. Check the "
+        "dataset's `format` in the catalogue."
+    )
+    E822 = (
+        "{path}: entry {key!r} is not a Pile-NER guideline entry (expected an object keyed by "
+        "type, each with 'positive_adv_sentences' or 'negative_sentences' holding 'sentence's). "
+        "Check the dataset's `format` in the catalogue."
+    )
 
     # The catalogue's lock file and fetching its files (data/catalogue.py)
     E818 = (
@@ -387,6 +408,7 @@ class Warnings(metaclass=ErrorsWithCodes):
     W804 = "{source}: {count} overlapping gold mentions kept in doc.spans[{key!r}] but not in doc.ents."
     W805 = "{source}: {count} mentions could not be aligned to tokens and were dropped."
     W806 = "{source}: skipped {count} empty tokens."
+    W807 = "{source}: dropped {count} pronoun mentions (entity-typing data types pronouns; NER gold never marks them)."
     W802 = (
         "{dataset}: ignored predicted entities with labels outside the dataset's types: "
         "{counts}. Map the pipeline's labels to the dataset's types with --label-map."

@@ -38,6 +38,17 @@ def doc_types(doc: Doc) -> List[str]:
     return list(types.values()) if isinstance(types, dict) else list(types)
 
 
+# doc.user_data key (kept by to_docbin) of a partially annotated doc: only its listed types
+# are annotated (entity typing, guideline examples); its other mentions are unannotated.
+PARTIAL_KEY = "uniner_partial"
+
+
+def is_partial(doc: Doc) -> bool:
+    """Whether only the doc's listed types are annotated, so no other type may be asked of
+    it as a negative (its unannotated mentions could carry that type)."""
+    return bool(doc.user_data.get(PARTIAL_KEY, False))
+
+
 def to_docbin(docs: Iterable[Doc], types: Optional[Sequence[str]] = None) -> DocBin:
     """Pack docs into a DocBin that keeps their type names.
 

@@ -22,7 +22,7 @@ from spacy.util import filter_spans
 from spacy.vocab import Vocab
 
 from ..errors import Errors, Warnings
-from .docs import GOLD_SPANS_KEY, copy_tokens
+from .docs import GOLD_SPANS_KEY, PARTIAL_KEY, copy_tokens
 
 _QUESTION = ("What describes ", " in the text?")
 _TEXT_PREFIX = "Text: "
@@ -49,6 +49,7 @@ class ReadStats:
     overlapping: int = 0
     unaligned: int = 0
     empty_tokens: int = 0
+    pronouns: int = 0  # pronoun mentions of entity-typing data, dropped
 
     def __iadd__(self, other: "ReadStats") -> "ReadStats":
         self.n_docs += other.n_docs
@@ -58,6 +59,7 @@ class ReadStats:
         self.overlapping += other.overlapping
         self.unaligned += other.unaligned
         self.empty_tokens += other.empty_tokens
+        self.pronouns += other.pronouns
         return self
 
     def to_dict(self) -> dict:
@@ -69,6 +71,7 @@ class ReadStats:
             "overlapping_not_in_ents": self.overlapping,
             "unaligned": self.unaligned,
             "empty_tokens": self.empty_tokens,
+            "pronoun_mentions": self.pronouns,
         }
 
     def log(self, source: str | Path) -> None:
@@ -82,6 +85,8 @@ class ReadStats:
             warnings.warn(Warnings.W805.format(source=source, count=self.unaligned), stacklevel=2)
         if self.empty_tokens:
             warnings.warn(Warnings.W806.format(source=source, count=self.empty_tokens), stacklevel=2)
+        if self.pronouns:
+            warnings.warn(Warnings.W807.format(source=source, count=self.pronouns), stacklevel=2)
 
 
 SpanTriple = tuple[int, int, str]
@@ -332,7 +337,7 @@ def _sentences(doc: Doc, gold: Iterable[Span]) -> Iterator[Span]:
         start = sent.end
 
 
-def _parse_eval_items(path: Path) -> Iterator[tuple[str, str, str, str | None]]:
+def parse_uniner_eval_items(path: Path) -> Iterator[tuple[str, str, str, str | None]]:
     """``(passage, type, raw gold answer, id)`` per item of a UniNER conversation file."""
     for i, item in enumerate(_read_json(path)):
         turns = item.get("conversations", []) if isinstance(item, dict) else []
@@ -359,7 +364,7 @@ def _read_uniner_eval(path: Path, builder: _Builder) -> list[Query]:
     passages: dict[str, int] = {}
     mentions: list[set[tuple[str, str]]] = []
     queries = []
-    for passage, entity_type, gold, query_id in _parse_eval_items(path):
+    for passage, entity_type, gold, query_id in parse_uniner_eval_items(path):
         index = passages.setdefault(passage, len(passages))
         if index == len(mentions):
             mentions.append(set())
@@ -611,4 +616,136 @@ _READERS.update(
         "brat": _read_brat_folder,
     }
 )
+FORMATS = tuple(_READERS)
+
+
+# -- Partially annotated sources: only the keyed mention or type of each line is annotated --
+# Such a doc lists only its annotated types (``QUERIED_TYPES_KEY``) and is flagged
+# ``doc.user_data[PARTIAL_KEY]`` (see ``spacy_uniner.data.docs.is_partial``).
+_PTB_BRACKETS = {"-LRB-": "(", "-RRB-": ")", "-LSB-": "[", "-RSB-": "]", "-LCB-": "{", "-RCB-": "}"}
+# Entity-typing data types pronouns too ("he": person, man, politician); NER gold never marks
+# them, so such mentions are dropped (and counted).
+PRONOUNS = frozenset(
+    "i me my mine myself you your yours yourself yourselves he him his himself she her hers herself "
+    "it its itself we us our ours ourselves they them their theirs themselves one".split()
+)
+
+
+def _add_partial(builder: _Builder, doc: Doc, typed: dict[str, list[tuple[int, int]]]) -> None:
+    """Add ``doc`` for its annotated types (type -> token spans; no span: a known negative),
+    flagged partial. A span has one label, so types whose mentions overlap go to separate
+    copies of the doc, each listing only its own types with all of their mentions."""
+    groups: list[tuple[list[str], set[int]]] = []
+    for label, spans in typed.items():
+        tokens = {i for s, e in spans for i in range(s, e)}
+        group = next((g for g in groups if not g[1] & tokens), None)
+        if group is None:
+            groups.append(([label], tokens))
+        else:
+            group[0].append(label)
+            group[1].update(tokens)
+    for i, (labels, _) in enumerate(groups):
+        copy = doc if i == 0 else copy_tokens(doc, builder.vocab)
+        gold = sorted({(s, e, label) for label in labels for s, e in typed[label]})
+        builder.add_doc(copy, [Span(copy, s, e, label=label) for s, e, label in gold])
+        copy.user_data[QUERIED_TYPES_KEY] = labels
+        copy.user_data[PARTIAL_KEY] = True
+
+
+def _read_ufet(path: Path, builder: _Builder) -> None:
+    """Ultra-Fine Entity Typing JSON lines ``{"left_context_token", "mention_span",
+    "right_context_token", "y_str": [types]}``: one typed mention per line, the rest of the
+    sentence unannotated. Lines of one sentence are merged; a type's underscores become
+    spaces; pronoun mentions are dropped (counted in ``ReadStats.pronouns``)."""
+    sentences: dict[tuple[str, ...], dict[str, list[tuple[int, int]]]] = {}
+    with path.open(encoding="utf8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                left, right = list(item["left_context_token"]), list(item["right_context_token"])
+                mention, types = str(item["mention_span"]).split(), list(item["y_str"])
+            except (json.JSONDecodeError, KeyError, TypeError) as err:
+                raise ValueError(Errors.E817.format(path=path, line=number, error=err)) from err
+            words = tuple(_PTB_BRACKETS.get(w, w) for w in left + mention + right)
+            typed = sentences.setdefault(words, {})
+            if not mention or not all(words):
+                builder.stats.unaligned += 1
+                continue
+            if " ".join(mention).lower() in PRONOUNS:
+                builder.stats.pronouns += 1
+                continue
+            span = (len(left), len(left) + len(mention))
+            for tag in types:
+                label = builder.label(str(tag).replace("_", " ").strip())
+                if label and span not in typed.setdefault(label, []):
+                    typed[label].append(span)
+    for words, typed in sentences.items():
+        if typed:
+            doc = Doc(builder.vocab, words=list(words), spaces=[True] * (len(words) - 1) + [False])
+            _add_partial(builder, doc, typed)
+
+
+def _guideline_items(path: Path) -> Iterator[tuple[str, dict]]:
+    """``(type, entry)`` of a Pile-NER guideline file (E822 if it is not one)."""
+    data = _read_json(path)
+    keys = {"positive_adv_sentences", "negative_sentences"}
+    if not isinstance(data, dict):
+        raise ValueError(Errors.E822.format(path=path, key="(top level)"))
+    for key, entry in data.items():
+        if not isinstance(entry, dict) or not keys & entry.keys():
+            raise ValueError(Errors.E822.format(path=path, key=key))
+        yield str(entry.get("named_entity") or key), entry
+
+
+def _read_pilener_guidelines(path: Path, builder: _Builder) -> None:
+    """SLIMER's Pile-NER guideline examples: a JSON object keyed by type, each entry with
+    ``positive_adv_sentences`` (``{"sentence", "positive occurrences"}``) or
+    ``negative_sentences`` (``{"sentence", "explanation"}``: no mention of the type). Only
+    the keyed type is annotated, so each sentence lists just that type (a negative one is a
+    known negative for it); a type whose occurrences are not all found in the sentence is
+    left out (counted as unaligned)."""
+    sentences: dict[str, dict[str, list[tuple[int, int]]]] = {}
+    for name, entry in _guideline_items(path):
+        label = builder.label(name)
+        for item in entry.get("positive_adv_sentences", []) + entry.get("negative_sentences", []):
+            text = item.get("sentence", item.get("adversarial_sentence")) if isinstance(item, dict) else None
+            if not isinstance(text, str):
+                raise ValueError(Errors.E822.format(path=path, key=name))
+            if label is None or not text.strip():
+                continue
+            places = [_mention_offsets(text, m) for m in dict.fromkeys(item.get("positive occurrences", []))]
+            if not all(places):
+                builder.stats.unaligned += sum(not p for p in places)
+                continue
+            sentences.setdefault(text, {}).setdefault(label, []).extend(o for p in places for o in p)
+    for text, typed in sentences.items():
+        doc = builder.tokenize(text, {o for spans in typed.values() for s, e in spans for o in (s, e)})
+        tokens: dict[str, list[tuple[int, int]]] = {}
+        for label, spans in typed.items():
+            found = [doc.char_span(s, e) for s, e in spans]
+            if all(found):
+                tokens[label] = [(span.start, span.end) for span in found]
+            else:
+                builder.stats.unaligned += sum(span is None for span in found)
+        if tokens:
+            _add_partial(builder, doc, tokens)
+
+
+def read_definitions(path: str | Path, fmt: str, label_map: dict[str, str | None] | None = None) -> dict[str, str]:
+    """Type name -> definition text from a file of a format that gives them (``{}`` for the
+    others): the ``annotation_guidelines`` ``Definition`` of a Pile-NER guideline file."""
+    if fmt != "pilener_guidelines":
+        return {}
+    out = {}
+    for name, entry in _guideline_items(Path(path)):
+        label = name if label_map is None else label_map.get(name)
+        definition = (entry.get("annotation_guidelines") or {}).get("Definition")
+        if label and isinstance(definition, str) and definition.strip():
+            out[label] = definition.strip()
+    return out
+
+
+_READERS.update({"ufet_json": _read_ufet, "pilener_guidelines": _read_pilener_guidelines})
 FORMATS = tuple(_READERS)

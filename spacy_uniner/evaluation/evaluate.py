@@ -29,6 +29,7 @@ from ..data.catalogue import Dataset
 from ..data.docs import copy_tokens
 from ..data.metric import ANSWERS_ATTR, PRF, gold_answers, predicted_answers
 from ..errors import Errors, Warnings
+from ..pipes.base import OpenNERPipe
 
 logger = logging.getLogger("spacy_uniner")
 
@@ -127,7 +128,7 @@ def load_pipeline(
 
 def _labelled_components(nlp: Language) -> list[str]:
     """Components that take per-call labels (``universal_ner`` and the student)."""
-    return [name for name, pipe in nlp.pipeline if hasattr(pipe, "set_labels")]
+    return [name for name, pipe in nlp.pipeline if isinstance(pipe, OpenNERPipe)]
 
 
 def _run(nlp: Language, docs: Sequence[Doc], labels: Sequence[str], batch_size: int) -> Iterator[Doc]:

@@ -10,7 +10,6 @@ spacy-uniner student select POOL/dev.spacy v4=shipped new=CHECKPOINT
 
 from __future__ import annotations
 
-import inspect
 import json
 import random
 from collections import Counter
@@ -30,6 +29,7 @@ from ..align import find_spans
 from ..data.docs import LABELS_ATTR, copy_tokens, to_docbin
 from ..errors import Errors
 from ..labels import normalize_labels
+from ..pipes.base import OpenNERPipe
 from ..pipes.span.model import DEFAULT_PRETRAINED
 from .corpus import StudentCorpus, dev_examples
 from .threshold import tune_thresholds
@@ -67,13 +67,6 @@ def doc_from_pairs(nlp: Language, text: str, pairs: Iterable[Tuple[str, str]], c
     return doc
 
 
-def _takes_labels(pipe) -> bool:
-    try:
-        return "labels" in inspect.signature(pipe.pipe).parameters
-    except (AttributeError, TypeError, ValueError):
-        return False
-
-
 def _report(counts: Counter, docs: List[Doc], output: Path) -> None:
     msg.good(f"Wrote {len(docs)} docs with {sum(len(d.ents) for d in docs)} mentions to {output}")
     dropped = {k: v for k, v in counts.items() if k != "mentions" and v}
@@ -104,7 +97,7 @@ def student_distill(
 
     label_map = parse_labels(labels)
     nlp = spacy.load(teacher)
-    component_cfg = {name: {"labels": label_map} for name, pipe in nlp.pipeline if _takes_labels(pipe)}
+    component_cfg = {name: {"labels": label_map} for name, pipe in nlp.pipeline if isinstance(pipe, OpenNERPipe)}
     texts = read_documents([corpus])
     if limit:
         texts = (t for _, t in zip(range(limit), texts))
@@ -206,7 +199,7 @@ def student_threshold(
     """Choose the threshold with the best span F1 on a dev split, then per-type thresholds
     for the frequent types where they raise it, and store them in the pipeline."""
     nlp = spacy.load(model)
-    examples = list(StudentCorpus(dev, shuffle_types=False, gold_preproc=True)(nlp))
+    examples = list(StudentCorpus(dev, gold_preproc=True)(nlp))
     chosen = tune_thresholds(nlp, examples, component, per_type=per_type, min_support=min_support)
     msg.table([(t, f"{100 * f:.1f}") for t, f in chosen.f_by_threshold.items()], header=("threshold", "dev F1"))
     if chosen.type_thresholds:
@@ -225,11 +218,15 @@ def student_pool(
         ..., help="Data folder in the catalogue's layout (raw/..., as fetched by `weasel run fetch-pool`)"
     ),
     output: Path = typer.Argument(
-        ..., help="Output folder: train.spacy, dev.spacy, hierarchy.json, synonyms.json, stats.json"
+        ...,
+        help="Output folder: train.spacy, dev.spacy, hierarchy.json, synonyms.json, definitions.json, stats.json",
     ),
     datasets: str = typer.Option("", help="Comma-separated catalogue names (default: every non-benchmark dataset)"),
     catalogue: Optional[Path] = typer.Option(None, help="datasets.yml (default: the project's)"),
     synonyms: Optional[Path] = typer.Option(None, help="Synonyms JSON copied next to the pool"),
+    definitions: bool = typer.Option(
+        True, help="Write the type definitions of the sources that give them (Pile-NER guidelines) as definitions.json"
+    ),
     max_tokens: int = typer.Option(256, help="Longer passages are cut at sentence ends"),
     empty_rate: float = typer.Option(0.1, help="Share of mention-less sentences kept"),
     temperature: float = typer.Option(0.5, help="Mixture: a source of n docs is drawn with weight n ** (t - 1)"),
@@ -254,7 +251,7 @@ def student_pool(
         llm_repeat=llm_repeat,
         seed=seed,
     )
-    summary = write_pool(pool, output, synonyms)
+    summary = write_pool(pool, output, synonyms, definitions=definitions)
     if gliner:
         srsly.write_json(output / "gliner_train.json", gliner_records(pool.train, seed=seed))
         srsly.write_json(output / "gliner_dev.json", gliner_records(pool.dev, seed=seed))
@@ -279,7 +276,7 @@ def student_pretrain(
     minutes: float = typer.Option(60.0, help="Wall-clock training budget"),
     checkpoints: str = typer.Option("15,30,45", help="Also save a checkpoint after these many minutes"),
     overrides: List[str] = typer.Option(
-        [], "--set", help="Config override, e.g. --set corpora.train.negative_ratio=0.4"
+        [], "--set", help="Config override, e.g. --set corpora.train.augmenters.negative_types.ratio=0.4"
     ),
     threads: int = typer.Option(1, help="Torch threads (one per run on a shared CPU)"),
 ) -> None:

@@ -10,6 +10,11 @@ Every non-test split of every catalogue dataset that is not part of the benchmar
 
 Each doc lists the types it is annotated for in ``doc._.uniner_labels`` (a listed type
 without a mention is a known negative) and its source in ``doc.user_data["pool_source"]``.
+A partially annotated doc (entity typing, guideline examples: ``is_partial``) lists only
+its annotated types; one sentence may then appear once per set of types (a span has one
+label), and all its copies fall on the same side of the dev split. Sources that define
+their types (Pile-NER guidelines) give ``definitions.json``: type name -> [definition],
+usable like synonyms.
 Long passages are cut into pieces of at most ``max_tokens`` tokens at sentence ends.
 A small held-out part of every source is the dev set (thresholds are chosen there).
 
@@ -38,10 +43,11 @@ import srsly
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 from spacy.vocab import Vocab
+from tqdm import tqdm
 
 from ..data.catalogue import DEFAULT_CATALOGUE, DatasetSpec, load_catalogue, load_dataset
-from ..data.docs import LABELS_ATTR, copy_tokens, to_docbin
-from ..data.readers import QUERIED_TYPES_KEY
+from ..data.docs import LABELS_ATTR, copy_tokens, is_partial, to_docbin
+from ..data.readers import QUERIED_TYPES_KEY, read_definitions
 from ..errors import Errors
 
 logger = logging.getLogger("spacy_uniner")
@@ -70,6 +76,7 @@ class Pool:
     dev: List[Doc]
     hierarchy: Dict[str, str]  # fine type name -> coarse type name
     stats: Dict[str, Dict] = field(default_factory=dict)
+    definitions: Dict[str, List[str]] = field(default_factory=dict)  # type name -> definitions
 
     def summary(self) -> Dict:
         distinct = list({id(d): d for d in self.train}.values())
@@ -84,6 +91,8 @@ class Pool:
             "type_names": len(types),
             "type_names_with_mentions": len({e.label_ for d in docs for e in d.ents}),
             "coarse_names": len(set(self.hierarchy.values())),
+            "partial_passages": sum(is_partial(d) for d in docs),
+            "defined_types": len(self.definitions),
             "sources": self.stats,
         }
 
@@ -158,6 +167,16 @@ def read_source(
     return docs, {"splits": splits, "license": spec.license}
 
 
+def source_definitions(name: str, data_dir: Path, catalogue: Dict[str, DatasetSpec]) -> Dict[str, str]:
+    """Type name -> definition from the non-test files of a dataset whose format gives them."""
+    spec = catalogue[name]
+    out: Dict[str, str] = {}
+    for split in pool_splits(spec):
+        for data_file in spec.files(split):
+            out.update(read_definitions(Path(data_dir) / data_file.path, spec.format, spec.label_map))
+    return out
+
+
 def build_pool(
     data_dir: Path,
     catalogue_path: Optional[Path] = None,
@@ -196,26 +215,36 @@ def build_pool(
     dev: List[Doc] = []
     stats: Dict[str, Dict] = {}
     hierarchy: Dict[str, str] = {}
-    for name in names:
+    definitions: Dict[str, List[str]] = {}
+    for name in tqdm(names, desc="pool", unit="source"):
         docs, info = read_source(name, data_dir, vocab, catalogue, max_tokens)
         kept = []
         llm = LLM_TAG in catalogue[name].tags
         seen_texts = set()  # per source: datasets sharing texts annotate different types
         for doc in docs:
-            if doc.text in seen_texts or not len(doc):
+            # A partial doc's copies (one per set of its types) are distinct questions.
+            key = (doc.text, tuple(doc._.get(LABELS_ATTR))) if is_partial(doc) else doc.text
+            if key in seen_texts or not len(doc):
                 continue
             if _normal(doc.text) in banned:
                 dropped_benchmark += 1
                 continue
-            # LLM-annotated passages without a mention keep their queried types as negatives.
-            if not doc.ents and not llm and rng.random() >= empty_rate:
+            # LLM-annotated passages without a mention keep their queried types as negatives,
+            # and so do partial docs (their listed types are the only ones annotated).
+            if not doc.ents and not llm and not is_partial(doc) and rng.random() >= empty_rate:
                 continue
-            seen_texts.add(doc.text)
+            seen_texts.add(key)
             kept.append(doc)
         rng.shuffle(kept)
-        n_dev = min(max_dev, int(len(kept) * dev_fraction)) if len(kept) >= 50 else 0
-        dev += kept[:n_dev]
-        rest = kept[n_dev:]
+        texts = list(dict.fromkeys(d.text for d in kept))  # all copies of a text on one side
+        n_dev = min(max_dev, int(len(texts) * dev_fraction)) if len(texts) >= 50 else 0
+        dev_texts = set(texts[:n_dev])
+        source_dev = [d for d in kept if d.text in dev_texts]
+        dev += source_dev
+        rest = [d for d in kept if d.text not in dev_texts]
+        for etype, definition in source_definitions(name, data_dir, catalogue).items():
+            if definition not in definitions.setdefault(etype, []):
+                definitions[etype].append(definition)
         weight = (len(rest) ** (temperature - 1.0) if rest else 0.0) * (llm_weight if llm else 1.0)
         copies = llm_repeat if llm else 1
         train += [(-math.log(1.0 - rng.random()) / weight, d) for d in rest]
@@ -226,16 +255,18 @@ def build_pool(
         stats[name] = {
             **info,
             "passages": len(kept),
-            "dev": n_dev,
+            "dev": len(source_dev),
             "mentions": sum(len(d.ents) for d in kept),
             "types": len({t for d in kept for t in d._.get(LABELS_ATTR)}),
             "llm_annotated": llm,
             "copies": copies,
+            "partial": sum(is_partial(d) for d in kept),
+            "texts": len(texts),
         }
         logger.info("pool: %s %s", name, stats[name])
     train.sort(key=lambda kd: kd[0])
     stats["_benchmark_overlap_dropped"] = {"passages": dropped_benchmark, "benchmark_passages_checked": len(banned)}
-    return Pool([d for _, d in train], dev, hierarchy, stats)
+    return Pool([d for _, d in train], dev, hierarchy, stats, definitions)
 
 
 def dev_from_sources(examples: List[Example], sources: str, stats: Optional[Dict], path: Path) -> List[Example]:
@@ -263,7 +294,7 @@ def _normal(text: str) -> str:
 def benchmark_texts(data_dir: Path, catalogue: Dict[str, DatasetSpec]) -> set:
     """Normalised passages of the benchmark's eval files found in ``data_dir``: pool docs
     with the same text are dropped (decontamination; nothing else is read from them)."""
-    from ..data.readers import _parse_eval_items
+    from ..data.readers import parse_uniner_eval_items
 
     texts = set()
     for spec in catalogue.values():
@@ -273,19 +304,21 @@ def benchmark_texts(data_dir: Path, catalogue: Dict[str, DatasetSpec]) -> set:
             for data_file in files:
                 path = Path(data_dir) / data_file.path
                 if path.exists():
-                    texts.update(_normal(passage) for passage, *_ in _parse_eval_items(path))
+                    texts.update(_normal(passage) for passage, *_ in parse_uniner_eval_items(path))
     return texts
 
 
-def write_pool(pool: Pool, output: Path, synonyms: Optional[Path] = None) -> Dict:
+def write_pool(pool: Pool, output: Path, synonyms: Optional[Path] = None, definitions: bool = True) -> Dict:
     """Write ``train.spacy``, ``dev.spacy``, ``hierarchy.json``, ``synonyms.json`` (the given
-    synonyms file) and ``stats.json`` into ``output``; returns the summary."""
+    synonyms file), ``definitions.json`` (the sources' type definitions; ``{}`` without
+    ``definitions``) and ``stats.json`` into ``output``; returns the summary."""
 
     output.mkdir(parents=True, exist_ok=True)
     to_docbin(pool.train).to_disk(output / "train.spacy")
     to_docbin(pool.dev).to_disk(output / "dev.spacy")
     srsly.write_json(output / "hierarchy.json", pool.hierarchy)
     srsly.write_json(output / "synonyms.json", srsly.read_json(synonyms) if synonyms else {})
+    srsly.write_json(output / "definitions.json", pool.definitions if definitions else {})
     summary = pool.summary()
     srsly.write_json(output / "stats.json", summary)
     return summary

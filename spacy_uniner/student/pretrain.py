@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-import spacy
 from spacy import util
 from spacy.util import registry
 
@@ -37,7 +36,7 @@ def pretrain(
     """Train on ``pool/train.spacy`` for ``minutes`` of wall-clock time; returns the
     checkpoint folders."""
     import spacy_uniner.pipes.span.component  # noqa: F401  (registers the factory)
-    import spacy_uniner.student.corpus  # noqa: F401  (registers the reader)
+    import spacy_uniner.student.corpus  # noqa: F401  (registers the reader and its augmenters)
 
     settings = {
         "paths.train": str(pool / "train.spacy"),
@@ -103,8 +102,3 @@ def _checkpoint(nlp, output: Path, mark: float, step: int, docs: int, log) -> Pa
     log.write(json.dumps({"checkpoint": str(path.name), "minutes": mark, "step": step, "docs": docs}) + "\n")
     log.flush()
     return path
-
-
-def load_checkpoint(path: Path):
-    """Load a checkpoint pipeline."""
-    return spacy.load(path)

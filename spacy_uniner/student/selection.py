@@ -18,7 +18,7 @@ from spacy.training import Example
 from ..errors import Errors
 from .corpus import dev_examples
 from .pool import SOURCE_KEY
-from .threshold import DEFAULT_GRID, _DevDecoder
+from .threshold import DEFAULT_GRID, DevDecoder
 
 
 @dataclass
@@ -72,7 +72,7 @@ def source_scores(
     grid = sorted(float(t) for t in grid)
     by_source = {}
     for name, egs in kept.items():
-        decoder = _DevDecoder(nlp, egs, component, grid[0], batch_size, single_type=single_type)
+        decoder = DevDecoder(nlp, egs, component, grid[0], batch_size, single_type=single_type)
         by_source[name] = {t: decoder.f1(t, {}) for t in grid}
     macro = {t: sum(f[t] for f in by_source.values()) / len(by_source) for t in grid}
     best = max(grid, key=lambda t: (macro[t], -t))

@@ -37,7 +37,7 @@ class Thresholds:
         pipe.type_thresholds = self.type_thresholds
 
 
-class _DevDecoder:
+class DevDecoder:
     """Dev examples with every candidate above the lowest threshold, re-decoded under any
     thresholds without running the model again."""
 
@@ -107,7 +107,7 @@ def tune_thresholds(
     keep the global one. Ties go to the lower threshold. The model runs once; each
     setting only re-decodes its scores. Nothing is set: call ``.apply(nlp)``.
     """
-    decoder = _DevDecoder(nlp, examples, component, min(grid), batch_size)
+    decoder = DevDecoder(nlp, examples, component, min(grid), batch_size)
     grid = sorted(float(t) for t in grid)
     f_scores = {t: decoder.f1(t, {}) for t in grid}
     best = max(f_scores, key=lambda t: f_scores[t])

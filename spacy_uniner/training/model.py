@@ -11,7 +11,7 @@ from ..errors import Errors
 from .config import LoraSettings, ModelConfig
 
 
-def load_student(
+def load_causal_lm(
     config: ModelConfig, texts: Iterable[str], seed: int, tokenizer_dir: Optional[Path] = None
 ) -> Tuple[Any, Any]:
     """Return ``(tokenizer, model)``.

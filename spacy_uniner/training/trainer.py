@@ -19,7 +19,7 @@ from .. import __version__, protocol
 from ..errors import Errors
 from .config import TrainConfig, apply_effective_batch_size
 from .data import ConversationDataset, PaddingCollator, read_conversations
-from .model import add_lora, load_student, merge_lora
+from .model import add_lora, load_causal_lm, merge_lora
 
 TRAINING_RECORD = "uniner_training.json"
 
@@ -44,7 +44,7 @@ def train(
     set_seed(args.seed)
     records = read_conversations(config.data.train_file)
     texts = (protocol.training_text(r["conversations"]) for r in records)
-    tokenizer, model = load_student(config.model, texts, seed=args.seed, tokenizer_dir=checkpoint)
+    tokenizer, model = load_causal_lm(config.model, texts, seed=args.seed, tokenizer_dir=checkpoint)
     positions = getattr(model.config, "max_position_embeddings", None)
     if positions is not None and config.data.max_length > positions:
         raise ValueError(Errors.E725.format(max_length=config.data.max_length, positions=positions))

@@ -185,12 +185,12 @@ sys.modules["sentencepiece"] = None
 sys.modules["google.protobuf"] = None
 import spacy
 from spacy_uniner.training import load_config
-from spacy_uniner.training.model import load_student
+from spacy_uniner.training.model import load_causal_lm
 folder, config = sys.argv[1], sys.argv[2]
 model = {"name": folder}
 for name, load in [
     ("component", lambda: spacy.blank("en").add_pipe("universal_ner", config={"labels": ["x"], "model": model})),
-    ("train", lambda: load_student(load_config(config, {"model.name_or_path": folder}).model, [], 0)),
+    ("train", lambda: load_causal_lm(load_config(config, {"model.name_or_path": folder}).model, [], 0)),
 ]:
     try:
         load()

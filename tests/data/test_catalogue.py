@@ -73,7 +73,7 @@ def test_benchmark_and_pool_files(catalogue):
     assert set(default) == expected and len(default) == 25  # as many as project.yml listed before the lock file
     others = [spec for n, spec in catalogue.items() if n not in benchmark]
     pool = {f for spec in others for split in spec.splits if split != "test" for f in spec.files(split)}
-    assert set(extra) == expected | pool and len(extra) == len(set(extra)) == 3126
+    assert set(extra) == expected | pool and len(extra) == len(set(extra)) == 3131
 
 
 def test_project_yml_fetches_the_catalogue_files_per_source(tmp_path, monkeypatch, catalogue):

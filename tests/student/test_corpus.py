@@ -1,18 +1,49 @@
-"""The student's training reader: negatives, synonyms, mention replacement, parents, case."""
+"""The student's training reader and its augmenters: negatives, synonyms, mention
+replacement, coarse and parent names, type dropout and subsets, case, order."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 import spacy
 from spacy.tokens import DocBin, Span
+from spacy.util import load_config, registry
 
 from spacy_uniner.data.docs import LABELS_ATTR, to_docbin
+from spacy_uniner.student.augment import (
+    coarse_types_augmenter,
+    lowercase_augmenter,
+    max_types_augmenter,
+    mention_replace_augmenter,
+    negative_types_augmenter,
+    parent_types_augmenter,
+    shuffle_types_augmenter,
+    synonyms_augmenter,
+    type_dropout_augmenter,
+    type_subset_augmenter,
+)
 from spacy_uniner.student.corpus import StudentCorpus, create_student_corpus, dev_examples
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def negatives_of(eg) -> list:
     present = {e.label_ for e in eg.reference.ents}
     return [t for t in eg.reference._.get(LABELS_ATTR) if t not in present]
+
+
+def write_docs(path, nlp, rows):
+    """``rows``: (text, [(start, end, label)], type names or None)."""
+    docs = []
+    for text, ents, types in rows:
+        doc = nlp.make_doc(text)
+        doc.ents = [Span(doc, s, e, label=label) for s, e, label in ents]
+        if types is not None:
+            doc._.set(LABELS_ATTR, types)
+        docs.append(doc)
+    to_docbin(docs).to_disk(path)
+    return docs
 
 
 def test_corpus_samples_frequent_negatives_and_synonyms(tmp_path):
@@ -27,10 +58,11 @@ def test_corpus_samples_frequent_negatives_and_synonyms(tmp_path):
     (tmp_path / "syn.json").write_text('{"city": ["urban area"]}')
     corpus = create_student_corpus(
         tmp_path / "train.spacy",
-        negatives=1,
-        synonyms=tmp_path / "syn.json",
-        synonym_rate=1.0,
-        related_negatives=True,  # every mention here carries every type somewhere
+        augmenters={
+            # every mention here carries every type somewhere: allow such negatives
+            "negative_types": negative_types_augmenter(count=1, allow_related=True),
+            "synonyms": synonyms_augmenter(tmp_path / "syn.json", rate=1.0),
+        },
         seed=1,
     )
     examples = list(corpus(nlp))
@@ -66,7 +98,9 @@ def test_corpus_replaces_mentions_within_their_type(tmp_path):
     kept.ents = [Span(kept, 0, 1, label="person")]
     kept.spans["other"] = [Span(kept, 0, 2, label="event")]  # crosses the mention: it stays
     to_docbin(docs + [moved, kept]).to_disk(tmp_path / "train.spacy")
-    corpus = create_student_corpus(tmp_path / "train.spacy", mention_replace_rate=1.0, gold_preproc=True, seed=3)
+    corpus = StudentCorpus(
+        tmp_path / "train.spacy", augmenters=[mention_replace_augmenter(rate=1.0)], gold_preproc=True, seed=3
+    )
     examples = list(corpus(nlp))
     assert len(examples) == 14
     changed = 0
@@ -85,8 +119,8 @@ def test_corpus_replaces_mentions_within_their_type(tmp_path):
     assert ref.text.endswith(" lives in Paris") and ref.ents[0].text in people
     ref = examples[13].reference
     assert ref.text == "Bo lives in Paris" and [s.text for s in ref.spans["other"]] == ["Bo lives"]
-    with pytest.raises(ValueError, match="mention_replace_rate"):
-        create_student_corpus(tmp_path / "train.spacy", mention_replace_rate=1.5)
+    unchanged = StudentCorpus(tmp_path / "train.spacy", augmenters=mention_replace_augmenter(rate=0.0))
+    assert [eg.reference.text for eg in unchanged(nlp)] == [d.text for d in docs + [moved, kept]]
 
 
 def test_corpus_errors(tmp_path):
@@ -96,11 +130,34 @@ def test_corpus_errors(tmp_path):
     DocBin(docs=[nlp.make_doc("no types")]).to_disk(tmp_path / "bad.spacy")
     with pytest.raises(ValueError, match="E302"):
         list(StudentCorpus(tmp_path / "bad.spacy")(nlp))
-    with pytest.raises(ValueError, match="negatives"):
-        create_student_corpus(tmp_path / "bad.spacy", negatives=-1)
+    with pytest.raises(TypeError, match="E306.*'lowercase'.*float"):
+        StudentCorpus(tmp_path / "bad.spacy", augmenters={"lowercase": 0.5})
 
 
-def related_corpus(tmp_path, hierarchy='{"politician": "person", "musician": "person"}', **settings):
+@pytest.mark.parametrize(
+    "make,match",
+    [
+        (lambda: mention_replace_augmenter(rate=1.5), "E305.*`rate`.*mention_replace"),
+        (lambda: lowercase_augmenter(rate=-0.1), "E305.*`rate`.*lowercase"),
+        (lambda: coarse_types_augmenter({}, rate=2.0), "E305.*coarse_types"),
+        (lambda: type_dropout_augmenter(rate=1.1), "E305.*type_dropout"),
+        (lambda: parent_types_augmenter({}, rate=2.0), "E305.*parent_types"),
+        (lambda: type_subset_augmenter(rate=-1.0), "E305.*type_subset"),
+        (lambda: synonyms_augmenter({}, rate=3.0), "E305.*synonyms"),
+        (lambda: negative_types_augmenter(count=-1), "E305.*`count`"),
+        (lambda: negative_types_augmenter(ratio=1.0), "E305.*`ratio`"),
+        (lambda: negative_types_augmenter(ratio=0.5, count=2), "E307"),
+        (lambda: max_types_augmenter(max_types=-3), "E305.*`max_types`"),
+        (lambda: synonyms_augmenter({"city": "town"}, rate=0.5), "E304"),
+        (lambda: coarse_types_augmenter({"city": ["place"]}, rate=0.5), "E308"),
+    ],
+)
+def test_augmenter_settings_are_checked(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def related_corpus(tmp_path, hierarchy='{"politician": "person", "musician": "person"}', parent_rate=0.0, **settings):
     """Obama is a person in one source and a politician in another; Ann is only a person."""
     nlp = spacy.blank("en")
     docs = []
@@ -115,13 +172,15 @@ def related_corpus(tmp_path, hierarchy='{"politician": "person", "musician": "pe
         docs.append(doc)
     to_docbin(docs).to_disk(tmp_path / "train.spacy")
     (tmp_path / "hierarchy.json").write_text(hierarchy)
-    return nlp, create_student_corpus(
-        tmp_path / "train.spacy", negatives=6, hierarchy=tmp_path / "hierarchy.json", **settings
-    )
+    augmenters = [
+        negative_types_augmenter(count=6, hierarchy=tmp_path / "hierarchy.json", **settings),
+        parent_types_augmenter(tmp_path / "hierarchy.json", rate=parent_rate),
+    ]
+    return nlp, StudentCorpus(tmp_path / "train.spacy", augmenters=augmenters, seed=0)
 
 
 def test_negatives_never_name_what_the_mentions_could_be(tmp_path):
-    nlp, corpus = related_corpus(tmp_path, seed=0)
+    nlp, corpus = related_corpus(tmp_path)
     seen = {"Obama spoke": set(), "Ann ate rice": set(), "Obama won": set()}
     for _ in range(5):  # each pass draws new negatives
         for eg in corpus(nlp):
@@ -131,14 +190,14 @@ def test_negatives_never_name_what_the_mentions_could_be(tmp_path):
     assert "politician" not in seen["Obama spoke"] and "politician" not in seen["Ann ate rice"]
     assert "person" not in seen["Obama won"]  # the broader name of a positive
     assert {"dish", "city"} <= seen["Ann ate rice"]  # unrelated types are still drawn
-    _, allowed = related_corpus(tmp_path, seed=0, related_negatives=True)
+    _, allowed = related_corpus(tmp_path, allow_related=True)
     also = set()
     for _ in range(5):
         for eg in allowed(nlp):
             if eg.reference.text == "Obama won":
                 also.update(negatives_of(eg))
     assert "person" not in also  # hierarchy relatives are never negatives
-    _, flat = related_corpus(tmp_path, hierarchy="{}", seed=0, related_negatives=True)
+    _, flat = related_corpus(tmp_path, hierarchy="{}", allow_related=True)
     drawn = set()
     for _ in range(5):
         for eg in flat(nlp):
@@ -147,17 +206,94 @@ def test_negatives_never_name_what_the_mentions_could_be(tmp_path):
     assert "politician" in drawn  # without either rule it would be drawn
 
 
+def test_negative_ratio_asks_positives_then_known_then_drawn_negatives(tmp_path):
+    nlp = spacy.blank("en")
+    rows = [("Ann met Bo in Rome", [(0, 1, "athlete"), (2, 3, "actor"), (4, 5, "city")], ["athlete", "actor", "city"])]
+    rows += [(f"x {i}", [(1, 2, f"type {i}")], [f"type {i}"]) for i in range(40)]
+    rows += [("Bo sang", [(0, 1, "singer")], ["singer", "dish", "band"])]
+    write_docs(tmp_path / "d.spacy", nlp, rows)
+    corpus = StudentCorpus(tmp_path / "d.spacy", augmenters=[negative_types_augmenter(ratio=0.5)], seed=0)
+    for eg in corpus(nlp):
+        types = eg.reference._.get(LABELS_ATTR)
+        positives = [t for t in types if t in {e.label_ for e in eg.reference.ents}]
+        assert types[: len(positives)] == positives and len(types) == 2 * len(positives)  # half negatives
+        if eg.reference.text == "Bo sang":
+            assert types[1] in {"dish", "band"}  # a known negative before any drawn one
+    capped = StudentCorpus(
+        tmp_path / "d.spacy",
+        augmenters=[negative_types_augmenter(ratio=0.5), max_types_augmenter(4), shuffle_types_augmenter()],
+        seed=1,
+    )
+    for _ in range(20):
+        eg = next(iter(capped(nlp)))
+        types = eg.reference._.get(LABELS_ATTR)
+        assert len(types) == 4 and {"athlete", "actor", "city"} <= set(types)  # positives kept first
+
+
+def test_max_types_keeps_positives_first(tmp_path):
+    nlp = spacy.blank("en")
+    write_docs(tmp_path / "d.spacy", nlp, [("Ann met Bo", [(2, 3, "person")], ["a", "b", "c", "person", "d"])])
+    (eg,) = list(StudentCorpus(tmp_path / "d.spacy", augmenters=[max_types_augmenter(2)])(nlp))
+    assert eg.reference._.get(LABELS_ATTR) == ["person", "a"]
+    (eg,) = list(StudentCorpus(tmp_path / "d.spacy", augmenters=[max_types_augmenter(0)])(nlp))
+    assert eg.reference._.get(LABELS_ATTR) == ["a", "b", "c", "person", "d"]
+
+
+def test_coarse_names_replace_fine_types_and_their_mentions(tmp_path):
+    nlp = spacy.blank("en")
+    rows = [("Ann met Bo in Rome", [(0, 1, "athlete"), (2, 3, "actor"), (4, 5, "city")], ["athlete", "actor", "city"])]
+    write_docs(tmp_path / "d.spacy", nlp, rows)
+    hierarchy = {"athlete": "person", "actor": "person"}
+    merged = StudentCorpus(tmp_path / "d.spacy", augmenters=[coarse_types_augmenter(hierarchy, rate=1.0)])
+    (eg,) = list(merged(nlp))
+    assert eg.reference._.get(LABELS_ATTR) == ["person", "city"]  # asked once
+    assert [e.label_ for e in eg.reference.ents] == ["person", "person", "city"]
+    # A later step still sees the fine names: the parent of a merged type is not added twice.
+    both = StudentCorpus(
+        tmp_path / "d.spacy",
+        augmenters=[coarse_types_augmenter(hierarchy, rate=1.0), parent_types_augmenter(hierarchy, rate=1.0)],
+    )
+    (eg,) = list(both(nlp))
+    assert eg.reference._.get(LABELS_ATTR) == ["person", "city"]
+    (eg,) = list(StudentCorpus(tmp_path / "d.spacy", augmenters=[coarse_types_augmenter(None, rate=1.0)])(nlp))
+    assert eg.reference._.get(LABELS_ATTR) == ["athlete", "actor", "city"]
+
+
 def test_parent_is_asked_with_its_fine_type_which_keeps_the_mentions(tmp_path):
-    nlp, corpus = related_corpus(tmp_path, seed=0, parent_rate=1.0)
+    nlp, corpus = related_corpus(tmp_path, parent_rate=1.0)
     examples = [eg for eg in corpus(nlp) if eg.reference.text == "Obama won"]
     assert examples
     for eg in examples:
         assert "person" in eg.reference._.get(LABELS_ATTR)
         assert [(e.text, e.label_) for e in eg.reference.ents] == [("Obama", "politician")]
-    _, never = related_corpus(tmp_path, seed=0)
+    _, never = related_corpus(tmp_path)
     assert all("person" not in eg.reference._.get(LABELS_ATTR) for eg in never(nlp) if eg.reference.text == "Obama won")
-    with pytest.raises(ValueError, match="parent_rate"):
-        create_student_corpus(tmp_path / "train.spacy", parent_rate=2.0)
+
+
+def test_type_dropout_and_subsets_ask_part_of_the_types(tmp_path):
+    nlp = spacy.blank("en")
+    types = ["person", "city", "river", "award", "band"]
+    write_docs(tmp_path / "d.spacy", nlp, [("Ann met Bo", [(0, 1, "person")], types)] * 60)
+    for augmenter in (type_dropout_augmenter(rate=1.0), type_subset_augmenter(rate=1.0)):
+        corpus = StudentCorpus(tmp_path / "d.spacy", augmenters=[augmenter], seed=2)
+        asked = [eg.reference._.get(LABELS_ATTR) for eg in corpus(nlp)]
+        assert all(1 <= len(a) <= 5 and len(set(a)) == len(a) and set(a) <= set(types) for a in asked)
+        assert {len(a) for a in asked} == {1, 2, 3, 4, 5}
+        assert all(eg.reference.ents[0].label_ == "person" for eg in corpus(nlp))  # mentions stay
+    for augmenter in (type_dropout_augmenter(rate=0.0), type_subset_augmenter(rate=0.0)):
+        corpus = StudentCorpus(tmp_path / "d.spacy", augmenters=[augmenter])
+        assert all(eg.reference._.get(LABELS_ATTR) == types for eg in corpus(nlp))
+
+
+def test_shuffle_types_changes_only_the_order(tmp_path):
+    nlp = spacy.blank("en")
+    types = ["person", "city", "river", "award", "band"]
+    write_docs(tmp_path / "d.spacy", nlp, [("Ann met Bo", [(0, 1, "person")], types)] * 20)
+    asked = [eg.reference._.get(LABELS_ATTR) for eg in StudentCorpus(tmp_path / "d.spacy")(nlp)]
+    assert all(a == types for a in asked)  # no augmenter: as written
+    shuffled = StudentCorpus(tmp_path / "d.spacy", augmenters=[shuffle_types_augmenter()], seed=0)
+    asked = [eg.reference._.get(LABELS_ATTR) for eg in shuffled(nlp)]
+    assert all(sorted(a) == sorted(types) for a in asked) and any(a != types for a in asked)
 
 
 def test_lowercase_keeps_mentions_and_types(tmp_path):
@@ -166,16 +302,14 @@ def test_lowercase_keeps_mentions_and_types(tmp_path):
     doc.ents = [Span(doc, 0, 2, label="person"), Span(doc, 4, 6, label="city")]
     doc.spans["extra"] = [Span(doc, 4, 6, label="place")]
     to_docbin([doc] * 4).to_disk(tmp_path / "train.spacy")
-    lowered = list(create_student_corpus(tmp_path / "train.spacy", lowercase_rate=1.0, gold_preproc=True)(nlp))
-    for eg in lowered:
+    lowered = StudentCorpus(tmp_path / "train.spacy", augmenters=[lowercase_augmenter(rate=1.0)], gold_preproc=True)
+    for eg in lowered(nlp):
         assert eg.reference.text == "ann lee flew to new york" == eg.predicted.text
         assert [(e.text, e.label_) for e in eg.reference.ents] == [("ann lee", "person"), ("new york", "city")]
         assert [(s.text, s.label_) for s in eg.reference.spans["extra"]] == [("new york", "place")]
         assert eg.reference._.get(LABELS_ATTR) == ["person", "city"]
-    kept = list(create_student_corpus(tmp_path / "train.spacy", gold_preproc=True)(nlp))
+    kept = list(StudentCorpus(tmp_path / "train.spacy", augmenters=[lowercase_augmenter(rate=0.0)])(nlp))
     assert all(eg.reference.text == doc.text for eg in kept)
-    with pytest.raises(ValueError, match="lowercase_rate"):
-        create_student_corpus(tmp_path / "train.spacy", lowercase_rate=-0.1)
 
 
 def test_dev_examples_ask_positives_then_as_many_known_negatives(tmp_path):
@@ -194,3 +328,129 @@ def test_dev_examples_ask_positives_then_as_many_known_negatives(tmp_path):
     assert len(second.reference._.get(LABELS_ATTR)) == 10  # 5 positives, 5 known negatives
     again = dev_examples(tmp_path / "dev.spacy", nlp, max_types=25)
     assert [eg.reference._.get(LABELS_ATTR) for eg in again] == [asked, second.reference._.get(LABELS_ATTR)]
+
+
+# Written by the reader before it took augmenters (one setting each), for the settings below
+# with seed 0: the augmenters draw the same numbers in the same order. A change here changes
+# every training run's data.
+FROZEN = [
+    (
+        "Obama met Ann in Paris",
+        [("Obama", "person"), ("Ann", "human"), ("Paris", "city")],
+        ["human", "river", "person", "city"],
+    ),
+    ("ann lee sang in rome", [("ann lee", "musician"), ("rome", "city")], ["river", "musician", "city", "actor"]),
+    ("Obama spoke", [("Obama", "human")], ["prize", "human"]),
+    ("The Nile is long", [("Nile", "place")], ["person", "place"]),
+    ("Bo won the Oscar", [("Bo", "actor"), ("Oscar", "award")], ["award", "actor"]),
+    ("Rome and Paris", [("Rome", "place"), ("Paris", "place")], ["place", "politician"]),
+    ("Bo and Ann Lee", [("Bo", "actor"), ("Ann Lee", "musician")], ["river", "musician", "actor", "city"]),
+    ("Obama met Ann in Paris", [("Obama", "person"), ("Ann", "person"), ("Paris", "city")], ["prize", "person"]),
+    ("Ann Lee sang in Rome", [("Ann Lee", "musician"), ("Rome", "city")], ["musician", "city", "politician", "actor"]),
+    ("obama spoke", [("obama", "person")], ["award", "person"]),
+    ("the nile is long", [("nile", "place")], ["place", "musician"]),
+    ("Bo won the Oscar", [("Bo", "person"), ("Oscar", "award")], ["town"]),
+    ("Rome and Paris", [("Rome", "place"), ("Paris", "place")], ["musician", "place"]),
+    ("Bo and Ann Lee", [("Bo", "person"), ("Ann Lee", "person")], ["river", "city", "person"]),
+]
+
+
+def test_every_augmenter_in_order_gives_the_frozen_output(tmp_path):
+    nlp = spacy.blank("en")
+    rows = [
+        (
+            "Obama met Ann in Paris",
+            [(0, 1, "politician"), (2, 3, "person"), (4, 5, "city")],
+            ["politician", "person", "city", "river"],
+        ),
+        ("Ann Lee sang in Rome", [(0, 2, "musician"), (4, 5, "city")], ["musician", "city"]),
+        ("Obama spoke", [(0, 1, "person")], ["person", "award"]),
+        ("The Nile is long", [(1, 2, "river")], ["river"]),
+        ("Bo won the Oscar", [(0, 1, "actor"), (3, 4, "award")], ["actor", "award", "city"]),
+        ("Rome and Paris", [(0, 1, "city"), (2, 3, "city")], ["city"]),
+        ("Bo and Ann Lee", [(0, 1, "actor"), (2, 4, "musician")], ["actor", "musician", "river"]),
+    ]
+    write_docs(tmp_path / "train.spacy", nlp, rows)
+    hierarchy = {"politician": "person", "musician": "person", "actor": "person", "city": "place", "river": "place"}
+    synonyms = {"person": ["human"], "city": ["town", "urban area"], "award": ["prize"]}
+    augmenters = {
+        "mention_replace": mention_replace_augmenter(0.5),
+        "lowercase": lowercase_augmenter(0.3),
+        "coarse_types": coarse_types_augmenter(hierarchy, 0.5),
+        "type_dropout": type_dropout_augmenter(0.3),
+        "negative_types": negative_types_augmenter(ratio=0.6, hierarchy=hierarchy),
+        "parent_types": parent_types_augmenter(hierarchy, 0.5),
+        "max_types": max_types_augmenter(4),
+        "type_subset": type_subset_augmenter(0.3),
+        "synonyms": synonyms_augmenter(synonyms, 0.5),
+        "shuffle_types": shuffle_types_augmenter(),
+    }
+    corpus = StudentCorpus(tmp_path / "train.spacy", augmenters=augmenters, gold_preproc=True, seed=0)
+    got = [
+        (eg.reference.text, [(e.text, e.label_) for e in eg.reference.ents], eg.reference._.get(LABELS_ATTR))
+        for _ in range(2)  # the second pass draws again
+        for eg in corpus(nlp)
+    ]
+    assert got == FROZEN
+
+
+@pytest.mark.parametrize("name", ["student.cfg", "student-pretrain.cfg"])
+def test_config_augmenters_run_in_the_order_written(tmp_path, name):
+    nlp = spacy.blank("en")
+    write_docs(tmp_path / "d.spacy", nlp, [("Ann met Bo in Rome", [(0, 1, "athlete"), (4, 5, "city")], None)])
+    (tmp_path / "hierarchy.json").write_text('{"athlete": "person"}')
+    (tmp_path / "synonyms.json").write_text('{"city": ["town"]}')
+    paths = {"paths.train": str(tmp_path / "d.spacy"), "paths.dev": str(tmp_path / "d.spacy")}
+    paths["paths.synonyms"] = str(tmp_path / "synonyms.json")
+    if name == "student-pretrain.cfg":
+        paths["paths.hierarchy"] = str(tmp_path / "hierarchy.json")
+    config = load_config(ROOT / "configs" / name, overrides=paths, interpolate=True)
+    written = list(config["corpora"]["train"]["augmenters"])
+    assert written[-1] == "shuffle_types" and len(written) == len(set(written))
+    corpora = registry.resolve(config["corpora"])
+    train = corpora["train"]
+    assert [a.__qualname__.split(".")[0] for a in train.augmenters] == [
+        f"{registered}_augmenter" for registered in written
+    ]
+    (eg,) = list(train(nlp))
+    assert {e.label_ for e in eg.reference.ents} <= {"athlete", "person", "city", "town"}
+    (eg,) = list(corpora["dev"](nlp))
+    assert eg.reference._.get(LABELS_ATTR) == ["athlete", "city"]
+
+
+def test_partially_annotated_docs_get_no_sampled_negatives(tmp_path):
+    """A doc flagged partial (only its listed types are annotated) is asked just those, even
+    after mention replacement and lowercasing rebuild it, and lends no type to the sampler."""
+    from spacy_uniner.data.docs import PARTIAL_KEY
+    from spacy_uniner.student.augment import (
+        lowercase_augmenter,
+        mention_replace_augmenter,
+        negative_types_augmenter,
+    )
+
+    nlp = spacy.blank("en")
+    docs = []
+    for i in range(20):
+        doc = nlp.make_doc(f"Ann Lee met Bo Chen in Paris on day {i} .")
+        doc.ents = [Span(doc, 0, 2, label="person"), Span(doc, 6, 7, label="city")]
+        doc._.set(LABELS_ATTR, ["person", "city"])
+        docs.append(doc)
+    company = nlp.make_doc("Acme hired them .")
+    company.ents = [Span(company, 0, 1, label="company")]
+    company._.set(LABELS_ATTR, ["company"])
+    docs.append(company)
+    partial = nlp.make_doc("The senator spoke .")
+    partial.ents = [Span(partial, 0, 2, label="politician")]
+    partial._.set(LABELS_ATTR, ["politician"])
+    partial.user_data[PARTIAL_KEY] = True
+    to_docbin(docs + [partial]).to_disk(tmp_path / "train.spacy")
+    augmenters = {
+        "mention_replace": mention_replace_augmenter(rate=1.0),
+        "lowercase": lowercase_augmenter(rate=1.0),
+        "negatives": negative_types_augmenter(count=3),
+    }
+    corpus = StudentCorpus(tmp_path / "train.spacy", augmenters=augmenters, gold_preproc=True)
+    examples = list(corpus(nlp))
+    assert examples[-1].reference._.get(LABELS_ATTR) == ["politician"]
+    assert all("politician" not in eg.reference._.get(LABELS_ATTR) for eg in examples[:-1])
+    assert any("company" in eg.reference._.get(LABELS_ATTR) for eg in examples[:20])  # complete docs are sampled

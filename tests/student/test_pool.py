@@ -12,6 +12,12 @@ from spacy.tokens import Span
 import spacy_uniner.pipes.span.component  # noqa: F401
 from spacy_uniner.data.catalogue import load_catalogue
 from spacy_uniner.data.docs import LABELS_ATTR, to_docbin
+from spacy_uniner.student.augment import (
+    coarse_types_augmenter,
+    max_types_augmenter,
+    negative_types_augmenter,
+    shuffle_types_augmenter,
+)
 from spacy_uniner.student.corpus import StudentCorpus
 from spacy_uniner.student.pool import build_pool, gliner_records, is_excluded, pool_splits, write_pool
 
@@ -120,16 +126,17 @@ def test_corpus_recipe_ratio_cap_and_coarse_names(tmp_path):
     docs += [_doc(nlp, ["x", str(i)], [(1, 2, f"type {i}")], [f"type {i}"]) for i in range(40)]
     to_docbin(docs).to_disk(tmp_path / "d.spacy")
     hierarchy = {"athlete": "person", "actor": "person"}
-    corpus = StudentCorpus(tmp_path / "d.spacy", negative_ratio=0.5, max_types=4, limit=1, seed=1)
+    ratio, cap = negative_types_augmenter(ratio=0.5), max_types_augmenter(4)
+    corpus = StudentCorpus(tmp_path / "d.spacy", augmenters=[ratio, cap, shuffle_types_augmenter()], limit=1, seed=1)
     for _ in range(20):
         (eg,) = list(corpus(nlp))
         types = eg.reference._.get(LABELS_ATTR)
         assert len(types) <= 4 and {"athlete", "actor", "city"} <= set(types)  # positives first
-    merged = StudentCorpus(tmp_path / "d.spacy", hierarchy=hierarchy, coarse_rate=1.0, limit=1)
+    merged = StudentCorpus(tmp_path / "d.spacy", augmenters=[coarse_types_augmenter(hierarchy, rate=1.0)], limit=1)
     (eg,) = list(merged(nlp))
     assert set(eg.reference._.get(LABELS_ATTR)) == {"person", "city"}
     assert [e.label_ for e in eg.reference.ents] == ["person", "person", "city"]
-    balanced = StudentCorpus(tmp_path / "d.spacy", negative_ratio=0.5, seed=0)
+    balanced = StudentCorpus(tmp_path / "d.spacy", augmenters=[ratio], seed=0)
     counts = []
     for eg in balanced(nlp):
         types = eg.reference._.get(LABELS_ATTR)

@@ -430,7 +430,7 @@ def test_distill_and_convert_commands(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "other_label:DATE" in result.output
-    docs = [eg.reference for eg in StudentCorpus(tmp_path / "d.spacy", shuffle_types=False)(spacy.blank("en"))]
+    docs = [eg.reference for eg in StudentCorpus(tmp_path / "d.spacy")(spacy.blank("en"))]
     assert [[(e.text, e.label_) for e in d.ents] for d in docs] == [[("Ann Lee", "person"), ("Paris", "city")], []]
     assert all(d._.get(LABELS_ATTR) == ["person", "city"] for d in docs)
 
@@ -446,5 +446,5 @@ def test_distill_and_convert_commands(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "not_found" in result.output
-    (doc,) = [eg.reference for eg in StudentCorpus(tmp_path / "r.spacy", shuffle_types=False)(spacy.blank("en"))]
+    (doc,) = [eg.reference for eg in StudentCorpus(tmp_path / "r.spacy")(spacy.blank("en"))]
     assert [(e.text, e.label_) for e in doc.ents] == [("Bo", "person"), ("Ann", "person"), ("Rome", "city")]

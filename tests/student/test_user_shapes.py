@@ -111,3 +111,22 @@ def test_a_long_doc_finds_what_its_sentences_find(shipped, sentences):
     found = pipe(doc, labels=["person", "city"]).ents
     assert alone > 200
     assert len(found) >= 0.95 * alone
+
+
+def test_a_type_asked_alone_finds_what_it_finds_among_others(shipped):
+    """Label-set invariance: the mentions of a type do not depend on which other types are
+    asked (the shipped student is trained on random subsets of 1 to 25 types)."""
+    pipe = shipped.get_pipe(NAME)
+    together = {
+        (i, s.start, s.end, s.label_)
+        for i, text in enumerate(TEXTS)
+        for s in pipe(shipped.make_doc(text), labels=LABELS).spans[pipe.spans_key]
+    }
+    alone = {
+        (i, s.start, s.end, s.label_)
+        for i, text in enumerate(TEXTS)
+        for label in LABELS
+        for s in pipe(shipped.make_doc(text), labels=[label]).spans[pipe.spans_key]
+    }
+    assert len(together) >= 6
+    assert 2 * len(together & alone) / (len(together) + len(alone)) >= 0.8
