@@ -117,16 +117,12 @@ def test_a_type_asked_alone_finds_what_it_finds_among_others(shipped):
     """Label-set invariance: the mentions of a type do not depend on which other types are
     asked (the shipped student is trained on random subsets of 1 to 25 types)."""
     pipe = shipped.get_pipe(NAME)
-    together = {
-        (i, s.start, s.end, s.label_)
-        for i, text in enumerate(TEXTS)
-        for s in pipe(shipped.make_doc(text), labels=LABELS).spans[pipe.spans_key]
-    }
-    alone = {
-        (i, s.start, s.end, s.label_)
-        for i, text in enumerate(TEXTS)
-        for label in LABELS
-        for s in pipe(shipped.make_doc(text), labels=[label]).spans[pipe.spans_key]
-    }
+
+    def candidates(i: int, labels) -> set:
+        doc = pipe(shipped.make_doc(TEXTS[i]), labels=labels)
+        return {(i, s.start, s.end, s.label_) for s in doc.spans[pipe.spans_key]}
+
+    together = set().union(*(candidates(i, LABELS) for i in range(len(TEXTS))))
+    alone = set().union(*(candidates(i, [label]) for i in range(len(TEXTS)) for label in LABELS))
     assert len(together) >= 6
     assert 2 * len(together & alone) / (len(together) + len(alone)) >= 0.8
