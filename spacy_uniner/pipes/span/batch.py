@@ -4,9 +4,9 @@ The type names are encoded together with the text::
 
     [CLS] <<ENT>> person <<ENT>> city <<SEP>> word word word ... [SEP]
 
-Many types are asked in groups (one row per group and window), long docs in windows of the
-length the student was trained on; each span is scored in the window where it lies farthest
-from an edge. Uncased encoders
+Many types are asked in groups (one row per group and window), long docs in windows near
+the length the student was trained on (each sentence alone when the doc has sentences);
+each span is scored in the window where it lies farthest from an edge. Uncased encoders
 cannot see capitalisation, so every text sub-word carries its word's shape class.
 """
 
@@ -21,7 +21,7 @@ import torch
 from spacy.tokens import Doc
 
 from ...errors import Errors, Warnings
-from ...queries import plan_windows
+from ...spans import token_windows
 
 ENT_MARKER = "<<ENT>>"
 SEP_MARKER = "<<SEP>>"
@@ -86,10 +86,9 @@ def make_batch(
     """Encoder inputs for ``queries`` and the (row, start, width, type) index of every scored
     pair. A doc's types are asked in groups of at most ``max_types`` (any number of types
     works, and a type's score depends little on how many others are asked); its text is cut
-    into windows of at most ``window_length`` sub-words (sentences packed together when the
-    doc has them, else token windows sharing ``overlap`` tokens). Each row is one group's
-    type prompt then one window; every span is scored in the window where it lies farthest
-    from an edge."""
+    into windows of at most ``window_length`` sub-words (:func:`text_windows`). Each row is
+    one group's type prompt then one window; every span is scored in the window where it lies
+    farthest from an edge."""
     ent_id, sep_id = tokenizer.convert_tokens_to_ids([ENT_MARKER, SEP_MARKER])
     all_types = sorted({t for _, types in queries for t in types})
     for type_name in all_types:
@@ -125,7 +124,7 @@ def make_batch(
         pieces = tokenizer(words, add_special_tokens=False)["input_ids"] if words else []
         pieces = [(p or [tokenizer.unk_token_id])[:budget] for p in pieces]
         shapes = [word_shape(w) for w in words]
-        windows = [(w.start, w.end) for w in plan_windows(doc, [len(p) for p in pieces], budget, overlap)]
+        windows = text_windows(doc, [len(p) for p in pieces], budget, overlap)
         starts, ends = suggester(doc)
         owner, n_skipped = assign_windows(starts, ends, windows)
         if not doc.has_annotation("SENT_START"):
@@ -168,6 +167,17 @@ def make_batch(
         warnings.warn(Warnings.W202.format(count=skipped), stacklevel=2)
     index = numpy.concatenate(index_parts, axis=1) if index_parts else numpy.zeros((4, 0), dtype="int64")
     return Batch(pad(rows, name_lengths, tokenizer.pad_token_id), torch.from_numpy(index), spans_out, sizes)
+
+
+def text_windows(doc: Doc, costs: Sequence[int], budget: int, overlap: int) -> List[Tuple[int, int]]:
+    """Token windows of ``doc`` whose sub-words fit ``budget``: each sentence on its own when
+    the doc has sentence boundaries (so a doc finds what its sentences find alone), else
+    windows sharing ``overlap`` tokens; a sentence too long is cut the same way."""
+    if len(doc) == 0:
+        return [(0, 0)]
+    if doc.has_annotation("SENT_START"):
+        return [w for sent in doc.sents for w in token_windows(costs, sent.start, sent.end, budget, overlap)]
+    return token_windows(costs, 0, len(doc), budget, overlap)
 
 
 def length_chunks(lengths: Sequence[int], max_padded: int) -> List[List[int]]:

@@ -192,8 +192,9 @@ def build_span_type_matcher(
     max_length: sub-word tokens per encoder input (type prompt plus text window).
     window_overlap: tokens shared by consecutive windows of a long doc (>= max_width).
     window_length: at most this many sub-words of text per encoder input: longer docs are
-        cut into windows (whole sentences when the doc has them), near the length of the
-        passages the student was trained on.
+        cut into overlapping windows, near the length of the passages the student was
+        trained on; a doc with sentence boundaries is read one sentence per window, so it
+        finds what its sentences find alone.
     max_types: type names asked together in one encoder input; more are asked in groups,
         so any number of types works.
     save_dtype: ``float16`` or ``float32``: the dtype of saved weights (pipelines saved with
