@@ -126,3 +126,9 @@ def test_a_type_asked_alone_finds_what_it_finds_among_others(shipped):
     alone = set().union(*(candidates(i, [label]) for i in range(len(TEXTS)) for label in LABELS))
     assert len(together) >= 6
     assert 2 * len(together & alone) / (len(together) + len(alone)) >= 0.8
+
+
+def test_a_doc_asked_no_type_gets_empty_scores(shipped):
+    pipe = shipped.get_pipe(NAME)
+    (scores,) = pipe.span_scores([shipped.make_doc(TEXTS[0])], [{}])
+    assert scores.logits.shape[1] == 0 and len(scores.starts) > 0

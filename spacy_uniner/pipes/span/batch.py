@@ -166,7 +166,8 @@ def make_batch(
     if skipped:
         warnings.warn(Warnings.W202.format(count=skipped), stacklevel=2)
     index = numpy.concatenate(index_parts, axis=1) if index_parts else numpy.zeros((4, 0), dtype="int64")
-    return Batch(pad(rows, name_lengths, tokenizer.pad_token_id), torch.from_numpy(index), spans_out, sizes)
+    tensors = pad(rows, name_lengths, tokenizer.pad_token_id) if rows else ()  # no doc asked any type
+    return Batch(tensors, torch.from_numpy(index), spans_out, sizes)
 
 
 def text_windows(doc: Doc, costs: Sequence[int], budget: int, overlap: int) -> List[Tuple[int, int]]:
