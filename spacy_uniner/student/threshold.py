@@ -11,6 +11,7 @@ from spacy.scorer import get_ner_prf
 from spacy.tokens import Span
 from spacy.training import Example
 from spacy.util import minibatch
+from tqdm import tqdm
 
 from ..errors import Errors
 from ..pipes.span.component import SpanStudent
@@ -62,7 +63,9 @@ class DevDecoder:
             docs = list(proc.pipe(docs))
         self.candidates: List[List[_Candidate]] = []
         self.text_of: Dict[str, str] = {}  # spaCy label -> the type text it asks
-        for batch in minibatch(docs, size=batch_size):
+        what = "each type alone" if single_type else "all types"
+        batches = minibatch(docs, size=batch_size)
+        for batch in tqdm(batches, total=-(-len(docs) // batch_size), desc=f"dev docs ({what})", leave=False):
             maps = [pipe.label_map(doc) for doc in batch]
             # single_type: each doc is asked each of its types alone (the paper's protocol).
             queries = [
