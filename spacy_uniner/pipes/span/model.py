@@ -148,16 +148,15 @@ class SpanTypeShim(PyTorchShim):
             for name, data in msg["tokenizer"].items():
                 (Path(tmp) / name).write_bytes(data)
             tokenizer = AutoTokenizer.from_pretrained(tmp)
-        if source:  # the vocabulary rows come from the packaged encoder
+        # The saved config, so settings such as the attention dropout are the trained ones.
+        encoder_config = dict(msg["encoder_config"])
+        encoder = AutoModel.from_config(AutoConfig.for_model(encoder_config.pop("model_type"), **encoder_config))
+        if source:  # the frozen vocabulary rows come from the packaged encoder
             path = packaged_encoder(source)
             if path is None:
                 raise OSError(Errors.E406.format(name=source))
-            encoder = AutoModel.from_pretrained(path)
-            encoder.resize_token_embeddings(len(tokenizer), mean_resizing=False)
-        else:
-            encoder_config = dict(msg["encoder_config"])
-            config = AutoConfig.for_model(encoder_config.pop("model_type"), **encoder_config)
-            encoder = AutoModel.from_config(config)
+            vocab = AutoModel.from_pretrained(path).get_input_embeddings().weight.detach()
+            encoder.get_input_embeddings().weight.data[: vocab.shape[0]] = vocab
         module = self._build(encoder)
         if "state" in msg:  # pipelines saved before the compact format: a full fp32 state dict
             module.load_state_dict(torch.load(io.BytesIO(msg["state"]), map_location="cpu", weights_only=True))
