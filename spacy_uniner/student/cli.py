@@ -395,6 +395,7 @@ def student_select(
         "both", help="all (every type together), single (each type alone) or both (the lower of the two decides)"
     ),
     output: Optional[Path] = typer.Option(None, help="Also write the scores here (JSON)"),
+    max_docs: int = typer.Option(0, min=0, help="Score only each source's first this many dev docs (0: all)"),
 ) -> None:
     """Compare candidate students on the pool's dev split as the benchmark asks (every
     annotated type name per passage, all together and/or each alone, each source weighted
@@ -412,7 +413,9 @@ def student_select(
         nlp = load_student(path)
         examples = all_types_examples(dev, nlp, max_types)
         results[name] = {
-            PROTOCOL_NAMES[single]: source_scores(nlp, examples, min_docs=min_docs, single_type=single)
+            PROTOCOL_NAMES[single]: source_scores(
+                nlp, examples, min_docs=min_docs, single_type=single, max_docs=max_docs
+            )
             for single in protocols
         }
         for key, scores in results[name].items():

@@ -46,6 +46,7 @@ from .augment import (
     max_types_augmenter,
     negative_types_augmenter,
 )
+from .pool import SOURCE_KEY
 
 # In the order they run; one augmenter may stand alone.
 Augmenters = Union[Mapping[str, Augmenter], Sequence[Augmenter], Augmenter, None]
@@ -60,6 +61,7 @@ def create_student_corpus(
     gold_preproc: bool = False,
     limit: int = 0,
     seed: int = 0,
+    sources: Sequence[str] = (),
 ) -> Callable[[Language], Iterator[Example]]:
     """Read student training data from DocBins written by ``to_docbin``.
 
@@ -70,9 +72,17 @@ def create_student_corpus(
     gold_preproc: keep the data's tokens instead of re-tokenizing the text.
     limit: read at most this many docs (0: all).
     seed: seeds the generators that the shuffle and the augmenters draw from.
+    sources: read only the docs of these pool sources (``student pool`` names; none: all), e.g.
+        a last stage on the LLM-annotated passages alone.
     """
     return StudentCorpus(
-        Path(path), augmenters=augmenters, shuffle=shuffle, gold_preproc=gold_preproc, limit=limit, seed=seed
+        Path(path),
+        augmenters=augmenters,
+        shuffle=shuffle,
+        gold_preproc=gold_preproc,
+        limit=limit,
+        seed=seed,
+        sources=sources,
     )
 
 
@@ -88,6 +98,7 @@ class StudentCorpus:
         gold_preproc: bool = False,
         limit: int = 0,
         seed: int = 0,
+        sources: Sequence[str] = (),
     ) -> None:
         if not path.exists():
             raise FileNotFoundError(Errors.E301.format(path=path))
@@ -102,6 +113,7 @@ class StudentCorpus:
         self.shuffle = shuffle
         self.gold_preproc = gold_preproc
         self.limit = limit
+        self.sources = set(sources)
         self.random = random.Random(seed)
         self.rng = numpy.random.default_rng(seed)
         self._stats: Optional[CorpusStatistics] = None
@@ -110,15 +122,20 @@ class StudentCorpus:
         return sorted(self.path.glob("**/*.spacy")) if self.path.is_dir() else [self.path]
 
     def _docs(self, vocab: Vocab) -> Iterator[Doc]:
-        count = 0
+        count = found = 0
         for path in self._files():
             for i, doc in enumerate(DocBin().from_disk(path).get_docs(vocab)):
+                if self.sources and doc.user_data.get(SOURCE_KEY) not in self.sources:
+                    continue
+                found += 1
                 if not doc_types(doc):
                     raise ValueError(Errors.E302.format(index=i, path=path, attr=LABELS_ATTR))
                 yield doc
                 count += 1
                 if self.limit and count >= self.limit:
                     return
+        if self.sources and not found:
+            raise ValueError(Errors.E309.format(sources=sorted(self.sources), path=self.path))
 
     def __call__(self, nlp: Language) -> Iterator[Example]:
         if self._stats is None:  # counted once, on the first pass that needs them

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import spacy
 from spacy.language import Language
@@ -18,7 +18,7 @@ from spacy.training import Example
 from ..errors import Errors
 from .corpus import dev_examples
 from .pool import SOURCE_KEY
-from .threshold import DEFAULT_GRID, DevDecoder
+from .threshold import DEFAULT_GRID, CandidateSource, DevDecoder
 
 
 @dataclass
@@ -58,21 +58,25 @@ def source_scores(
     component: str = "universal_ner_span",
     batch_size: int = 32,
     single_type: bool = False,
+    source: Optional[CandidateSource] = None,
+    max_docs: int = 0,
 ) -> SourceScores:
     """Span F1 of each source with at least ``min_docs`` dev docs under each global threshold
     of ``grid``; the threshold with the best macro average over sources (ties: the lower).
-    ``single_type``: each passage is asked each of its types alone."""
+    ``single_type``: each passage is asked each of its types alone. ``source``: candidates
+    from another model (a peer), decoded by the component like the student's. ``max_docs``:
+    score only each source's first this many dev docs (0: all), for slow peers."""
     groups: Dict[str, List[Example]] = defaultdict(list)
     for eg in examples:
         groups[str(eg.reference.user_data.get(SOURCE_KEY))].append(eg)
-    kept = {name: egs for name, egs in sorted(groups.items()) if len(egs) >= min_docs}
+    kept = {name: egs[: max_docs or None] for name, egs in sorted(groups.items()) if len(egs) >= min_docs}
     if not kept:
         sizes = ", ".join(f"{name} ({len(egs)})" for name, egs in sorted(groups.items()))
         raise ValueError(Errors.E626.format(min_docs=min_docs, sizes=sizes or "none"))
     grid = sorted(float(t) for t in grid)
     by_source = {}
     for name, egs in kept.items():
-        decoder = DevDecoder(nlp, egs, component, grid[0], batch_size, single_type=single_type)
+        decoder = DevDecoder(nlp, egs, component, grid[0], batch_size, single_type=single_type, source=source)
         by_source[name] = {t: decoder.f1(t, {}) for t in grid}
     macro = {t: sum(f[t] for f in by_source.values()) / len(by_source) for t in grid}
     best = max(grid, key=lambda t: (macro[t], -t))

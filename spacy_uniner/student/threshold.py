@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from spacy.language import Language
 from spacy.scorer import get_ner_prf
-from spacy.tokens import Span
+from spacy.tokens import Doc, Span
 from spacy.training import Example
 from spacy.util import minibatch
 from tqdm import tqdm
@@ -20,6 +20,9 @@ from ..pipes.span.component import SpanStudent
 DEFAULT_GRID = (0.002, 0.005, 0.01, 0.02, 0.03, 0.04) + tuple(round(0.05 * i, 2) for i in range(1, 20))
 # (start, end, label, probability, type text) of one candidate entity.
 _Candidate = Tuple[int, int, str, float, str]
+# Candidates (start, end, label, probability) at or above ``floor`` of each doc under its
+# {label: type text} map: the student's own by default; a peer model can stand in for it.
+CandidateSource = Callable[[Sequence[Doc], Sequence[Dict[str, str]], float], List[List[Tuple[int, int, str, float]]]]
 
 
 @dataclass
@@ -40,7 +43,8 @@ class Thresholds:
 
 class DevDecoder:
     """Dev examples with every candidate above the lowest threshold, re-decoded under any
-    thresholds without running the model again."""
+    thresholds without running the model again. ``source`` gives the candidates (default:
+    the component's model); decoding is always the component's."""
 
     def __init__(
         self,
@@ -50,11 +54,14 @@ class DevDecoder:
         lowest: float,
         batch_size: int,
         single_type: bool = False,
+        source: Optional[CandidateSource] = None,
     ):
         pipe = nlp.get_pipe(component)
         if not isinstance(pipe, SpanStudent):
             raise TypeError(Errors.E205.format(name=component, kind=type(pipe).__name__))
         self.pipe = pipe
+        if source is None:
+            source = self.student_candidates
         self.examples = [Example(eg.predicted.copy(), eg.reference) for eg in examples]
         docs = [eg.predicted for eg in self.examples]
         for name, proc in nlp.pipeline:
@@ -74,13 +81,18 @@ class DevDecoder:
                 for label, text in (label_map.items() if single_type else [(None, None)])
             ]
             found: List[List[_Candidate]] = [[] for _ in batch]
-            scores = pipe.span_scores([q[1] for q in queries], [q[2] for q in queries])
-            for (i, _, label_map), doc_scores in zip(queries, scores):
-                found[i] += [(*c, label_map[c[2]]) for c in pipe.candidates(doc_scores, label_map, floor=lowest)]
+            answers = source([q[1] for q in queries], [q[2] for q in queries], lowest)
+            for (i, _, label_map), doc_found in zip(queries, answers):
+                found[i] += [(*c, label_map[c[2]]) for c in doc_found]
             for doc_found, label_map in zip(found, maps):
                 self.candidates.append(sorted(doc_found, key=lambda c: (c[0], c[1], -c[3])))
                 self.text_of.update(label_map)
         self.support = Counter(e.label_ for eg in self.examples for e in eg.reference.ents)
+
+    def student_candidates(self, docs: Sequence[Doc], label_maps: Sequence[Dict[str, str]], floor: float):
+        """The component's candidates at or above ``floor`` for each doc."""
+        scores = self.pipe.span_scores(docs, label_maps)
+        return [self.pipe.candidates(s, m, floor=floor) for s, m in zip(scores, label_maps)]
 
     def f1(self, threshold: float, type_thresholds: Dict[str, float]) -> float:
         for eg, found in zip(self.examples, self.candidates):
@@ -92,7 +104,7 @@ class DevDecoder:
             ]
             doc.ents = []
             self.pipe.set_annotations(doc, kept, list(self.text_of))
-        return get_ner_prf(self.examples)["ents_f"]
+        return get_ner_prf(self.examples)["ents_f"] or 0.0  # None: no gold and nothing found
 
 
 def tune_thresholds(

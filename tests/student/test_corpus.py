@@ -454,3 +454,23 @@ def test_partially_annotated_docs_get_no_sampled_negatives(tmp_path):
     assert examples[-1].reference._.get(LABELS_ATTR) == ["politician"]
     assert all("politician" not in eg.reference._.get(LABELS_ATTR) for eg in examples[:-1])
     assert any("company" in eg.reference._.get(LABELS_ATTR) for eg in examples[:20])  # complete docs are sampled
+
+
+def test_sources_reads_only_the_named_pool_sources(tmp_path):
+    from spacy_uniner.student.pool import SOURCE_KEY
+
+    nlp = spacy.blank("en")
+    docs = []
+    for i, source in enumerate(["wiki", "llm", "wiki", "llm", "llm"]):
+        doc = nlp.make_doc(f"Ann met Bo on day {i} .")
+        doc.ents = [Span(doc, 0, 1, label="person")]
+        doc._.set(LABELS_ATTR, ["person"])
+        doc.user_data[SOURCE_KEY] = source
+        docs.append(doc)
+    to_docbin(docs).to_disk(tmp_path / "train.spacy")
+    corpus = create_student_corpus(tmp_path / "train.spacy", sources=["llm"])
+    texts = [eg.reference.text for eg in corpus(nlp)]
+    assert texts == [docs[i].text for i in (1, 3, 4)]
+    assert len(list(create_student_corpus(tmp_path / "train.spacy")(nlp))) == 5
+    with pytest.raises(ValueError, match="E309"):
+        list(create_student_corpus(tmp_path / "train.spacy", sources=["nowhere"])(nlp))

@@ -77,7 +77,7 @@ def test_select_command_writes_the_scores(shipped, tmp_path):
     to_docbin(_docs(shipped, "a", 3, "person")).to_disk(tmp_path / "dev.spacy")
     shipped.to_disk(tmp_path / "pipeline")
     candidates = ["v=shipped", f"w={tmp_path / 'pipeline'}"]
-    student_select(tmp_path / "dev.spacy", candidates, 50, 1, "both", tmp_path / "s.json")
+    student_select(tmp_path / "dev.spacy", candidates, 50, 1, "both", tmp_path / "s.json", 0)
     result = srsly.read_json(tmp_path / "s.json")
     assert set(result) == {"v", "w"}
     for protocol in ("all types", "each type alone"):
@@ -86,4 +86,33 @@ def test_select_command_writes_the_scores(shipped, tmp_path):
         assert result["v"][protocol]["macro_span_f1"] == pytest.approx(result["w"][protocol]["macro_span_f1"])
     assert result["v"]["score"] == min(result["v"][p]["macro_span_f1"] for p in ("all types", "each type alone"))
     with pytest.raises(typer.BadParameter, match="E627"):
-        student_select(tmp_path / "dev.spacy", candidates, 50, 1, "every", None)
+        student_select(tmp_path / "dev.spacy", candidates, 50, 1, "every", None, 0)
+
+
+def test_a_peer_source_is_decoded_and_averaged_like_the_student(shipped, tmp_path):
+    """A peer model's candidates go through the same decoder and macro average: a peer that
+    answers the gold scores 1 on every source, one that answers nothing scores 0;
+    ``max_docs`` scores each source's first docs only."""
+    docs = _docs(shipped, "a", 4, "person") + _docs(shipped, "b", 6, "enzyme")
+    to_docbin(docs).to_disk(tmp_path / "dev.spacy")
+    examples = all_types_examples(tmp_path / "dev.spacy", shipped)
+    gold = {(eg.predicted.text, tuple(eg.predicted._.get(LABELS_ATTR))): eg.reference for eg in examples}
+    seen = []
+
+    def oracle(docs, label_maps, floor):
+        seen.append(len(docs))
+        return [
+            [(e.start, e.end, e.label_, 0.9) for e in gold[d.text, tuple(d._.get(LABELS_ATTR))].ents if e.label_ in m]
+            for d, m in zip(docs, label_maps)
+        ]
+
+    for single in (False, True):
+        scores = source_scores(shipped, examples, min_docs=3, single_type=single, source=oracle)
+        assert scores.by_source["a"][scores.threshold] == 1.0 and scores.macro_f1 == 1.0
+        assert scores.threshold == min(scores.macro_by_threshold)  # ties go to the lowest
+        assert all(f == 1.0 for t, f in scores.macro_by_threshold.items() if t <= 0.9)
+        assert max(scores.macro_by_threshold) > 0.9 and scores.macro_by_threshold[max(scores.macro_by_threshold)] == 0.0
+    assert source_scores(shipped, examples, min_docs=3, source=lambda d, m, f: [[] for _ in d]).macro_f1 == 0.0
+    seen.clear()
+    source_scores(shipped, examples, min_docs=3, source=oracle, max_docs=2)
+    assert sum(seen) == 4  # two docs of each source

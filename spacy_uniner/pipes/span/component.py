@@ -26,6 +26,7 @@ from ...labels import LabelsInput
 from ..base import EntsFilter, OpenNERPipe, ScoredSpan
 from ..scorer import DEFAULT_SCORE_WEIGHTS, make_uniner_scorer  # noqa: F401  (registers the scorer)
 from .batch import length_chunks
+from .loss import SpanLoss, make_span_loss, sigmoid  # noqa: F401  (registers the loss)
 from .model import DEFAULT_ENCODER, DEFAULT_PRETRAINED, Query, SpanScores
 
 PADDED_WORDS = 1024  # prediction: at most this many (padded) words x type groups per encoder batch
@@ -63,6 +64,7 @@ save_dtype = "float16"
         "overwrite_ents": False,
         "ents_filter": {"@misc": "spacy_uniner.label_order_filter.v1"},
         "scorer": {"@scorers": "spacy_uniner.scorer.v1"},
+        "loss": {"@losses": "spacy_uniner.span_loss.v1"},
     },
     default_score_weights=DEFAULT_SCORE_WEIGHTS,
 )
@@ -77,6 +79,7 @@ def make_span_student(
     overwrite_ents: bool,
     ents_filter: EntsFilter,
     scorer: Optional[Callable],
+    loss: SpanLoss,
 ) -> "SpanStudent":
     """Create a ``universal_ner_span`` component (see ``SpanStudent``)."""
     return SpanStudent(
@@ -90,6 +93,7 @@ def make_span_student(
         overwrite_ents=overwrite_ents,
         ents_filter=ents_filter,
         scorer=scorer,
+        loss=loss,
     )
 
 
@@ -102,6 +106,7 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
     The other settings are :class:`OpenNERPipe`'s: every candidate at or above its
     threshold goes to ``doc.spans[spans_key]`` (probabilities in ``.attrs["scores"]``); the
     ents filter gets them best first.
+    loss (SpanLoss): the training loss (``spacy_uniner.span_loss.v1``: BCE or focal).
     """
 
     def __init__(
@@ -117,6 +122,7 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
         overwrite_ents: bool = False,
         ents_filter: Optional[EntsFilter] = None,
         scorer: Optional[Callable] = None,
+        loss: Optional[SpanLoss] = None,
     ) -> None:
         OpenNERPipe.__init__(
             self,
@@ -131,6 +137,7 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
         self.model = model
         self.threshold = threshold
         self.type_thresholds = type_thresholds or {}
+        self.loss = loss or SpanLoss()
         self.stats: Dict[str, int] = {"unreachable_gold_spans": 0, "unasked_gold_spans": 0}
 
     # -- configuration ---------------------------------------------------------------
@@ -267,15 +274,16 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
         return losses
 
     def get_loss(self, examples: Iterable[Example], scores: List[SpanScores]) -> Tuple[float, List]:
-        """Binary cross-entropy over all (span, type) pairs, summed per doc, averaged over docs."""
+        """``self.loss`` (BCE or focal) over all (span, type) pairs, summed per doc, averaged over docs."""
         examples = list(examples)
         ops = self.model.ops
         loss, grads = 0.0, []
         for eg, doc_scores in zip(examples, scores):
             logits = doc_scores.logits  # on the model's device; only the target moves there
             target = ops.asarray2f(self._targets(eg, doc_scores, list(self.label_map(eg.reference))))
-            loss += float(ops.xp.sum(ops.xp.logaddexp(0.0, logits) - target * logits))
-            grads.append((sigmoid(ops.xp, logits) - target) / len(examples))
+            doc_loss, d_logits = self.loss(ops.xp, logits, target)
+            loss += doc_loss
+            grads.append(d_logits / len(examples))
         return loss / max(1, len(examples)), grads
 
     def _targets(self, eg: Example, scores: SpanScores, labels: List[str]) -> numpy.ndarray:
@@ -312,8 +320,3 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
 
 def _is_probability(value) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, float)) and 0.0 < value < 1.0
-
-
-def sigmoid(xp, x):
-    """The logistic function without overflow, on ``x``'s device (``xp``: numpy or cupy)."""
-    return xp.exp(-xp.logaddexp(0.0, -x))
