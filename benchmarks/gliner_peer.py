@@ -218,6 +218,10 @@ def select(args: argparse.Namespace) -> None:
     for item in args.checkpoints:
         name, _, path = item.rpartition("=")
         model = GLiNER.from_pretrained(path, local_files_only=True, load_tokenizer=True)
+        # Every candidate goes to the student's decoder, so GLiNER's own overlap search is
+        # skipped: it compares each candidate with every kept one (quadratic; hours on an
+        # undertrained model whose scores put nearly every span above the lowest threshold).
+        model.decoder.greedy_search = lambda spans, flat_ner=True, multi_label=False: list(spans)
         stats = {"max_score": 0.0, "unaligned": 0}
         source = _gliner_source(model, args.batch_size, stats)
         by_protocol = {
