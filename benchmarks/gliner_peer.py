@@ -169,7 +169,7 @@ def _gliner_source(model, batch_size: int, stats: dict):
     decoding is the component's, as for the student). Tracks the highest score seen."""
 
     def source(docs, label_maps, floor):
-        texts, offsets, labels = [], [], []
+        texts, offsets = [], []
         for doc in docs:
             pos, starts = 0, []
             for token in doc:
@@ -207,10 +207,9 @@ def select(args: argparse.Namespace) -> None:
     from gliner import GLiNER
     from wasabi import msg
 
-    from spacy_uniner.student.selection import all_types_examples, source_scores
+    from spacy_uniner.student.selection import all_types_examples, protocol_scores, scores_record
 
     torch.set_num_threads(args.threads)
-    protocols = {"all": [False], "single": [True], "both": [False, True]}[args.protocol]
     nlp = spacy.blank("en")
     nlp.add_pipe("universal_ner_span")  # its label maps and decoder only; its model never loads
     examples = all_types_examples(args.dev, nlp, args.max_types)
@@ -224,22 +223,11 @@ def select(args: argparse.Namespace) -> None:
         model.decoder.greedy_search = lambda spans, flat_ner=True, multi_label=False: list(spans)
         stats = {"max_score": 0.0, "unaligned": 0}
         source = _gliner_source(model, args.batch_size, stats)
-        by_protocol = {
-            ("each type alone" if single else "all types"): source_scores(
-                nlp, examples, min_docs=args.min_docs, single_type=single, source=source, max_docs=args.max_docs
-            )
-            for single in protocols
-        }
+        by_protocol = protocol_scores(
+            nlp, examples, args.protocol, min_docs=args.min_docs, max_docs=args.max_docs, source=source
+        )
         results[name or path] = {
-            "score": min(r.macro_f1 for r in by_protocol.values()),
-            **{
-                key: {
-                    "macro_span_f1": r.macro_f1,
-                    "threshold": r.threshold,
-                    "sources": {s: f[r.threshold] for s, f in r.by_source.items()},
-                }
-                for key, r in by_protocol.items()
-            },
+            **scores_record(by_protocol),
             "max_score": stats["max_score"],
             "unaligned_candidates": stats["unaligned"],
         }

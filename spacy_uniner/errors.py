@@ -100,10 +100,6 @@ class Errors(metaclass=ErrorsWithCodes):
     # Span student component (pipes/span/component.py)
     E202 = "`threshold` must be a number in (0, 1), got {value!r}."
     E203 = "The model returned scores for {got} docs but {expected} were given."
-    E209 = (
-        "The span loss needs gamma >= 0 and alpha in (0, 1) or null, got gamma={gamma!r}, alpha={alpha!r}. "
-        "Use gamma = 0 and alpha = null for binary cross-entropy, or GLiNER's gamma = 2, alpha = 0.75."
-    )
     E205 = (
         "Component {name!r} is a {kind}, not a universal_ner_span component: name the "
         "student's component (`--component`)."
@@ -112,14 +108,14 @@ class Errors(metaclass=ErrorsWithCodes):
         "`type_thresholds` must map type names to numbers in (0, 1), got {key!r}: {value!r}. "
         'Example: {{"person": 0.3, "city": 0.5}}.'
     )
+    E209 = (
+        "The span loss needs gamma >= 0 and alpha in (0, 1) or null, got gamma={gamma!r}, alpha={alpha!r}. "
+        "Use gamma = 0 and alpha = null for binary cross-entropy, or GLiNER's gamma = 2, alpha = 0.75."
+    )
 
     # Student training data (student/corpus.py) and its augmenters (student/augment.py)
     E301 = "Training data not found: {path}. Give a .spacy file or a folder of them."
     E302 = "Doc {index} of {path} has no type names in `doc._.{attr}`; write it with `to_docbin`."
-    E309 = (
-        "No doc of {path} comes from the sources {sources}: name `student pool` sources (its stats.json "
-        "lists them under `sources`), or leave `sources` empty to read every doc."
-    )
     E304 = "Type synonyms in {path} must map a type name to a list of names."
     E305 = "`{setting}` of the augmenter {name} must be {what}, got {value!r}."
     E306 = (
@@ -132,6 +128,10 @@ class Errors(metaclass=ErrorsWithCodes):
         "fixed number per doc), not both: got ratio={ratio} and count={count}. Set one to 0."
     )
     E308 = "The type hierarchy in {path} must map each fine type name to its broader name (strings)."
+    E309 = (
+        "No doc of {path} comes from the sources {sources}: name `student pool` sources (its stats.json "
+        "lists them under `sources`), or leave `sources` empty to read every doc."
+    )
 
     # Span/type matcher model (pipes/span/model.py)
     E401 = "The span/type matcher is not initialized: call `nlp.initialize()` first."

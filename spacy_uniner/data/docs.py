@@ -38,6 +38,9 @@ def doc_types(doc: Doc) -> List[str]:
     return list(types.values()) if isinstance(types, dict) else list(types)
 
 
+# doc.user_data key (kept by to_docbin) of the pool source a training or dev doc comes from.
+SOURCE_KEY = "pool_source"
+
 # doc.user_data key (kept by to_docbin) of a partially annotated doc: only its listed types
 # are annotated (entity typing, guideline examples); its other mentions are unannotated.
 PARTIAL_KEY = "uniner_partial"

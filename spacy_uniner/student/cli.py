@@ -34,8 +34,6 @@ from ..pipes.span.model import DEFAULT_PRETRAINED
 from .corpus import StudentCorpus, dev_examples
 from .threshold import tune_thresholds
 
-PROTOCOL_NAMES = {False: "all types", True: "each type alone"}
-
 
 def parse_labels(labels: str) -> Dict[str, str]:
     """``person,city`` or a JSON object/list (inline or a file path) -> ``{label: type text}``."""
@@ -401,10 +399,9 @@ def student_select(
     annotated type name per passage, all together and/or each alone, each source weighted
     the same), each at its best global threshold per protocol; the highest macro span F1
     (with ``both``: the highest lower of the two) is the release."""
-    from .selection import all_types_examples, load_student, source_scores
+    from .selection import PROTOCOLS, all_types_examples, load_student, protocol_scores, scores_record
 
-    protocols = {"all": [False], "single": [True], "both": [False, True]}.get(protocol)
-    if protocols is None:
+    if protocol not in PROTOCOLS:
         raise typer.BadParameter(Errors.E627.format(value=protocol))
     results: Dict[str, Dict[str, Any]] = {}
     for item in candidates:
@@ -412,12 +409,7 @@ def student_select(
         name = name or path
         nlp = load_student(path)
         examples = all_types_examples(dev, nlp, max_types)
-        results[name] = {
-            PROTOCOL_NAMES[single]: source_scores(
-                nlp, examples, min_docs=min_docs, single_type=single, max_docs=max_docs
-            )
-            for single in protocols
-        }
+        results[name] = protocol_scores(nlp, examples, protocol, min_docs=min_docs, max_docs=max_docs)
         for key, scores in results[name].items():
             msg.info(f"{name} ({key}): macro span F1 {100 * scores.macro_f1:.1f} at threshold {scores.threshold}")
     columns = [(name, key) for name, by_protocol in results.items() for key in by_protocol]
@@ -429,28 +421,12 @@ def student_select(
     rows.append(["macro average"] + [f"{100 * results[n][k].macro_f1:.1f}" for n, k in columns])
     rows.append(["threshold"] + [f"{results[n][k].threshold:g}" for n, k in columns])
     msg.table(rows, header=["dev source"] + [f"{n} ({k})" for n, k in columns], divider=True)
-    score = {name: min(s.macro_f1 for s in by_protocol.values()) for name, by_protocol in results.items()}
-    best = max(score, key=score.get)
-    what = "macro dev span F1" if len(protocols) == 1 else "lower of the two protocols' macro dev span F1"
-    msg.good(f"Highest {what}: {best} ({100 * score[best]:.1f})")
+    records = {name: scores_record(by_protocol) for name, by_protocol in results.items()}
+    best = max(records, key=lambda name: records[name]["score"])
+    what = "macro dev span F1" if protocol != "both" else "lower of the two protocols' macro dev span F1"
+    msg.good(f"Highest {what}: {best} ({100 * records[best]['score']:.1f})")
     if output is not None:
-        srsly.write_json(
-            output,
-            {
-                name: {
-                    "score": score[name],
-                    **{
-                        key: {
-                            "macro_span_f1": r.macro_f1,
-                            "threshold": r.threshold,
-                            "sources": {s: f[r.threshold] for s, f in r.by_source.items()},
-                        }
-                        for key, r in by_protocol.items()
-                    },
-                }
-                for name, by_protocol in results.items()
-            },
-        )
+        srsly.write_json(output, records)
 
 
 def student_pipeline(

@@ -36,7 +36,7 @@ from spacy.training import Example
 from spacy.util import registry
 from spacy.vocab import Vocab
 
-from ..data.docs import LABELS_ATTR, copy_tokens, doc_types
+from ..data.docs import LABELS_ATTR, SOURCE_KEY, copy_tokens, doc_types
 from ..errors import Errors
 from .augment import (
     AugmentContext,
@@ -46,7 +46,6 @@ from .augment import (
     max_types_augmenter,
     negative_types_augmenter,
 )
-from .pool import SOURCE_KEY
 
 # In the order they run; one augmenter may stand alone.
 Augmenters = Union[Mapping[str, Augmenter], Sequence[Augmenter], Augmenter, None]

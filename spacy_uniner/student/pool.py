@@ -46,13 +46,12 @@ from spacy.vocab import Vocab
 from tqdm import tqdm
 
 from ..data.catalogue import DEFAULT_CATALOGUE, DatasetSpec, load_catalogue, load_dataset
-from ..data.docs import LABELS_ATTR, copy_tokens, is_partial, to_docbin
+from ..data.docs import LABELS_ATTR, SOURCE_KEY, copy_tokens, is_partial, to_docbin
 from ..data.readers import QUERIED_TYPES_KEY, read_definitions
 from ..errors import Errors
 
 logger = logging.getLogger("spacy_uniner")
 
-SOURCE_KEY = "pool_source"
 # Never in the pool: the benchmark (CrossNER, MIT, the UniNER eval files).
 EXCLUDED_PREFIXES = ("crossner", "mit", "uniner")
 EXCLUDED_TAGS = ("crossner", "uniner")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import spacy
 from spacy.language import Language
@@ -42,6 +42,11 @@ def load_student(model: str) -> Language:
         nlp.add_pipe("universal_ner_span")
         return nlp
     return spacy.load(model)
+
+
+# ``--protocol`` values -> whether each type is asked alone; and the name of each protocol.
+PROTOCOLS = {"all": (False,), "single": (True,), "both": (False, True)}
+PROTOCOL_NAMES = {False: "all types", True: "each type alone"}
 
 
 def all_types_examples(path: Union[str, Path], nlp: Language, max_types: int = 50) -> List[Example]:
@@ -81,3 +86,39 @@ def source_scores(
     macro = {t: sum(f[t] for f in by_source.values()) / len(by_source) for t in grid}
     best = max(grid, key=lambda t: (macro[t], -t))
     return SourceScores(by_source, macro, best)
+
+
+def protocol_scores(
+    nlp: Language,
+    examples: Sequence[Example],
+    protocol: str,
+    min_docs: int = 20,
+    max_docs: int = 0,
+    source: Optional[CandidateSource] = None,
+) -> Dict[str, SourceScores]:
+    """``source_scores`` under each protocol of ``protocol`` (all, single or both), by
+    protocol name."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(Errors.E627.format(value=protocol))
+    return {
+        PROTOCOL_NAMES[single]: source_scores(
+            nlp, examples, min_docs=min_docs, single_type=single, source=source, max_docs=max_docs
+        )
+        for single in PROTOCOLS[protocol]
+    }
+
+
+def scores_record(by_protocol: Dict[str, SourceScores]) -> Dict[str, Any]:
+    """One candidate's scores as ``student select --output`` writes them: ``score`` (the lower
+    of the protocols' macro span F1s) and, per protocol, its macro F1, threshold and sources."""
+    return {
+        "score": min(r.macro_f1 for r in by_protocol.values()),
+        **{
+            key: {
+                "macro_span_f1": r.macro_f1,
+                "threshold": r.threshold,
+                "sources": {s: f[r.threshold] for s, f in r.by_source.items()},
+            }
+            for key, r in by_protocol.items()
+        },
+    }

@@ -10,7 +10,7 @@ import spacy
 from spacy.tokens import DocBin, Span
 from spacy.util import load_config, registry
 
-from spacy_uniner.data.docs import LABELS_ATTR, to_docbin
+from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY, to_docbin
 from spacy_uniner.student.augment import (
     coarse_types_augmenter,
     lowercase_augmenter,
@@ -457,8 +457,6 @@ def test_partially_annotated_docs_get_no_sampled_negatives(tmp_path):
 
 
 def test_sources_reads_only_the_named_pool_sources(tmp_path):
-    from spacy_uniner.student.pool import SOURCE_KEY
-
     nlp = spacy.blank("en")
     docs = []
     for i, source in enumerate(["wiki", "llm", "wiki", "llm", "llm"]):

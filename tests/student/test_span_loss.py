@@ -56,7 +56,7 @@ def test_registered_loss_is_picklable_and_checked():
         SpanLoss(alpha=1.5)
 
 
-def test_the_pipe_trains_with_the_configured_loss(tmp_path):
+def test_the_pipe_takes_the_configured_loss(tmp_path):
     import spacy
 
     nlp = spacy.blank("en")
