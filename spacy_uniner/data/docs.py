@@ -42,14 +42,23 @@ def doc_types(doc: Doc) -> List[str]:
 SOURCE_KEY = "pool_source"
 
 # doc.user_data key (kept by to_docbin) of a partially annotated doc: only its listed types
-# are annotated (entity typing, guideline examples); its other mentions are unannotated.
+# are annotated (guideline examples: True); with MENTIONS_ONLY, only its annotated mentions
+# are (entity typing: one typed mention per line, so another mention of a listed type in the
+# sentence is unannotated, not a negative).
 PARTIAL_KEY = "uniner_partial"
+MENTIONS_ONLY = "mentions"
 
 
 def is_partial(doc: Doc) -> bool:
     """Whether only the doc's listed types are annotated, so no other type may be asked of
     it as a negative (its unannotated mentions could carry that type)."""
     return bool(doc.user_data.get(PARTIAL_KEY, False))
+
+
+def only_mentions_known(doc: Doc) -> bool:
+    """Whether only the doc's annotated mentions are known: a span that overlaps none of
+    them is neither a positive nor a negative of any listed type (entity typing)."""
+    return doc.user_data.get(PARTIAL_KEY) == MENTIONS_ONLY
 
 
 def to_docbin(docs: Iterable[Doc], types: Optional[Sequence[str]] = None) -> DocBin:

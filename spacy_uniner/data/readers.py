@@ -22,7 +22,7 @@ from spacy.util import filter_spans
 from spacy.vocab import Vocab
 
 from ..errors import Errors, Warnings
-from .docs import GOLD_SPANS_KEY, PARTIAL_KEY, copy_tokens
+from .docs import GOLD_SPANS_KEY, MENTIONS_ONLY, PARTIAL_KEY, copy_tokens
 
 _QUESTION = ("What describes ", " in the text?")
 _TEXT_PREFIX = "Text: "
@@ -631,10 +631,13 @@ PRONOUNS = frozenset(
 )
 
 
-def _add_partial(builder: _Builder, doc: Doc, typed: dict[str, list[tuple[int, int]]]) -> None:
+def _add_partial(
+    builder: _Builder, doc: Doc, typed: dict[str, list[tuple[int, int]]], mentions_only: bool = False
+) -> None:
     """Add ``doc`` for its annotated types (type -> token spans; no span: a known negative),
-    flagged partial. A span has one label, so types whose mentions overlap go to separate
-    copies of the doc, each listing only its own types with all of their mentions."""
+    flagged partial (``mentions_only``: only these mentions are known, not every mention of
+    the types). A span has one label, so types whose mentions overlap go to separate copies
+    of the doc, each listing only its own types with all of their mentions."""
     groups: list[tuple[list[str], set[int]]] = []
     for label, spans in typed.items():
         tokens = {i for s, e in spans for i in range(s, e)}
@@ -649,14 +652,15 @@ def _add_partial(builder: _Builder, doc: Doc, typed: dict[str, list[tuple[int, i
         gold = sorted({(s, e, label) for label in labels for s, e in typed[label]})
         builder.add_doc(copy, [Span(copy, s, e, label=label) for s, e, label in gold])
         copy.user_data[QUERIED_TYPES_KEY] = labels
-        copy.user_data[PARTIAL_KEY] = True
+        copy.user_data[PARTIAL_KEY] = MENTIONS_ONLY if mentions_only else True
 
 
 def _read_ufet(path: Path, builder: _Builder) -> None:
     """Ultra-Fine Entity Typing JSON lines ``{"left_context_token", "mention_span",
     "right_context_token", "y_str": [types]}``: one typed mention per line, the rest of the
-    sentence unannotated. Lines of one sentence are merged; a type's underscores become
-    spaces; pronoun mentions are dropped (counted in ``ReadStats.pronouns``)."""
+    sentence unannotated (flagged ``MENTIONS_ONLY``). Lines of one sentence are merged; a
+    type's underscores become spaces; pronoun mentions are dropped (counted in
+    ``ReadStats.pronouns``)."""
     sentences: dict[tuple[str, ...], dict[str, list[tuple[int, int]]]] = {}
     with path.open(encoding="utf8") as f:
         for number, line in enumerate(f, 1):
@@ -684,7 +688,7 @@ def _read_ufet(path: Path, builder: _Builder) -> None:
     for words, typed in sentences.items():
         if typed:
             doc = Doc(builder.vocab, words=list(words), spaces=[True] * (len(words) - 1) + [False])
-            _add_partial(builder, doc, typed)
+            _add_partial(builder, doc, typed, mentions_only=True)
 
 
 def _guideline_items(path: Path) -> Iterator[tuple[str, dict]]:

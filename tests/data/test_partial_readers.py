@@ -11,7 +11,15 @@ from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
 from spacy_uniner.data.catalogue import load_catalogue
-from spacy_uniner.data.docs import LABELS_ATTR, PARTIAL_KEY, doc_types, is_partial, to_docbin
+from spacy_uniner.data.docs import (
+    LABELS_ATTR,
+    MENTIONS_ONLY,
+    PARTIAL_KEY,
+    doc_types,
+    is_partial,
+    only_mentions_known,
+    to_docbin,
+)
 from spacy_uniner.data.readers import PRONOUNS, QUERIED_TYPES_KEY, bio_spans, read_definitions, read_with_stats
 
 from conftest import DATA
@@ -44,7 +52,8 @@ def test_ufet_lists_only_the_typed_mention_types(shared_dir, tmp_path):
     got = {(d.text, e.text, e.label_) for d in docs for e in d.ents}
     assert got == expected and any(" " in t for *_, t in got) and not any("_" in t for *_, t in got)
     for doc in docs:
-        assert is_partial(doc) and doc.user_data[PARTIAL_KEY] is True
+        # Only the typed mentions are known: another mention of a listed type may be unannotated.
+        assert is_partial(doc) and only_mentions_known(doc) and doc.user_data[PARTIAL_KEY] == MENTIONS_ONLY
         # Only the annotated types are listed, each with all of its mentions in this doc.
         assert sorted(doc.user_data[QUERIED_TYPES_KEY]) == sorted({e.label_ for e in doc.ents})
     # The sentence with two typed mentions: each doc may label both, never one span twice.
@@ -77,6 +86,7 @@ def test_guideline_sentences_positive_and_negative(shared_dir, tmp_path):
             assert any(m not in item["sentence"] for m in item["positive occurrences"])
             continue
         assert doc_types(doc) == [] and doc.user_data[QUERIED_TYPES_KEY] == [key] and is_partial(doc)
+        assert not only_mentions_known(doc)  # every occurrence of the keyed type is listed
         assert {e.text for e in doc.ents} == set(item["positive occurrences"])
         assert {e.label_ for e in doc.ents} == {key}
     # Negative sentences: the keyed type listed, no mention (a known negative for it only).

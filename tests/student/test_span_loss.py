@@ -68,3 +68,20 @@ def test_the_pipe_takes_the_configured_loss(tmp_path):
     reloaded = spacy.util.load_model_from_config(spacy.util.load_config(tmp_path / "config.cfg"))
     assert reloaded.get_pipe("universal_ner_span").loss == pipe.loss
     assert spacy.blank("en").add_pipe("universal_ner_span").loss == SpanLoss()  # BCE by default
+
+
+@pytest.mark.parametrize("gamma,alpha", [(0.0, None), (2.0, 0.75)])
+def test_weight_leaves_out_unknown_pairs(gamma, alpha):
+    """A pair of weight 0 adds nothing to the loss and gets no gradient; weight 1 is the unweighted loss."""
+    rng = numpy.random.default_rng(1)
+    logits = rng.normal(0, 3, size=(20, 4))
+    target = (rng.random((20, 4)) < 0.3).astype("float64")
+    weight = (rng.random((20, 4)) < 0.5).astype("float64")
+    loss = SpanLoss(gamma, alpha)
+    value, grad = loss(numpy, logits, target, weight)
+    known = weight.astype(bool)
+    expected_value, expected_grad = _reference(logits[known], target[known], gamma, alpha)
+    assert value == pytest.approx(expected_value, rel=1e-9)
+    assert (grad[~known] == 0).all()
+    numpy.testing.assert_allclose(grad[known], expected_grad, rtol=1e-7, atol=1e-12)
+    assert loss(numpy, logits, target, numpy.ones_like(weight))[0] == pytest.approx(loss(numpy, logits, target)[0])

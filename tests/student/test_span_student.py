@@ -448,3 +448,34 @@ def test_distill_and_convert_commands(tmp_path):
     assert "not_found" in result.output
     (doc,) = [eg.reference for eg in StudentCorpus(tmp_path / "r.spacy")(spacy.blank("en"))]
     assert [(e.text, e.label_) for e in doc.ents] == [("Bo", "person"), ("Ann", "person"), ("Rome", "city")]
+
+
+def test_only_spans_near_a_known_mention_count_in_an_entity_typing_doc(trained):
+    """Entity typing annotates one mention per line: in such a doc (``MENTIONS_ONLY``) another
+    span is no negative, so only the spans that overlap the typed mention get a gradient."""
+    from spacy_uniner.data.docs import MENTIONS_ONLY, PARTIAL_KEY
+
+    nlp = trained["nlp"]
+    pipe = nlp.get_pipe(NAME)
+    words = "Obama met Merkel in Berlin on Monday".split()
+    grads = {}
+    for flag in (None, MENTIONS_ONLY):
+        reference = Doc(nlp.vocab, words=words)
+        reference.ents = [Span(reference, 2, 3, label="person")]
+        reference._.set(LABELS_ATTR, ["person"])
+        if flag:
+            reference.user_data[PARTIAL_KEY] = flag
+        predicted = Doc(nlp.vocab, words=words)
+        predicted._.set(LABELS_ATTR, ["person"])
+        example = Example(predicted, reference)
+        scores = pipe.span_scores([predicted], [pipe.label_map(reference)])
+        loss, (grad,) = pipe.get_loss([example], scores)
+        grads[flag] = (scores[0], numpy.asarray(grad), loss)
+    full, full_loss = grads[None][1], grads[None][2]
+    s, e = numpy.asarray(grads[None][0].starts), numpy.asarray(grads[None][0].ends)
+    masked, masked_loss = grads[MENTIONS_ONLY][1], grads[MENTIONS_ONLY][2]
+    overlaps = (s < 3) & (e > 2)
+    assert (full != 0).all()  # fully annotated: "Obama" is a known negative of person
+    assert (masked[~overlaps] == 0).all() and (masked[overlaps] != 0).all()
+    numpy.testing.assert_allclose(masked[overlaps], full[overlaps])
+    assert 0 < masked_loss < full_loss

@@ -21,6 +21,7 @@ from spacy.training import Example, validate_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, set_dropout_rate
 
+from ...data.docs import only_mentions_known
 from ...errors import Errors, Warnings
 from ...labels import LabelsInput
 from ..base import EntsFilter, OpenNERPipe, ScoredSpan
@@ -274,32 +275,41 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
         return losses
 
     def get_loss(self, examples: Iterable[Example], scores: List[SpanScores]) -> Tuple[float, List]:
-        """``self.loss`` (BCE or focal) over all (span, type) pairs, summed per doc, averaged over docs."""
+        """``self.loss`` (BCE or focal) over the known (span, type) pairs, summed per doc,
+        averaged over docs. In a doc of which only the annotated mentions are known (entity
+        typing, ``only_mentions_known``), only the spans that overlap one of them count."""
         examples = list(examples)
         ops = self.model.ops
         loss, grads = 0.0, []
         for eg, doc_scores in zip(examples, scores):
             logits = doc_scores.logits  # on the model's device; only the target moves there
-            target = ops.asarray2f(self._targets(eg, doc_scores, list(self.label_map(eg.reference))))
-            doc_loss, d_logits = self.loss(ops.xp, logits, target)
+            target, known = self._targets(eg, doc_scores, list(self.label_map(eg.reference)))
+            weight = None if known is None else ops.asarray2f(known)
+            doc_loss, d_logits = self.loss(ops.xp, logits, ops.asarray2f(target), weight)
             loss += doc_loss
             grads.append(d_logits / len(examples))
         return loss / max(1, len(examples)), grads
 
-    def _targets(self, eg: Example, scores: SpanScores, labels: List[str]) -> numpy.ndarray:
+    def _targets(
+        self, eg: Example, scores: SpanScores, labels: List[str]
+    ) -> Tuple[numpy.ndarray, Optional[numpy.ndarray]]:
+        """The 0/1 target of every (span, type) pair, and which pairs are known (None: all)."""
         target = numpy.zeros((len(scores.starts), len(labels)), dtype="float32")
+        reference = eg.reference
+        known = numpy.zeros_like(target) if only_mentions_known(reference) else None
         if not len(labels):
-            return target
+            return target, known
         column = {label: i for i, label in enumerate(labels)}
         row = {(int(s), int(e)): i for i, (s, e) in enumerate(zip(scores.starts, scores.ends))}
-        reference = eg.reference
         gold = reference.spans[self.spans_key] if self.spans_key in reference.spans else reference.ents
         aligned = eg.alignment.y2x
         for span in gold:
+            tokens = aligned[span.start : span.end]
+            if known is not None and len(tokens):  # the spans that overlap a known mention
+                known[(scores.starts < int(tokens[-1]) + 1) & (scores.ends > int(tokens[0]))] = 1.0
             if span.label_ not in column:
                 self.stats["unasked_gold_spans"] += 1
                 continue
-            tokens = aligned[span.start : span.end]
             key = (int(tokens[0]), int(tokens[-1]) + 1) if len(tokens) else None
             if key not in row:
                 self.stats["unreachable_gold_spans"] += 1
@@ -307,7 +317,7 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
                     warnings.warn(Warnings.W201.format(text=span.text, n=len(span), name=self.name), stacklevel=2)
                 continue
             target[row[key], column[span.label_]] = 1.0
-        return target
+        return target, known
 
     def add_label(self, label: str) -> int:
         labels = self.labels

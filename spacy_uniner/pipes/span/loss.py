@@ -27,8 +27,9 @@ def sigmoid(xp, x):
 
 @dataclass(frozen=True)
 class SpanLoss:
-    """Summed focal loss of sigmoid ``logits`` against ``target`` (0/1, same shape), and its
-    gradient with respect to the logits. A class, not a closure, so the pipe pickles."""
+    """Summed focal loss of sigmoid ``logits`` against ``target`` (0/1, same shape), each pair
+    weighed by ``weight`` (0: an unknown pair, left out; none: all count), and its gradient
+    with respect to the logits. A class, not a closure, so the pipe pickles."""
 
     gamma: float = 0.0
     alpha: Optional[float] = None
@@ -37,7 +38,7 @@ class SpanLoss:
         if self.gamma < 0 or (self.alpha is not None and not 0.0 < self.alpha < 1.0):
             raise ValueError(Errors.E209.format(gamma=self.gamma, alpha=self.alpha))
 
-    def __call__(self, xp, logits, target) -> Tuple[float, Any]:
+    def __call__(self, xp, logits, target, weight=None) -> Tuple[float, Any]:
         p = sigmoid(xp, logits)
         log_p = -xp.logaddexp(0.0, -logits)  # log p, stable
         log_q = -xp.logaddexp(0.0, logits)  # log (1 - p), stable
@@ -50,7 +51,10 @@ class SpanLoss:
         # d/dx of -a1 (1-p)^g log p and of -a0 p^g log(1-p); g = 0 gives p - target.
         d_pos = a1 * w1 * (self.gamma * p * log_p - (1.0 - p))
         d_neg = a0 * w0 * (p - self.gamma * (1.0 - p) * log_q)
-        return float(xp.sum(loss)), target * d_pos + (1.0 - target) * d_neg
+        grad = target * d_pos + (1.0 - target) * d_neg
+        if weight is not None:
+            loss, grad = loss * weight, grad * weight
+        return float(xp.sum(loss)), grad
 
 
 @registry.losses("spacy_uniner.span_loss.v1")
