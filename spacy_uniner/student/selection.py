@@ -110,7 +110,8 @@ def protocol_scores(
 
 def scores_record(by_protocol: Dict[str, SourceScores]) -> Dict[str, Any]:
     """One candidate's scores as ``student select --output`` writes them: ``score`` (the lower
-    of the protocols' macro span F1s) and, per protocol, its macro F1, threshold and sources."""
+    of the protocols' macro span F1s) and, per protocol, its macro F1, threshold, sources
+    (at that threshold) and every source's F1 at every threshold of the grid."""
     return {
         "score": min(r.macro_f1 for r in by_protocol.values()),
         **{
@@ -118,6 +119,7 @@ def scores_record(by_protocol: Dict[str, SourceScores]) -> Dict[str, Any]:
                 "macro_span_f1": r.macro_f1,
                 "threshold": r.threshold,
                 "sources": {s: f[r.threshold] for s, f in r.by_source.items()},
+                "by_threshold": {s: {str(t): v for t, v in f.items()} for s, f in r.by_source.items()},
             }
             for key, r in by_protocol.items()
         },

@@ -85,6 +85,10 @@ def test_select_command_writes_the_scores(shipped, tmp_path):
         # The saved pipeline (fp16 weights, as shipped) scores what the shipped student scores.
         assert result["v"][protocol]["macro_span_f1"] == pytest.approx(result["w"][protocol]["macro_span_f1"])
     assert result["v"]["score"] == min(result["v"][p]["macro_span_f1"] for p in ("all types", "each type alone"))
+    for protocol in ("all types", "each type alone"):  # every threshold's F1, the chosen one among them
+        record = result["v"][protocol]
+        assert record["by_threshold"]["a"][str(record["threshold"])] == record["sources"]["a"]
+        assert len(record["by_threshold"]["a"]) > 10
     with pytest.raises(typer.BadParameter, match="E627"):
         student_select(tmp_path / "dev.spacy", candidates, 50, 1, "every", None, 0)
 
