@@ -216,6 +216,10 @@ class Errors(metaclass=ErrorsWithCodes):
         "{sizes}); lower `--min-docs` or give the pool's dev.spacy."
     )
     E627 = "Unknown protocol {value!r}: choose all (every type together), single (each type alone) or both."
+    E628 = (
+        "--skip-sources names {names}, which the dev split does not have; its sources: {known}. Give the pool's "
+        "source names (POOL/stats.json)."
+    )
 
     # Training (training/): config, conversation data, student model, trainer
     E701 = (

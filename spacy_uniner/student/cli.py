@@ -394,22 +394,31 @@ def student_select(
     ),
     output: Optional[Path] = typer.Option(None, help="Also write the scores here (JSON)"),
     max_docs: int = typer.Option(0, min=0, help="Score only each source's first this many dev docs (0: all)"),
+    skip_sources: str = typer.Option(
+        "", help="Comma-separated pool sources to leave out: those only some candidates were trained on"
+    ),
 ) -> None:
     """Compare candidate students on the pool's dev split as the benchmark asks (every
     annotated type name per passage, all together and/or each alone, each source weighted
     the same), each at its best global threshold per protocol; the highest macro span F1
-    (with ``both``: the highest lower of the two) is the release."""
+    (with ``both``: the highest lower of the two) is the release. Compare on the sources every
+    candidate was trained on (``--skip-sources`` the others): a source only one of them saw is
+    in-domain for that one alone."""
     from .selection import PROTOCOLS, all_types_examples, load_student, protocol_scores, scores_record
 
     if protocol not in PROTOCOLS:
         raise typer.BadParameter(Errors.E627.format(value=protocol))
+    skip = [name.strip() for name in skip_sources.split(",") if name.strip()]
     results: Dict[str, Dict[str, Any]] = {}
     for item in candidates:
         name, _, path = item.rpartition("=")
         name = name or path
         nlp = load_student(path)
         examples = all_types_examples(dev, nlp, max_types)
-        results[name] = protocol_scores(nlp, examples, protocol, min_docs=min_docs, max_docs=max_docs)
+        try:
+            results[name] = protocol_scores(nlp, examples, protocol, min_docs=min_docs, max_docs=max_docs, skip=skip)
+        except ValueError as err:
+            raise typer.BadParameter(str(err)) from err
         for key, scores in results[name].items():
             msg.info(f"{name} ({key}): macro span F1 {100 * scores.macro_f1:.1f} at threshold {scores.threshold}")
     columns = [(name, key) for name, by_protocol in results.items() for key in by_protocol]

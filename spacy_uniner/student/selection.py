@@ -65,16 +65,26 @@ def source_scores(
     single_type: bool = False,
     source: Optional[CandidateSource] = None,
     max_docs: int = 0,
+    skip: Sequence[str] = (),
 ) -> SourceScores:
     """Span F1 of each source with at least ``min_docs`` dev docs under each global threshold
     of ``grid``; the threshold with the best macro average over sources (ties: the lower).
     ``single_type``: each passage is asked each of its types alone. ``source``: candidates
     from another model (a peer), decoded by the component like the student's. ``max_docs``:
-    score only each source's first this many dev docs (0: all), for slow peers."""
+    score only each source's first this many dev docs (0: all), for slow peers. ``skip``: sources
+    left out, e.g. those only some candidates were trained on (their dev docs are in-domain for
+    those alone)."""
     groups: Dict[str, List[Example]] = defaultdict(list)
     for eg in examples:
         groups[str(eg.reference.user_data.get(SOURCE_KEY))].append(eg)
-    kept = {name: egs[: max_docs or None] for name, egs in sorted(groups.items()) if len(egs) >= min_docs}
+    unknown = sorted(set(skip) - set(groups))
+    if unknown:
+        raise ValueError(Errors.E628.format(names=unknown, known=sorted(groups)))
+    kept = {
+        name: egs[: max_docs or None]
+        for name, egs in sorted(groups.items())
+        if len(egs) >= min_docs and name not in skip
+    }
     if not kept:
         sizes = ", ".join(f"{name} ({len(egs)})" for name, egs in sorted(groups.items()))
         raise ValueError(Errors.E626.format(min_docs=min_docs, sizes=sizes or "none"))
@@ -95,6 +105,7 @@ def protocol_scores(
     min_docs: int = 20,
     max_docs: int = 0,
     source: Optional[CandidateSource] = None,
+    skip: Sequence[str] = (),
 ) -> Dict[str, SourceScores]:
     """``source_scores`` under each protocol of ``protocol`` (all, single or both), by
     protocol name."""
@@ -102,7 +113,7 @@ def protocol_scores(
         raise ValueError(Errors.E627.format(value=protocol))
     return {
         PROTOCOL_NAMES[single]: source_scores(
-            nlp, examples, min_docs=min_docs, single_type=single, source=source, max_docs=max_docs
+            nlp, examples, min_docs=min_docs, single_type=single, source=source, max_docs=max_docs, skip=skip
         )
         for single in PROTOCOLS[protocol]
     }

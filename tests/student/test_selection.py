@@ -77,7 +77,7 @@ def test_select_command_writes_the_scores(shipped, tmp_path):
     to_docbin(_docs(shipped, "a", 3, "person")).to_disk(tmp_path / "dev.spacy")
     shipped.to_disk(tmp_path / "pipeline")
     candidates = ["v=shipped", f"w={tmp_path / 'pipeline'}"]
-    student_select(tmp_path / "dev.spacy", candidates, 50, 1, "both", tmp_path / "s.json", 0)
+    student_select(tmp_path / "dev.spacy", candidates, 50, 1, "both", tmp_path / "s.json", 0, "")
     result = srsly.read_json(tmp_path / "s.json")
     assert set(result) == {"v", "w"}
     for protocol in ("all types", "each type alone"):
@@ -90,7 +90,9 @@ def test_select_command_writes_the_scores(shipped, tmp_path):
         assert record["by_threshold"]["a"][str(record["threshold"])] == record["sources"]["a"]
         assert len(record["by_threshold"]["a"]) > 10
     with pytest.raises(typer.BadParameter, match="E627"):
-        student_select(tmp_path / "dev.spacy", candidates, 50, 1, "every", None, 0)
+        student_select(tmp_path / "dev.spacy", candidates, 50, 1, "every", None, 0, "")
+    with pytest.raises(typer.BadParameter, match="E628"):
+        student_select(tmp_path / "dev.spacy", candidates, 50, 1, "all", None, 0, "a,nowhere")
 
 
 def test_a_peer_source_is_decoded_and_averaged_like_the_student(shipped, tmp_path):
@@ -120,3 +122,8 @@ def test_a_peer_source_is_decoded_and_averaged_like_the_student(shipped, tmp_pat
     seen.clear()
     source_scores(shipped, examples, min_docs=3, source=oracle, max_docs=2)
     assert sum(seen) == 4  # two docs of each source
+    # A skipped source is neither scored nor averaged: a peer right only on "b" scores 1 without "a".
+    only_b = lambda d, m, f: [c if "enzyme" in mm.values() else [] for c, mm in zip(oracle(d, m, f), m)]  # noqa: E731
+    assert source_scores(shipped, examples, min_docs=3, source=only_b).macro_f1 == pytest.approx(0.5)
+    skipped = source_scores(shipped, examples, min_docs=3, source=only_b, skip=["a"])
+    assert set(skipped.by_source) == {"b"} and skipped.macro_f1 == 1.0
