@@ -1,0 +1,50 @@
+"""`student pretrain`: a wall-clock budget with checkpoints, on a tiny pool, through the real loop."""
+
+from __future__ import annotations
+
+import json
+import platform
+
+import pytest
+import spacy
+from spacy.tokens import Span
+
+from spacy_uniner.data.docs import LABELS_ATTR, to_docbin
+from spacy_uniner.student.pretrain import pretrain, return_freed_memory
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_freed_memory_goes_back_to_the_system_on_glibc():
+    applied = return_freed_memory()
+    assert applied == (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
+
+
+def test_budget_leaves_each_checkpoint_and_a_log(tmp_path):
+    nlp = spacy.blank("en")
+    docs = []
+    for i in range(24):
+        doc = nlp.make_doc(f"Ann Lee met Bo in Rome on day {i} .")
+        doc.ents = [Span(doc, 0, 2, label="person"), Span(doc, 5, 6, label="city")]
+        doc._.set(LABELS_ATTR, ["person", "city", "company"])
+        docs.append(doc)
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    to_docbin(docs).to_disk(pool / "train.spacy")
+    to_docbin(docs[:4]).to_disk(pool / "dev.spacy")
+    (pool / "hierarchy.json").write_text("{}")
+    (pool / "synonyms.json").write_text("{}")
+    overrides = {"training.batcher.size": 60, "pretraining_schedule.warmup_minutes": 0.01}
+    saved = pretrain(ROOT / "configs" / "student-pretrain.cfg", pool, tmp_path / "out", 0.2, [0.05], overrides, 5)
+    assert [p.name for p in saved] == ["minutes-0.05", "minutes-0.2"]
+    rows = [json.loads(line) for line in (tmp_path / "out" / "log.jsonl").read_text().splitlines()]
+    marks = [r for r in rows if "checkpoint" in r]
+    assert [m["checkpoint"] for m in marks] == ["minutes-0.05", "minutes-0.2"]
+    assert 0 < marks[0]["step"] < marks[1]["step"]  # trained between the two
+    steps = [r for r in rows if "loss" in r]
+    assert steps and all(r["learn_rate"] >= 0 for r in steps)
+    loaded = spacy.load(saved[-1])
+    doc = loaded.get_pipe("universal_ner_span")(loaded.make_doc("Ann Lee met Bo in Rome ."), labels=["person"])
+    assert all(e.label_ == "person" for e in doc.ents)  # runs and answers only what is asked
