@@ -31,9 +31,8 @@ from spacy.util import minibatch
 from tqdm import tqdm
 from wasabi import msg
 
-from spacy_uniner.data.docs import LABELS_ATTR
+from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY
 from spacy_uniner.data.readers import read_uniner_eval
-from spacy_uniner.student.pool import SOURCE_KEY
 from spacy_uniner.student.selection import all_types_examples, load_student
 
 NAME = "universal_ner_span"

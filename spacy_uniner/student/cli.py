@@ -323,8 +323,9 @@ def student_export(
 
     import torch
 
+    from ..data.docs import SOURCE_KEY
     from ..pipes.span.model import export_pretrained
-    from .pool import SOURCE_KEY, dev_from_sources
+    from .pool import dev_from_sources
 
     nlp = spacy.load(model)
     pipe = nlp.get_pipe("universal_ner_span")

@@ -15,9 +15,9 @@ import spacy
 from spacy.language import Language
 from spacy.training import Example
 
+from ..data.docs import SOURCE_KEY
 from ..errors import Errors
 from .corpus import dev_examples
-from .pool import SOURCE_KEY
 from .threshold import DEFAULT_GRID, CandidateSource, DevDecoder
 
 

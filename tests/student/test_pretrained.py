@@ -14,7 +14,7 @@ from spacy.tokens import Span
 from spacy.util import load_config
 
 import spacy_uniner.pipes.span.component  # noqa: F401
-from spacy_uniner.data.docs import LABELS_ATTR, to_docbin
+from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY, to_docbin
 from spacy_uniner.pipes.span.model import (
     DEFAULT_PRETRAINED,
     PRETRAINED_DIR,
@@ -23,7 +23,6 @@ from spacy_uniner.pipes.span.model import (
     pretrained_path,
 )
 from spacy_uniner.student.cli import student_export
-from spacy_uniner.student.pool import SOURCE_KEY
 
 from conftest import ROOT
 

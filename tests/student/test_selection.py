@@ -11,9 +11,8 @@ from spacy.tokens import Span
 from spacy.training import Example
 
 import spacy_uniner.pipes.span.component  # noqa: F401
-from spacy_uniner.data.docs import LABELS_ATTR, to_docbin
+from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY, to_docbin
 from spacy_uniner.student.cli import student_select
-from spacy_uniner.student.pool import SOURCE_KEY
 from spacy_uniner.student.selection import all_types_examples, source_scores
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
