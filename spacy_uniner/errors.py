@@ -132,6 +132,12 @@ class Errors(metaclass=ErrorsWithCodes):
         "No doc of {path} comes from the sources {sources}: name `student pool` sources (its stats.json "
         "lists them under `sources`), or leave `sources` empty to read every doc."
     )
+    E310 = "`{setting}` of the join step {name} must be {what}, got {value!r}."
+    E311 = (
+        "The `join` step of the student reader is {type_name}, not a join step: give the "
+        '[corpora.train.join] block an `@misc = "spacy_uniner.join_passages.v1"` line '
+        "(see spacy_uniner/student/join.py)."
+    )
 
     # Span/type matcher model (pipes/span/model.py)
     E401 = "The span/type matcher is not initialized: call `nlp.initialize()` first."

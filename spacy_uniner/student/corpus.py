@@ -46,6 +46,7 @@ from .augment import (
     max_types_augmenter,
     negative_types_augmenter,
 )
+from .join import Joiner
 
 # In the order they run; one augmenter may stand alone.
 Augmenters = Union[Mapping[str, Augmenter], Sequence[Augmenter], Augmenter, None]
@@ -61,6 +62,7 @@ def create_student_corpus(
     limit: int = 0,
     seed: int = 0,
     sources: Sequence[str] = (),
+    join: Optional[Any] = None,
 ) -> Callable[[Language], Iterator[Example]]:
     """Read student training data from DocBins written by ``to_docbin``.
 
@@ -73,6 +75,9 @@ def create_student_corpus(
     seed: seeds the generators that the shuffle and the augmenters draw from.
     sources: read only the docs of these pool sources (``student pool`` names; none: all), e.g.
         a last stage on the LLM-annotated passages alone.
+    join: a registered join step (``[corpora.train.join]``, e.g.
+        ``spacy_uniner.join_passages.v1``) that reads some docs annotated alike as one doc
+        without sentence boundaries, before the augmenters run; none reads each doc alone.
     """
     return StudentCorpus(
         Path(path),
@@ -82,6 +87,7 @@ def create_student_corpus(
         limit=limit,
         seed=seed,
         sources=sources,
+        join=join,
     )
 
 
@@ -98,6 +104,7 @@ class StudentCorpus:
         limit: int = 0,
         seed: int = 0,
         sources: Sequence[str] = (),
+        join: Optional[Joiner] = None,
     ) -> None:
         if not path.exists():
             raise FileNotFoundError(Errors.E301.format(path=path))
@@ -107,7 +114,10 @@ class StudentCorpus:
         for key, augmenter in named.items():
             if not callable(augmenter):
                 raise TypeError(Errors.E306.format(key=key, type_name=type(augmenter).__name__))
+        if join is not None and not callable(join):
+            raise TypeError(Errors.E311.format(type_name=type(join).__name__))
         self.path = path
+        self.join = join
         self.augmenters: List[Augmenter] = list(named.values())
         self.shuffle = shuffle
         self.gold_preproc = gold_preproc
@@ -145,6 +155,8 @@ class StudentCorpus:
         if self.shuffle:
             docs = list(docs)
             self.random.shuffle(docs)
+        if self.join is not None:
+            docs = self.join(docs, self.random)
         for reference in docs:
             draft = Draft.from_doc(reference)
             for augment in self.augmenters:

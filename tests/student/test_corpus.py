@@ -412,6 +412,7 @@ def test_config_augmenters_run_in_the_order_written(tmp_path, name):
     assert [a.__qualname__.split(".")[0] for a in train.augmenters] == [
         f"{registered}_augmenter" for registered in written
     ]
+    assert (train.join is not None) == (name == "student-pretrain.cfg")  # joined passages (v8)
     (eg,) = list(train(nlp))
     assert {e.label_ for e in eg.reference.ents} <= {"athlete", "person", "city", "town"}
     (eg,) = list(corpora["dev"](nlp))

@@ -42,7 +42,7 @@ def test_budget_leaves_each_checkpoint_and_a_log(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "out" / "log.jsonl").read_text().splitlines()]
     marks = [r for r in rows if "checkpoint" in r]
     assert [m["checkpoint"] for m in marks] == ["minutes-0.05", "minutes-0.2"]
-    assert 0 < marks[0]["step"] < marks[1]["step"]  # trained between the two
+    assert 0 <= marks[0]["step"] < marks[1]["step"]  # trained between the two (a loaded machine may not step in 3 s)
     steps = [r for r in rows if "loss" in r]
     assert steps and all(r["learn_rate"] >= 0 for r in steps)
     loaded = spacy.load(saved[-1])
