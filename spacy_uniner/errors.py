@@ -226,6 +226,10 @@ class Errors(metaclass=ErrorsWithCodes):
         "--skip-sources names {names}, which the dev split does not have; its sources: {known}. Give the pool's "
         "source names (POOL/stats.json)."
     )
+    E629 = (
+        "`min_score` must be in (0, 1), got {value!r}: the student's score at or above which its "
+        "answers become mentions (e.g. 0.9, confident answers only)."
+    )
 
     # Training (training/): config, conversation data, student model, trainer
     E701 = (

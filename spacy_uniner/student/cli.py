@@ -439,6 +439,36 @@ def student_select(
         srsly.write_json(output, records)
 
 
+def student_self_label(
+    pool: Path = typer.Argument(..., help="Pool folder (`student pool`): train.spacy, dev.spacy, ..."),
+    output: Path = typer.Argument(..., help="New pool folder: train.spacy self-labelled, the other files copied"),
+    model: str = typer.Option("shipped", help="Student pipeline folder, or 'shipped' (the component's default)"),
+    sources: str = typer.Option(
+        "pilener_gner,pilener_validation,gliner_sample",
+        help="Comma-separated pool sources whose annotation misses mentions (the LLM-annotated ones)",
+    ),
+    min_score: float = typer.Option(0.9, help="Add answers at or above this score (the pipe's scale: 0.5 = threshold)"),
+    batch_size: int = typer.Option(32, min=1),
+) -> None:
+    """One round of self-training data: the student's confident answers, for the types each
+    passage already has mentions of, are added to the passages of ``--sources`` where they overlap no
+    gold mention. Train on the new folder as on any pool (`student pretrain`)."""
+    from .selection import load_student
+    from .self_label import self_label_pool
+
+    names = [n.strip() for n in sources.split(",") if n.strip()]
+    try:
+        summary = self_label_pool(pool, output, load_student(model), names, min_score, batch_size)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
+    msg.table(
+        [(s, summary["docs_with_added_mentions"].get(s, 0), summary["mentions_added"].get(s, 0)) for s in names],
+        header=["source", "docs with added mentions", "mentions added"],
+        divider=True,
+    )
+    msg.good(f"Wrote {output} ({summary['docs']} train docs)")
+
+
 def student_pipeline(
     output: Path = typer.Argument(..., help="Folder for the pipeline"),
     pretrained: str = typer.Option(
@@ -537,6 +567,7 @@ def register(app: typer.Typer) -> None:
         ("pretrain", student_pretrain),
         ("export", student_export),
         ("select", student_select),
+        ("self-label", student_self_label),
         ("pipeline", student_pipeline),
         ("report", student_report),
     ):
