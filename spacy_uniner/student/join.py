@@ -6,7 +6,7 @@ boundaries, as the student reads a long doc that has none (windows of several se
 
     [corpora.train.join]
     @misc = "spacy_uniner.join_passages.v1"
-    rate = 0.3
+    rate = 0.2
 
 Only docs annotated alike are joined: the same pool source and the same type names, each
 fully annotated (a partially annotated doc's other mentions are unknown, so a joined doc
@@ -32,7 +32,7 @@ MAX_WAIT = 256
 
 
 @registry.misc("spacy_uniner.join_passages.v1")
-def join_passages(rate: float = 0.3, max_passages: int = 4, max_words: int = 96) -> Joiner:
+def join_passages(rate: float = 0.2, max_passages: int = 4, max_words: int = 96) -> Joiner:
     """With probability ``rate``, a doc waits for the next docs annotated alike and is read
     with them as one doc: 2 to ``max_passages`` passages (drawn per joined doc), at most
     ``max_words`` words in all. A doc of ``max_words`` or more is read alone."""
