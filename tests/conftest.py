@@ -1,4 +1,4 @@
-"""Shared fixtures: the reference protocol files and a tiny random-weight LLaMA."""
+"""Shared fixtures: the reference protocol files, a tiny random-weight LLaMA and the shipped span student."""
 
 from __future__ import annotations
 
@@ -56,6 +56,17 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def shipped_student(one_torch_thread):
+    """The shipped span student as a new user gets it: ``spacy.blank("en")`` plus
+    ``add_pipe("universal_ner_span")``, no labels (each test asks its own)."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("universal_ner_span")
+    return nlp
 
 
 @pytest.fixture(scope="module")

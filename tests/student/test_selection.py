@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import spacy
 import srsly
 import typer
 from spacy.scorer import get_ner_prf
@@ -29,52 +28,49 @@ def _docs(nlp, source: str, n: int, label: str, extra_types=()):
     return docs
 
 
-@pytest.fixture(scope="module")
-def shipped():
-    nlp = spacy.blank("en")
-    nlp.add_pipe("universal_ner_span")
-    return nlp
-
-
-def test_every_annotated_type_is_asked_positives_first(shipped, tmp_path):
+def test_every_annotated_type_is_asked_positives_first(shipped_student, tmp_path):
     many = [f"kind {i}" for i in range(60)]
-    to_docbin(_docs(shipped, "a", 1, "person", extra_types=many)).to_disk(tmp_path / "dev.spacy")
-    (eg,) = all_types_examples(tmp_path / "dev.spacy", shipped, max_types=50)
+    to_docbin(_docs(shipped_student, "a", 1, "person", extra_types=many)).to_disk(tmp_path / "dev.spacy")
+    (eg,) = all_types_examples(tmp_path / "dev.spacy", shipped_student, max_types=50)
     asked = eg.predicted._.get(LABELS_ATTR)
     assert len(asked) == 50 and set(asked[:2]) == {"person", "city"}
-    (eg,) = all_types_examples(tmp_path / "dev.spacy", shipped, max_types=100)
+    (eg,) = all_types_examples(tmp_path / "dev.spacy", shipped_student, max_types=100)
     assert len(eg.predicted._.get(LABELS_ATTR)) == 62
 
 
-def test_macro_average_weights_sources_alike_and_matches_the_pipe(shipped, tmp_path):
+def test_macro_average_weights_sources_alike_and_matches_the_pipe(shipped_student, tmp_path):
     """Source b's type name gives no hits, so its F1 is 0 and the macro is half of a's,
     whatever their sizes; the chosen threshold applied to the pipe gives the same F1s."""
-    docs = _docs(shipped, "a", 4, "person") + _docs(shipped, "b", 12, "enzyme") + _docs(shipped, "c", 2, "person")
+    docs = (
+        _docs(shipped_student, "a", 4, "person")
+        + _docs(shipped_student, "b", 12, "enzyme")
+        + _docs(shipped_student, "c", 2, "person")
+    )
     to_docbin(docs).to_disk(tmp_path / "dev.spacy")
-    examples = all_types_examples(tmp_path / "dev.spacy", shipped)
-    scores = source_scores(shipped, examples, min_docs=3)
+    examples = all_types_examples(tmp_path / "dev.spacy", shipped_student)
+    scores = source_scores(shipped_student, examples, min_docs=3)
     assert set(scores.by_source) == {"a", "b"}  # c has 2 docs
     f_a, f_b = (scores.by_source[s][scores.threshold] for s in ("a", "b"))
     assert f_a > 0.5
     assert scores.macro_f1 == pytest.approx((f_a + f_b) / 2)
     assert scores.macro_f1 == max(scores.macro_by_threshold.values())
-    pipe = shipped.get_pipe("universal_ner_span")
+    pipe = shipped_student.get_pipe("universal_ner_span")
     pipe.threshold = scores.threshold
     try:
         for source, expected in (("a", f_a), ("b", f_b)):
             egs = [eg for eg in examples if eg.reference.user_data[SOURCE_KEY] == source]
-            predicted = list(shipped.pipe(eg.predicted.copy() for eg in egs))
+            predicted = list(shipped_student.pipe(eg.predicted.copy() for eg in egs))
             found = get_ner_prf([Example(p, eg.reference) for p, eg in zip(predicted, egs)])["ents_f"]
             assert found == pytest.approx(expected)
     finally:
         pipe.threshold = 0.5
     with pytest.raises(ValueError, match="E626"):
-        source_scores(shipped, examples, min_docs=100)
+        source_scores(shipped_student, examples, min_docs=100)
 
 
-def test_select_command_writes_the_scores(shipped, tmp_path):
-    to_docbin(_docs(shipped, "a", 3, "person")).to_disk(tmp_path / "dev.spacy")
-    shipped.to_disk(tmp_path / "pipeline")
+def test_select_command_writes_the_scores(shipped_student, tmp_path):
+    to_docbin(_docs(shipped_student, "a", 3, "person")).to_disk(tmp_path / "dev.spacy")
+    shipped_student.to_disk(tmp_path / "pipeline")
     candidates = ["v=shipped", f"w={tmp_path / 'pipeline'}"]
     student_select(tmp_path / "dev.spacy", candidates, 50, 1, "both", tmp_path / "s.json", 0, "")
     result = srsly.read_json(tmp_path / "s.json")
@@ -94,13 +90,13 @@ def test_select_command_writes_the_scores(shipped, tmp_path):
         student_select(tmp_path / "dev.spacy", candidates, 50, 1, "all", None, 0, "a,nowhere")
 
 
-def test_a_peer_source_is_decoded_and_averaged_like_the_student(shipped, tmp_path):
+def test_a_peer_source_is_decoded_and_averaged_like_the_student(shipped_student, tmp_path):
     """A peer model's candidates go through the same decoder and macro average: a peer that
     answers the gold scores 1 on every source, one that answers nothing scores 0;
     ``max_docs`` scores each source's first docs only."""
-    docs = _docs(shipped, "a", 4, "person") + _docs(shipped, "b", 6, "enzyme")
+    docs = _docs(shipped_student, "a", 4, "person") + _docs(shipped_student, "b", 6, "enzyme")
     to_docbin(docs).to_disk(tmp_path / "dev.spacy")
-    examples = all_types_examples(tmp_path / "dev.spacy", shipped)
+    examples = all_types_examples(tmp_path / "dev.spacy", shipped_student)
     gold = {(eg.predicted.text, tuple(eg.predicted._.get(LABELS_ATTR))): eg.reference for eg in examples}
     seen = []
 
@@ -112,17 +108,17 @@ def test_a_peer_source_is_decoded_and_averaged_like_the_student(shipped, tmp_pat
         ]
 
     for single in (False, True):
-        scores = source_scores(shipped, examples, min_docs=3, single_type=single, source=oracle)
+        scores = source_scores(shipped_student, examples, min_docs=3, single_type=single, source=oracle)
         assert scores.by_source["a"][scores.threshold] == 1.0 and scores.macro_f1 == 1.0
         assert scores.threshold == min(scores.macro_by_threshold)  # ties go to the lowest
         assert all(f == 1.0 for t, f in scores.macro_by_threshold.items() if t <= 0.9)
         assert max(scores.macro_by_threshold) > 0.9 and scores.macro_by_threshold[max(scores.macro_by_threshold)] == 0.0
-    assert source_scores(shipped, examples, min_docs=3, source=lambda d, m, f: [[] for _ in d]).macro_f1 == 0.0
+    assert source_scores(shipped_student, examples, min_docs=3, source=lambda d, m, f: [[] for _ in d]).macro_f1 == 0.0
     seen.clear()
-    source_scores(shipped, examples, min_docs=3, source=oracle, max_docs=2)
+    source_scores(shipped_student, examples, min_docs=3, source=oracle, max_docs=2)
     assert sum(seen) == 4  # two docs of each source
     # A skipped source is neither scored nor averaged: a peer right only on "b" scores 1 without "a".
     only_b = lambda d, m, f: [c if "enzyme" in mm.values() else [] for c, mm in zip(oracle(d, m, f), m)]  # noqa: E731
-    assert source_scores(shipped, examples, min_docs=3, source=only_b).macro_f1 == pytest.approx(0.5)
-    skipped = source_scores(shipped, examples, min_docs=3, source=only_b, skip=["a"])
+    assert source_scores(shipped_student, examples, min_docs=3, source=only_b).macro_f1 == pytest.approx(0.5)
+    skipped = source_scores(shipped_student, examples, min_docs=3, source=only_b, skip=["a"])
     assert set(skipped.by_source) == {"b"} and skipped.macro_f1 == 1.0

@@ -4,7 +4,6 @@ the named sources only, never over a gold mention, and the new pool trains like 
 from __future__ import annotations
 
 import pytest
-import spacy
 import srsly
 from spacy.tokens import DocBin, Span
 
@@ -14,13 +13,6 @@ from spacy_uniner.student.self_label import self_label_pool
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TEXT = "Barack Obama visited Paris and met Angela Merkel in Berlin."
-
-
-@pytest.fixture(scope="module")
-def shipped():
-    nlp = spacy.blank("en")
-    nlp.add_pipe("universal_ner_span")
-    return nlp
 
 
 def write_pool(path, nlp):
@@ -40,10 +32,10 @@ def write_pool(path, nlp):
     return docs
 
 
-def test_confident_answers_are_added_to_the_named_sources_only(tmp_path, shipped):
-    write_pool(tmp_path / "pool", shipped)
-    summary = self_label_pool(tmp_path / "pool", tmp_path / "out", shipped, ["llm"], min_score=0.6)
-    docs = list(DocBin().from_disk(tmp_path / "out" / "train.spacy").get_docs(shipped.vocab))
+def test_confident_answers_are_added_to_the_named_sources_only(tmp_path, shipped_student):
+    write_pool(tmp_path / "pool", shipped_student)
+    summary = self_label_pool(tmp_path / "pool", tmp_path / "out", shipped_student, ["llm"], min_score=0.6)
+    docs = list(DocBin().from_disk(tmp_path / "out" / "train.spacy").get_docs(shipped_student.vocab))
     ents = [[(e.text, e.label_) for e in d.ents] for d in docs]
     assert ents[0] == ents[1] and len(ents[0]) > 1  # the repeated passage, asked once, gains mentions
     assert ents[0][0] == ("Barack Obama", "person")  # gold kept, never overlapped
@@ -55,18 +47,18 @@ def test_confident_answers_are_added_to_the_named_sources_only(tmp_path, shipped
     assert list(docs[0]._.get(LABELS_ATTR)) == ["person", "city"]
 
 
-def test_a_higher_min_score_adds_no_more(tmp_path, shipped):
-    write_pool(tmp_path / "pool", shipped)
-    low = self_label_pool(tmp_path / "pool", tmp_path / "low", shipped, ["llm"], min_score=0.3)
-    high = self_label_pool(tmp_path / "pool", tmp_path / "high", shipped, ["llm"], min_score=0.99)
+def test_a_higher_min_score_adds_no_more(tmp_path, shipped_student):
+    write_pool(tmp_path / "pool", shipped_student)
+    low = self_label_pool(tmp_path / "pool", tmp_path / "low", shipped_student, ["llm"], min_score=0.3)
+    high = self_label_pool(tmp_path / "pool", tmp_path / "high", shipped_student, ["llm"], min_score=0.99)
     assert high["mentions_added"].get("llm", 0) <= low["mentions_added"]["llm"]
 
 
-def test_bad_settings_are_refused(tmp_path, shipped):
-    write_pool(tmp_path / "pool", shipped)
+def test_bad_settings_are_refused(tmp_path, shipped_student):
+    write_pool(tmp_path / "pool", shipped_student)
     with pytest.raises(ValueError, match="E629"):
-        self_label_pool(tmp_path / "pool", tmp_path / "out", shipped, ["llm"], min_score=1.5)
+        self_label_pool(tmp_path / "pool", tmp_path / "out", shipped_student, ["llm"], min_score=1.5)
     with pytest.raises(ValueError, match="E309"):
-        self_label_pool(tmp_path / "pool", tmp_path / "out", shipped, ["nowhere"], min_score=0.9)
+        self_label_pool(tmp_path / "pool", tmp_path / "out", shipped_student, ["nowhere"], min_score=0.9)
     with pytest.raises(FileNotFoundError, match="E301"):
-        self_label_pool(tmp_path / "missing", tmp_path / "out", shipped, ["llm"], min_score=0.9)
+        self_label_pool(tmp_path / "missing", tmp_path / "out", shipped_student, ["llm"], min_score=0.9)
