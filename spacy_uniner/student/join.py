@@ -58,7 +58,7 @@ def join_passages(rate: float = 0.2, max_passages: int = 4, max_words: int = 96)
             if key is None or len(doc) >= max_words:
                 yield doc
             elif key in waiting:
-                opened, size, members = waiting[key]
+                _, size, members = waiting[key]
                 if sum(len(d) for d in members) + len(doc) > max_words:
                     yield joined(waiting.pop(key)[2])
                     yield doc

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 from collections import Counter
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Sequence, Set, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 import srsly
 from spacy.language import Language
@@ -20,6 +20,8 @@ from tqdm import tqdm
 
 from ..data.docs import SOURCE_KEY, doc_types, is_partial, to_docbin
 from ..errors import Errors
+
+Key = Tuple[str, Tuple[str, ...]]  # a passage's text and the types it is asked
 
 # The pool's files other than train.spacy, copied as they are.
 POOL_FILES = ("dev.spacy", "hierarchy.json", "synonyms.json", "definitions.json", "stats.json", "type_names.json")
@@ -33,23 +35,25 @@ def self_label_docs(
     for the types of its gold mentions, overlapping no gold mention. A passage repeated in the
     stream is asked once."""
     pipe = nlp.get_pipe("universal_ner_span")
-    answered: Dict[Tuple[str, Tuple[str, ...]], List[Tuple[int, int, str]]] = {}
-    pending: List[Tuple[Doc, bool]] = []  # every doc in stream order, and whether it is asked
+    answered: Dict[Key, List[Tuple[int, int, str]]] = {}
+    pending: List[Tuple[Doc, Optional[Key]]] = []  # every doc in stream order, and its key if it is asked
 
     def flush() -> Iterator[Tuple[Doc, int]]:
-        unique = list({key(d): d for d, ask in pending if ask and key(d) not in answered}.values())
-        label_maps = [{t: t for t in found_types(d)} for d in unique]
-        for doc, label_map, scores in zip(unique, label_maps, pipe.span_scores(unique, label_maps) if unique else []):
-            found = pipe.candidates(scores, label_map, floor=min_score)
-            answered[key(doc)] = [(s, e, label) for s, e, label, _ in sorted(found, key=lambda f: -f[3])]
-        for doc, ask in pending:
-            yield doc, add_mentions(doc, answered[key(doc)]) if ask else 0
+        unique = list({k: d for d, k in pending if k is not None and k not in answered}.items())
+        label_maps = [{t: t for t in k[1]} for k, _ in unique]
+        docs_asked = [d for _, d in unique]
+        scores = pipe.span_scores(docs_asked, label_maps) if unique else []
+        for (k, _), label_map, doc_scores in zip(unique, label_maps, scores):
+            found = pipe.candidates(doc_scores, label_map, floor=min_score)
+            answered[k] = [(s, e, label) for s, e, label, _ in sorted(found, key=lambda f: -f[3])]
+        for doc, k in pending:
+            yield doc, add_mentions(doc, answered[k]) if k is not None else 0
         pending.clear()
 
     n_asked = 0
     for doc in docs:
         ask = doc.user_data.get(SOURCE_KEY) in sources and not is_partial(doc) and bool(doc.ents)
-        pending.append((doc, ask))
+        pending.append((doc, key(doc) if ask else None))
         n_asked += ask
         if n_asked >= batch_size:
             yield from flush()
@@ -63,7 +67,8 @@ def found_types(doc: Doc) -> List[str]:
     return [t for t in doc_types(doc) if t in present]
 
 
-def key(doc: Doc) -> Tuple[str, Tuple[str, ...]]:
+def key(doc: Doc) -> Key:
+    """What a passage is asked by: its text and the types it has mentions of."""
     return doc.text, tuple(found_types(doc))
 
 
