@@ -10,7 +10,8 @@ source, ``--join`` consecutive dev passages become one doc, with and without sen
 boundaries at the passage starts, and are asked the source's most frequent types. It prints
 the share of the entities found passage by passage that the joined docs find, and the span
 F1 of both against the gold mentions. ``labels``: passages/s (and peak RSS) asking one type,
-all of the file's types, and the file's types among 100 and 1,000 type names; the candidates
+all of the file's types, and the file's types among 100 and 1,000 type names (on dev data: a
+pool ``--source``'s dev passages and its most frequent types); the candidates
 of the file's types found among many names (``doc.spans``: overlaps with other types' spans
 kept) are compared with those found with the file's types alone.
 """
@@ -25,7 +26,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import typer
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 from spacy.util import minibatch
 from tqdm import tqdm
@@ -182,13 +183,18 @@ def _offsets(docs: Sequence[Doc]) -> List[int]:
 
 @app.command("labels")
 def labels_command(
-    eval_file: Path = typer.Argument(..., help="A UniNER eval file (JSON)"),
+    eval_file: Path = typer.Argument(..., help="A UniNER eval file (JSON), or the pool's dev.spacy with --source"),
     students: List[str] = typer.Argument(..., help="NAME=PIPELINE (or NAME=shipped)"),
     type_names: Path = typer.Option(..., help="Other type names, one per line (e.g. an ultra-fine typing vocabulary)"),
     limit: int = typer.Option(100, help="Passages"),
+    source: str = typer.Option("", help="With a dev.spacy: the pool source whose dev passages are asked"),
+    max_types: int = typer.Option(13, help="With a dev.spacy: the source's most frequent types asked"),
 ) -> None:
     """Passages/s by number of labels, and how much the file's types' answers change."""
-    docs, file_types = _eval_docs(eval_file, limit)
+    if eval_file.suffix == ".spacy":
+        docs, file_types = _dev_docs(eval_file, source, limit, max_types)
+    else:
+        docs, file_types = _eval_docs(eval_file, limit)
     others = [t for t in dict.fromkeys(Path(type_names).read_text(encoding="utf8").split("\n")) if t.strip()]
     others = [t.replace("_", " ") for t in others if t.replace("_", " ") not in file_types]
     shapes = {
@@ -222,6 +228,19 @@ def _eval_docs(path: Path, limit: int) -> Tuple[List[Doc], List[str]]:
 
     docs, queries = read_uniner_eval(path, spacy.blank("en").vocab)
     return docs[:limit], list(dict.fromkeys(q.label for q in queries))
+
+
+def _dev_docs(path: Path, source: str, limit: int, max_types: int) -> Tuple[List[Doc], List[str]]:
+    """The first ``limit`` dev passages of pool ``source`` and its ``max_types`` most frequent types."""
+    import spacy
+
+    docs = [
+        d for d in DocBin().from_disk(path).get_docs(spacy.blank("en").vocab) if d.user_data.get(SOURCE_KEY) == source
+    ]
+    if not docs:
+        raise typer.BadParameter(f"no dev passage of source {source!r} in {path}: pass --source, a pool source name")
+    counts = Counter(e.label_ for doc in docs for e in doc.ents)
+    return docs[:limit], [t for t, _ in counts.most_common(max_types)]
 
 
 if __name__ == "__main__":

@@ -272,17 +272,20 @@ def max_types_augmenter(max_types: int) -> Augmenter:
 
 
 @registry.augmenters("spacy_uniner.type_subset.v1")
-def type_subset_augmenter(rate: float) -> Augmenter:
+def type_subset_augmenter(rate: float, one_type: float = 0.0) -> Augmenter:
     """With probability ``rate``, ask only a random subset of a doc's type names, of a size
     drawn uniformly from 1 to all (positives may be left out: their mentions are then not
     asked). Users ask one type, two or 25; without it a one-type query only ever comes from
-    a passage with no entity, and the student learns to answer it with nothing."""
+    a passage with no entity, and the student learns to answer it with nothing. With
+    probability ``one_type``, a subset is a single type, as the paper's protocol asks."""
     _check_rate("spacy_uniner.type_subset.v1", rate)
+    _check_rate("spacy_uniner.type_subset.v1", one_type, setting="one_type")
 
     def augment(draft: Draft, context: AugmentContext) -> None:
-        types = draft.types
-        if rate and types and context.random.random() < rate:
-            draft.types = context.random.sample(types, context.random.randint(1, len(types)))
+        types, draw = draft.types, context.random
+        if rate and types and draw.random() < rate:
+            size = 1 if one_type and draw.random() < one_type else draw.randint(1, len(types))
+            draft.types = draw.sample(types, size)
 
     return augment
 
@@ -395,6 +398,6 @@ def read_synonyms(source: Source) -> Dict[str, List[str]]:
     return {k: v for k, v in data.items() if v}
 
 
-def _check_rate(name: str, rate: float) -> None:
+def _check_rate(name: str, rate: float, setting: str = "rate") -> None:
     if not 0.0 <= rate <= 1.0:
-        raise ValueError(Errors.E305.format(setting="rate", name=name, what="in [0, 1]", value=rate))
+        raise ValueError(Errors.E305.format(setting=setting, name=name, what="in [0, 1]", value=rate))

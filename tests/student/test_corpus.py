@@ -3,6 +3,7 @@ replacement, coarse and parent names, type dropout and subsets, case, order."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -143,6 +144,7 @@ def test_corpus_errors(tmp_path):
         (lambda: type_dropout_augmenter(rate=1.1), "E305.*type_dropout"),
         (lambda: parent_types_augmenter({}, rate=2.0), "E305.*parent_types"),
         (lambda: type_subset_augmenter(rate=-1.0), "E305.*type_subset"),
+        (lambda: type_subset_augmenter(rate=0.5, one_type=1.5), "E305.*one_type.*type_subset"),
         (lambda: synonyms_augmenter({}, rate=3.0), "E305.*synonyms"),
         (lambda: negative_types_augmenter(count=-1), "E305.*`count`"),
         (lambda: negative_types_augmenter(ratio=1.0), "E305.*`ratio`"),
@@ -283,6 +285,21 @@ def test_type_dropout_and_subsets_ask_part_of_the_types(tmp_path):
     for augmenter in (type_dropout_augmenter(rate=0.0), type_subset_augmenter(rate=0.0)):
         corpus = StudentCorpus(tmp_path / "d.spacy", augmenters=[augmenter])
         assert all(eg.reference._.get(LABELS_ATTR) == types for eg in corpus(nlp))
+
+
+def test_type_subset_one_type_asks_single_types(tmp_path):
+    nlp = spacy.blank("en")
+    types = ["person", "city", "river", "award", "band"]
+    write_docs(tmp_path / "d.spacy", nlp, [("Ann met Bo", [(0, 1, "person")], types)] * 200)
+
+    def sizes(one_type: float) -> Counter:
+        corpus = StudentCorpus(tmp_path / "d.spacy", augmenters=[type_subset_augmenter(1.0, one_type)], seed=4)
+        return Counter(len(eg.reference._.get(LABELS_ATTR)) for eg in corpus(nlp))
+
+    assert set(sizes(1.0)) == {1}
+    uniform, mostly_one = sizes(0.0), sizes(0.5)
+    assert set(uniform) == {1, 2, 3, 4, 5} and uniform[1] < 80  # about 40 of 200
+    assert mostly_one[1] > 90  # about 100 + 20
 
 
 def test_shuffle_types_changes_only_the_order(tmp_path):
