@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from ..data.docs import SOURCE_KEY, doc_types, is_partial, to_docbin
 from ..errors import Errors
+from ..spans import label_order_filter
 
 Key = Tuple[str, Tuple[str, ...]]  # a passage's text and the types it is asked
 
@@ -74,17 +75,11 @@ def key(doc: Doc) -> Key:
 
 def add_mentions(doc: Doc, answers: Sequence[Tuple[int, int, str]]) -> int:
     """Add ``answers`` (best first) that overlap neither a gold mention nor a better answer."""
-    taken = [False] * len(doc)
-    for ent in doc.ents:
-        taken[ent.start : ent.end] = [True] * len(ent)
-    added = []
-    for start, end, label in answers:
-        if not any(taken[start:end]):
-            taken[start:end] = [True] * (end - start)
-            added.append(Span(doc, start, end, label=label))
-    if added:
-        doc.ents = sorted([*doc.ents, *added], key=lambda s: s.start)
-    return len(added)
+    gold = list(doc.ents)
+    chosen = label_order_filter(gold, (Span(doc, start, end, label=label) for start, end, label in answers))
+    if len(chosen) > len(gold):
+        doc.ents = sorted(chosen, key=lambda s: s.start)
+    return len(chosen) - len(gold)
 
 
 def self_label_pool(
