@@ -231,6 +231,16 @@ class Errors(metaclass=ErrorsWithCodes):
         "answers become mentions (e.g. 0.9, confident answers only)."
     )
 
+    E630 = (
+        "Averaging weights {weights} do not fit {n} students: give one non-negative weight per "
+        "student (e.g. --weights 1,1), not all zero, or leave --weights out for a uniform mean."
+    )
+    E631 = (
+        "Students {a} and {b} cannot be averaged: {detail}. Average only students of one "
+        "architecture (the same encoder and model settings), e.g. releases fine-tuned one from another."
+    )
+    E632 = "Averaging needs at least two students, got {n}: give two or more released folders or shipped names."
+
     # Training (training/): config, conversation data, student model, trainer
     E701 = (
         "Config file not found: {path}. Give a .yml, .yaml or .json training config "

@@ -6,6 +6,7 @@ spacy-uniner student convert-labelled train.txt OUTPUT.spacy --format bio --labe
 spacy-uniner student threshold MODEL dev.spacy
 spacy-uniner student pool DATA_DIR OUTPUT_DIR
 spacy-uniner student select POOL/dev.spacy v4=shipped new=CHECKPOINT
+spacy-uniner student average v8 v9 --output SOUP
 """
 
 from __future__ import annotations
@@ -383,6 +384,23 @@ def student_export(
     )
 
 
+def student_average(
+    students: List[str] = typer.Argument(..., help="Released students to average: shipped names or folders"),
+    output: Path = typer.Option(..., "--output", "-o", help="Folder for the averaged student.safetensors"),
+    weights: str = typer.Option("", help="Comma-separated weight per student (default: uniform)"),
+    name: Optional[str] = typer.Option(None, help="Name in the metadata (default: the folder's name)"),
+) -> None:
+    """Average released students' weights (a model soup). Then make it a pipeline with
+    ``student pipeline --pretrained OUTPUT``, compare it with ``student select`` and release it
+    with ``student export`` (which chooses its threshold on dev)."""
+    from .average import average_students
+
+    mix = [float(w) for w in weights.split(",") if w.strip()] or None
+    folder, meta = average_students(students, output, mix, name)
+    parts = ", ".join(f"{s['name']} x {s['weight']:.3f}" for s in meta["averaged_from"])
+    msg.good(f"Averaged {parts} into {folder}")
+
+
 def student_select(
     dev: Path = typer.Argument(..., help="The pool's dev.spacy (never an eval file)"),
     candidates: List[str] = typer.Argument(
@@ -567,6 +585,7 @@ def register(app: typer.Typer) -> None:
         ("pretrain", student_pretrain),
         ("export", student_export),
         ("select", student_select),
+        ("average", student_average),
         ("self-label", student_self_label),
         ("pipeline", student_pipeline),
         ("report", student_report),

@@ -1,0 +1,72 @@
+"""Averaging released students' weights (`student average`): the mean loads as a student."""
+
+from __future__ import annotations
+
+import pytest
+import spacy
+import srsly
+import torch
+
+import spacy_uniner.pipes.span.component  # noqa: F401
+from spacy_uniner.pipes.span.model import PRETRAINED_META, export_pretrained
+from spacy_uniner.student.average import average_students
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+MODEL = {
+    "@architectures": "spacy_uniner.SpanTypeMatcher.v1",
+    "pretrained": None,
+    "freeze_vocab": True,
+    "encoder_dtype": "float32",
+}
+
+
+def _module(seed: int, pretrained=None, max_width: int = 12):
+    torch.manual_seed(seed)
+    nlp = spacy.blank("en")
+    cfg = {**MODEL, "pretrained": pretrained, "max_width": max_width}
+    nlp.add_pipe("universal_ner_span", config={"labels": ["person"], "model": cfg})
+    nlp.initialize()
+    shim = nlp.get_pipe("universal_ner_span").model.shims[0]
+    return shim._model, shim.cfg["base_vocab"]
+
+
+def _release(tmp_path, name: str, seed: int, max_width: int = 12):
+    module, base_vocab = _module(seed, max_width=max_width)
+    meta = {"name": name, "encoder": "sentence-transformers/all-MiniLM-L6-v2", "model": {"max_width": max_width}}
+    return export_pretrained(module, tmp_path / name, meta, base_vocab), module
+
+
+def test_weighted_mean_loads_into_a_fresh_pipe(tmp_path):
+    (a, mod_a), (b, mod_b) = _release(tmp_path, "a", 1), _release(tmp_path, "b", 2)
+    out, meta = average_students([str(a), str(b)], tmp_path / "soup", weights=[1, 3])
+    assert [s["weight"] for s in meta["averaged_from"]] == [0.25, 0.75]
+    assert srsly.read_json(out / PRETRAINED_META)["averaged_from"][0]["name"] == "a"
+    loaded, _ = _module(3, pretrained=str(out))
+    state_a, state_b = mod_a.state_dict(), mod_b.state_dict()
+    checked = 0
+    for key, value in loaded.state_dict().items():
+        if not value.is_floating_point() or torch.equal(state_a[key], state_b[key]):
+            continue  # frozen vocabulary rows and buffers: equal in both
+        expected = 0.25 * state_a[key].half().float() + 0.75 * state_b[key].half().float()
+        assert torch.allclose(value.float(), expected, atol=2e-3), key
+        checked += 1
+    assert checked >= 5  # the randomly initialised heads (the encoder is the packaged one in both)
+
+
+def test_a_student_averaged_with_itself_is_unchanged(tmp_path):
+    a, _ = _release(tmp_path, "a", 1)
+    out, _ = average_students([str(a), str(a)], tmp_path / "same")
+    assert (out / "student.safetensors").read_bytes() == (a / "student.safetensors").read_bytes()
+
+
+def test_bad_averages_name_the_fix(tmp_path):
+    (a, _), (b, _) = _release(tmp_path, "a", 1), _release(tmp_path, "wide", 2, max_width=8)
+    with pytest.raises(ValueError, match="E631"):
+        average_students([str(a), str(b)], tmp_path / "x")
+    with pytest.raises(ValueError, match="E630"):
+        average_students([str(a), str(a)], tmp_path / "x", weights=[1, 2, 3])
+    with pytest.raises(ValueError, match="E630"):
+        average_students([str(a), str(a)], tmp_path / "x", weights=[0, 0])
+    with pytest.raises(ValueError, match="E632"):
+        average_students([str(a)], tmp_path / "x")
