@@ -14,7 +14,7 @@ import srsly
 import torch
 
 from ..errors import Errors
-from ..pipes.span.model import PRETRAINED_META, PRETRAINED_WEIGHTS, pretrained_path
+from ..pipes.span.model import PRETRAINED_META, PRETRAINED_WEIGHTS, pretrained_path, write_pretrained
 
 Tensors = Dict[str, torch.Tensor]
 
@@ -61,7 +61,7 @@ def average_students(
     """Write the weighted mean of the released students ``names`` (shipped names or folders)
     to ``output``. Their encoder and model settings must match (E631). Returns the folder
     and its metadata; its ``threshold_on_dev`` is left out: run ``student export``."""
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file
 
     if len(names) < 2:
         raise ValueError(Errors.E632.format(n=len(names)))
@@ -86,7 +86,4 @@ def average_students(
     }
     if "training_data" in metas[-1]:
         meta["training_data"] = metas[-1]["training_data"]
-    output.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(output / PRETRAINED_WEIGHTS))
-    srsly.write_json(output / PRETRAINED_META, meta)
-    return output, meta
+    return write_pretrained(tensors, output, meta), meta

@@ -381,10 +381,14 @@ def export_pretrained(
     """Save ``module`` as a pretrained student: every tensor in ``dtype`` except the
     encoder's own sub-word embeddings (left to the packaged encoder; only the marker rows
     are saved), in safetensors, with ``meta`` as ``student.json``."""
+    return write_pretrained(student_tensors(module, base_vocab, dtype), output, meta)
+
+
+def write_pretrained(tensors: dict, output: Path, meta: dict) -> Path:
+    """Write a released student's folder: ``tensors`` as safetensors and ``meta`` as ``student.json``."""
     from safetensors.torch import save_file
 
     output.mkdir(parents=True, exist_ok=True)
-    tensors = student_tensors(module, base_vocab, dtype)
     save_file(tensors, str(output / PRETRAINED_WEIGHTS))
     srsly.write_json(output / PRETRAINED_META, meta)
     return output
