@@ -44,8 +44,9 @@ def average_tensors(states: Sequence[Tensors], weights: Sequence[float], source_
     averaged = {}
     for key, value in first.items():
         if not value.is_floating_point():
-            if any(not torch.equal(value, s[key]) for s in states[1:]):
-                raise ValueError(Errors.E631.format(a=source_names[0], b=source_names[1], detail=f"{key} differs"))
+            for name, state in zip(source_names[1:], states[1:]):
+                if not torch.equal(value, state[key]):
+                    raise ValueError(Errors.E631.format(a=source_names[0], b=name, detail=f"{key} differs"))
             averaged[key] = value
             continue
         mean = weights[0] * value.to(torch.float32)
