@@ -240,6 +240,10 @@ class Errors(metaclass=ErrorsWithCodes):
         "architecture (the same encoder and model settings), e.g. releases fine-tuned one from another."
     )
     E632 = "Averaging needs at least two students, got {n}: give two or more released folders or shipped names."
+    E633 = (
+        "GPU {gpu_id} cannot be used ({error}). Training on a GPU needs a CUDA build of torch and CuPy "
+        "(pip install cupy-cuda12x, or the build for your CUDA); or train on the CPU with --gpu-id -1."
+    )
 
     # Training (training/): config, conversation data, student model, trainer
     E701 = (

@@ -278,6 +278,7 @@ def student_pretrain(
         [], "--set", help="Config override, e.g. --set corpora.train.augmenters.negative_types.ratio=0.4"
     ),
     threads: int = typer.Option(1, help="Torch threads (one per run on a shared CPU)"),
+    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to train on (-1: the CPU)"),
 ) -> None:
     """Train the student on the pool for a wall-clock budget, with checkpoints on the way."""
     import torch
@@ -294,7 +295,7 @@ def student_pretrain(
         except ValueError:  # a bare string: --set ...encoder_dtype=float32
             settings[key] = value
     marks = [float(m) for m in checkpoints.split(",") if m.strip()]
-    saved = pretrain(config, pool, output, minutes, marks, settings)
+    saved = pretrain(config, pool, output, minutes, marks, settings, gpu_id=gpu_id)
     msg.good(f"Saved {len(saved)} checkpoint(s): {', '.join(p.name for p in saved)} in {output}")
 
 

@@ -29,6 +29,8 @@ from typing import Dict, List, Optional, Sequence
 from spacy import util
 from spacy.util import registry
 
+from ..errors import Errors
+
 # glibc's mallopt parameters (malloc.h)
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 
@@ -55,13 +57,16 @@ def pretrain(
     checkpoints: Sequence[float] = (),
     overrides: Optional[Dict[str, object]] = None,
     log_every: int = 50,
+    gpu_id: int = -1,
 ) -> List[Path]:
-    """Train on ``pool/train.spacy`` for ``minutes`` of wall-clock time; returns the
-    checkpoint folders."""
+    """Train on ``pool/train.spacy`` for ``minutes`` of wall-clock time (on GPU ``gpu_id``,
+    or the CPU when it is -1); returns the checkpoint folders."""
     import spacy_uniner.pipes.span.component  # noqa: F401  (registers the factory)
     import spacy_uniner.student.corpus  # noqa: F401  (registers the reader and its augmenters)
 
     return_freed_memory()
+    if gpu_id >= 0:
+        use_gpu(gpu_id)
     settings = {
         "paths.train": str(pool / "train.spacy"),
         "paths.dev": str(pool / "dev.spacy"),
@@ -118,6 +123,19 @@ def pretrain(
                     losses = {}
             epoch += 1
     return saved
+
+
+def use_gpu(gpu_id: int) -> None:
+    """Put thinc's ops (and so the student's torch module) on GPU ``gpu_id``, with CuPy
+    taking its memory from torch's allocator so the two share one pool (spaCy's
+    ``gpu_allocator = "pytorch"``)."""
+    from thinc.api import require_gpu, set_gpu_allocator
+
+    try:
+        require_gpu(gpu_id)
+    except (ValueError, ImportError) as error:
+        raise ValueError(Errors.E633.format(gpu_id=gpu_id, error=error)) from error
+    set_gpu_allocator("pytorch")
 
 
 def _checkpoint(nlp, output: Path, mark: float, step: int, docs: int, log) -> Path:

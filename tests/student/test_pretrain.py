@@ -48,3 +48,14 @@ def test_budget_leaves_each_checkpoint_and_a_log(tmp_path):
     loaded = spacy.load(saved[-1])
     doc = loaded.get_pipe("universal_ner_span")(loaded.make_doc("Ann Lee met Bo in Rome ."), labels=["person"])
     assert all(e.label_ == "person" for e in doc.ents)  # runs and answers only what is asked
+
+
+def test_gpu_id_without_a_usable_gpu_is_a_coded_error_before_any_work(tmp_path):
+    """Where thinc has no CUDA GPU (no CuPy, or no device), ``--gpu-id 0`` names the fix."""
+    from thinc.util import has_cupy_gpu
+
+    if has_cupy_gpu:
+        pytest.skip("this machine has a CUDA GPU: the GPU path itself runs")
+    with pytest.raises(ValueError, match=r"E633.*--gpu-id -1"):
+        pretrain(ROOT / "configs" / "student-pretrain.cfg", tmp_path / "no-pool", tmp_path / "out", 0.1, gpu_id=0)
+    assert not (tmp_path / "out").exists()  # stopped before reading the pool or writing anything

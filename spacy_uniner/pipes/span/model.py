@@ -17,7 +17,7 @@ from typing import Any, Callable, List, Optional, Tuple
 import srsly
 import torch
 from spacy.util import registry
-from thinc.api import ArgsKwargs, Model, Optimizer, PyTorchShim, torch2xp, xp2torch
+from thinc.api import ArgsKwargs, Model, Optimizer, PyTorchShim, get_torch_default_device, torch2xp, xp2torch
 from thinc.types import Floats2d, Ints1d
 from torch import nn
 
@@ -107,7 +107,8 @@ class SpanTypeShim(PyTorchShim):
         return self._model is not None
 
     def set_module(self, module: SpanTypeModule, tokenizer: Any) -> None:
-        self._model = module
+        """Hold ``module`` on the current ops' device (a GPU after ``require_gpu``)."""
+        self._model = module.to(get_torch_default_device())
         self.tokenizer = tokenizer
 
     def vocab_source(self) -> Optional[str]:
@@ -412,8 +413,10 @@ def forward(model: Model, queries: List[Query], is_train: bool) -> Tuple[List[Sp
     if batch.index.shape[1] == 0:
         scores = [SpanScores(*spans, model.ops.alloc2f(*size)) for spans, size in zip(batch.spans, batch.sizes)]
         return scores, lambda d_scores: []
-    output, backprop_shim = shim(ArgsKwargs(args=batch.tensors, kwargs={}), is_train)
-    flat = output[tuple(batch.index)]
+    device = next(shim._model.parameters()).device
+    tensors = tuple(t.to(device, non_blocking=True) for t in batch.tensors)  # a no-op on the CPU
+    output, backprop_shim = shim(ArgsKwargs(args=tensors, kwargs={}), is_train)
+    flat = output[tuple(batch.index.to(device))]
     values = torch2xp(flat.detach().float())  # stays on the model's device, as spancat's scores do
     scores = []
     offset = 0
