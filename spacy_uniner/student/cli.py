@@ -356,13 +356,18 @@ def student_export(
     }
     log = Path(model).parent / "log.jsonl"
     if log.exists():  # a student-pretrain checkpoint: how long it trained and on how much
-        marks = [r for r in srsly.read_jsonl(log) if r.get("checkpoint") == Path(model).name]
+        rows = list(srsly.read_jsonl(log))
+        marks = [r for r in rows if r.get("checkpoint") == Path(model).name]
+        setup = next((r for r in rows if "device" in r), {"device": "cpu", "threads": 1})  # older logs: one CPU thread
+        threads = "one CPU thread" if setup["threads"] == 1 else f"{setup['threads']} CPU threads"
+        where = threads if setup["device"] == "cpu" else setup["device"]
         if marks:
             meta["training"] = {
                 "checkpoint_minutes": marks[-1]["minutes"],
                 "steps": marks[-1]["step"],
                 "passages_seen": marks[-1]["docs"],
-                "recipe": "student pretrain configs/student-pretrain.cfg (one thread, wall-clock budget)",
+                "device": setup["device"],
+                "recipe": f"student pretrain configs/student-pretrain.cfg ({where}, wall-clock budget)",
             }
     if stats is not None:
         meta["training_data"] = {

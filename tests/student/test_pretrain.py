@@ -40,6 +40,7 @@ def test_budget_leaves_each_checkpoint_and_a_log(tmp_path):
     saved = pretrain(ROOT / "configs" / "student-pretrain.cfg", pool, tmp_path / "out", 0.2, [0.05], overrides, 5)
     assert [p.name for p in saved] == ["minutes-0.05", "minutes-0.2"]
     rows = [json.loads(line) for line in (tmp_path / "out" / "log.jsonl").read_text().splitlines()]
+    assert rows[0] == {"device": "cpu", "threads": 1}  # what trained, for the release's metadata
     marks = [r for r in rows if "checkpoint" in r]
     assert [m["checkpoint"] for m in marks] == ["minutes-0.05", "minutes-0.2"]
     assert 0 <= marks[0]["step"] < marks[1]["step"]  # trained between the two (a loaded machine may not step in 3 s)
