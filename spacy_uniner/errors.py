@@ -202,7 +202,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E621 = "Unknown pool dataset {name!r}; the catalogue has: {known}."
     E622 = (
         "No pretrained student named {name!r}; shipped: {shipped}. Set `pretrained` "
-        "to one of them, to a folder with `student.safetensors`, or to null to start from "
+        "to one of them, to a folder with `student.safetensors` (or its shards and index), or to null to start from "
         "the bare encoder."
     )
     E623 = (
@@ -244,6 +244,11 @@ class Errors(metaclass=ErrorsWithCodes):
         "GPU {gpu_id} cannot be used ({error}). Training on a GPU needs a CUDA build of torch and CuPy "
         "(pip install cupy-cuda12x, or the build for your CUDA); or train on the CPU with --gpu-id -1."
     )
+    E634 = (
+        "The student weights in {path} are incomplete: {missing} listed in {index} not found. Copy the "
+        "whole released folder (every student-*.safetensors shard beside its index), or export it again."
+    )
+    E635 = "Cannot shard student weights at max_shard_size={size!r}: {error}. Give a size such as 16MB or 2GB."
 
     # Training (training/): config, conversation data, student model, trainer
     E701 = (

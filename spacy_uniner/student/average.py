@@ -1,7 +1,7 @@
 """Average released students' weights (a "model soup", Wortsman et al. 2022).
 
 Students fine-tuned from one another share a loss basin: the mean of their weights is itself
-a student, often better than each. Averaging reads released folders (``student.safetensors``
+a student, often better than each. Averaging reads released folders (safetensors weights
 plus ``student.json``) and writes one; ``student export`` then chooses its threshold on dev.
 """
 
@@ -14,7 +14,8 @@ import srsly
 import torch
 
 from ..errors import Errors
-from ..pipes.span.model import PRETRAINED_META, PRETRAINED_WEIGHTS, pretrained_path, write_pretrained
+from ..pipes.span.model import PRETRAINED_META, pretrained_path, write_pretrained
+from ..pipes.span.weights import MAX_SHARD_SIZE, read_weights
 
 Tensors = Dict[str, torch.Tensor]
 
@@ -57,13 +58,15 @@ def average_tensors(states: Sequence[Tensors], weights: Sequence[float], source_
 
 
 def average_students(
-    names: Sequence[str], output: Path, weights: Optional[Sequence[float]] = None, name: Optional[str] = None
+    names: Sequence[str],
+    output: Path,
+    weights: Optional[Sequence[float]] = None,
+    name: Optional[str] = None,
+    max_shard_size: str = MAX_SHARD_SIZE,
 ) -> Tuple[Path, dict]:
     """Write the weighted mean of the released students ``names`` (shipped names or folders)
     to ``output``. Their encoder and model settings must match (E631). Returns the folder
     and its metadata; its ``threshold_on_dev`` is left out: run ``student export``."""
-    from safetensors.torch import load_file
-
     if len(names) < 2:
         raise ValueError(Errors.E632.format(n=len(names)))
     mix = mixing_weights(len(names), weights)
@@ -74,7 +77,7 @@ def average_students(
             if meta.get(key) != metas[0].get(key):
                 detail = f"{key} {metas[0].get(key)!r} against {meta.get(key)!r}"
                 raise ValueError(Errors.E631.format(a=paths[0], b=path, detail=detail))
-    states = [load_file(str(p / PRETRAINED_WEIGHTS)) for p in paths]
+    states = [read_weights(p) for p in paths]
     tensors = average_tensors(states, mix, [str(p) for p in paths])
     meta = {
         "name": name or output.name,
@@ -87,4 +90,4 @@ def average_students(
     }
     if "training_data" in metas[-1]:
         meta["training_data"] = metas[-1]["training_data"]
-    return write_pretrained(tensors, output, meta), meta
+    return write_pretrained(tensors, output, meta, max_shard_size), meta

@@ -32,6 +32,7 @@ from ..errors import Errors
 from ..labels import normalize_labels
 from ..pipes.base import OpenNERPipe
 from ..pipes.span.model import DEFAULT_PRETRAINED
+from ..pipes.span.weights import MAX_SHARD_SIZE
 from .corpus import StudentCorpus, dev_examples
 from .threshold import tune_thresholds
 
@@ -317,10 +318,12 @@ def student_export(
     ),
     limit: int = typer.Option(0, help="At most this many dev docs (0: all of those sources)"),
     name: str = typer.Option(DEFAULT_PRETRAINED),
+    max_shard_size: str = typer.Option(MAX_SHARD_SIZE, help="Largest safetensors file; more tensors are sharded"),
 ) -> None:
     """Release a student: choose its threshold on dev, fold it into the score bias (so the
-    component's default threshold 0.5 applies it), save fp16 safetensors without the
-    encoder's own vocabulary (the packaged encoder provides it) and the metadata."""
+    component's default threshold 0.5 applies it), save fp16 safetensors (sharded above
+    ``--max-shard-size``) without the encoder's own vocabulary (the packaged encoder provides
+    it) and the metadata."""
     import math
 
     import torch
@@ -380,7 +383,7 @@ def student_export(
                 if not k.startswith("_")
             },
         }
-    export_pretrained(module, output, meta, pipe.model.shims[0].cfg["base_vocab"])
+    export_pretrained(module, output, meta, pipe.model.shims[0].cfg["base_vocab"], max_shard_size=max_shard_size)
     for path in output.iterdir():
         path.chmod(0o644)
     size = sum(p.stat().st_size for p in output.iterdir()) / 1e6
@@ -392,9 +395,10 @@ def student_export(
 
 def student_average(
     students: List[str] = typer.Argument(..., help="Released students to average: shipped names or folders"),
-    output: Path = typer.Option(..., "--output", "-o", help="Folder for the averaged student.safetensors"),
+    output: Path = typer.Option(..., "--output", "-o", help="Folder for the averaged student"),
     weights: str = typer.Option("", help="Comma-separated weight per student (default: uniform)"),
     name: Optional[str] = typer.Option(None, help="Name in the metadata (default: the folder's name)"),
+    max_shard_size: str = typer.Option(MAX_SHARD_SIZE, help="Largest safetensors file; more tensors are sharded"),
 ) -> None:
     """Average released students' weights (a model soup). Then make it a pipeline with
     ``student pipeline --pretrained OUTPUT``, compare it with ``student select`` and release it
@@ -402,7 +406,7 @@ def student_average(
     from .average import average_students
 
     mix = [float(w) for w in weights.split(",") if w.strip()] or None
-    folder, meta = average_students(students, output, mix, name)
+    folder, meta = average_students(students, output, mix, name, max_shard_size)
     parts = ", ".join(f"{s['name']} x {s['weight']:.3f}" for s in meta["averaged_from"])
     msg.good(f"Averaged {parts} into {folder}")
 
@@ -495,9 +499,7 @@ def student_self_label(
 
 def student_pipeline(
     output: Path = typer.Argument(..., help="Folder for the pipeline"),
-    pretrained: str = typer.Option(
-        DEFAULT_PRETRAINED, help="Shipped student name or a folder with student.safetensors"
-    ),
+    pretrained: str = typer.Option(DEFAULT_PRETRAINED, help="Shipped student name or a released student folder"),
     labels: str = typer.Option("person,organization,location", help="Default type names of the pipe"),
 ) -> None:
     """Save the shipped pretrained student as a spaCy pipeline folder (no training), for

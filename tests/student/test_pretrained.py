@@ -19,9 +19,9 @@ from spacy_uniner.pipes.span.model import (
     DEFAULT_PRETRAINED,
     PRETRAINED_DIR,
     PRETRAINED_META,
-    PRETRAINED_WEIGHTS,
     pretrained_path,
 )
+from spacy_uniner.pipes.span.weights import WEIGHTS_INDEX_NAME, weight_files
 from spacy_uniner.student.cli import student_export
 
 from conftest import ROOT
@@ -40,14 +40,17 @@ def nlp():
 
 
 def test_shipped_weights_are_small_tensors_only():
+    tensor_files = weight_files(SHIPPED)
     files = sorted(p.name for p in SHIPPED.iterdir())
-    assert files == ["README.md", PRETRAINED_META, PRETRAINED_WEIGHTS]  # the model card, metadata, tensors
+    index = [WEIGHTS_INDEX_NAME] if len(tensor_files) > 1 else []
+    assert files == sorted(["README.md", PRETRAINED_META, *index, *(p.name for p in tensor_files)])
     assert sum(p.stat().st_size for p in SHIPPED.iterdir()) < 50e6
-    raw = (SHIPPED / PRETRAINED_WEIGHTS).read_bytes()
-    (header_size,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8 : 8 + header_size])  # safetensors: a JSON header, then raw tensor bytes
-    assert {v["dtype"] for k, v in header.items() if k != "__metadata__"} == {"F16"}
-    assert b"\x80\x04" not in raw[:2] and not raw.startswith(b"PK")  # not a pickle or a zip
+    for path in tensor_files:
+        raw = path.read_bytes()
+        (header_size,) = struct.unpack("<Q", raw[:8])
+        header = json.loads(raw[8 : 8 + header_size])  # safetensors: a JSON header, then raw tensor bytes
+        assert {v["dtype"] for k, v in header.items() if k != "__metadata__"} == {"F16"}
+        assert b"\x80\x04" not in raw[:2] and not raw.startswith(b"PK")  # not a pickle or a zip
     meta = json.loads((SHIPPED / PRETRAINED_META).read_text())
     assert meta["model"]["max_width"] == 12 and "training_data" in meta
 
@@ -128,6 +131,7 @@ def test_export_picks_the_threshold_on_open_type_dev_docs_and_loads_back(tmp_pat
         dev_sources="llm",
         limit=0,
         name="t",
+        max_shard_size="16MB",
     )
     meta = srsly.read_json(out / PRETRAINED_META)
     assert meta["dev_docs"] == 3 and meta["dev_sources"] == ["pile"]
@@ -153,4 +157,5 @@ def test_export_picks_the_threshold_on_open_type_dev_docs_and_loads_back(tmp_pat
             dev_sources="wikiann",
             limit=0,
             name="t",
+            max_shard_size="16MB",
         )

@@ -2,7 +2,7 @@
 
 Data processing is in :mod:`.batch`, the torch module in :mod:`.module`, candidate spans
 come from a registered suggester (:mod:`.suggesters`). Shipped pretrained students are
-safetensors files (tensors only: loading runs no code).
+safetensors files (tensors only: loading runs no code), sharded by :mod:`.weights`.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from ...errors import Errors
 from .batch import ENT_MARKER, SEP_MARKER, Query, Suggester, make_batch
 from .module import ENCODER_DTYPES, SpanTypeModule
 from .suggesters import make_width_suggester
+from .weights import MAX_SHARD_SIZE, has_weights, read_weights, write_weights
 
 WORD_EMBEDDINGS = "encoder.embeddings.word_embeddings.weight"
 PRETRAINED_DIR = Path(str(files(__package__).joinpath("pretrained")))
 DEFAULT_PRETRAINED = "uniner-span-minilm-v10"
-PRETRAINED_WEIGHTS = "student.safetensors"
 PRETRAINED_META = "student.json"
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 SAVE_DTYPES = {"float16": torch.float16, "float32": torch.float32}
@@ -202,8 +202,8 @@ def build_span_type_matcher(
     head_lr_scale: learning-rate multiplier of the span and type heads over the encoder's.
     word_shapes: add a learned word-shape (capitalisation) embedding to the text's sub-words.
     pretrained: start from these student weights (the name of a student shipped in
-        ``spacy_uniner/pipes/span/pretrained/``, e.g. ``uniner-span-minilm-v10``, or a folder with
-        ``student.safetensors``); ``None`` starts from the bare encoder.
+        ``spacy_uniner/pipes/span/pretrained/``, e.g. ``uniner-span-minilm-v10``, or a released
+        folder: ``student.json`` and ``student.safetensors`` or its shards); ``None`` starts from the bare encoder.
     freeze_vocab: keep the encoder's sub-word embeddings fixed (only the marker tokens'
         rows learn), so saved weights need not carry the vocabulary.
     suggester: the candidate spans of a doc; default ``spacy_uniner.width_suggester.v1``
@@ -315,16 +315,12 @@ def init(model: Model, X: Optional[List[Query]] = None, Y: Any = None) -> None:
 def pretrained_path(name: str) -> Path:
     """The folder of a shipped pretrained student (by name) or a given folder."""
     path = Path(name)
-    if (path / PRETRAINED_WEIGHTS).exists():
+    if has_weights(path):
         return path
     shipped = PRETRAINED_DIR / name
-    if (shipped / PRETRAINED_WEIGHTS).exists():
+    if has_weights(shipped):
         return shipped
-    names = (
-        sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / PRETRAINED_WEIGHTS).exists())
-        if PRETRAINED_DIR.exists()
-        else []
-    )
+    names = sorted(p.name for p in PRETRAINED_DIR.iterdir() if has_weights(p)) if PRETRAINED_DIR.exists() else []
     raise OSError(Errors.E622.format(name=name, shipped=", ".join(names) or "none"))
 
 
@@ -333,15 +329,13 @@ def load_pretrained(module: SpanTypeModule, name: str, attrs: Optional[dict] = N
     ``module``. Weights the file leaves out (the encoder's own sub-word embeddings when the
     student was trained with ``freeze_vocab``) keep the packaged encoder's values; the rows
     of the marker tokens come from the file. Returns the student's metadata."""
-    from safetensors.torch import load_file
-
     path = pretrained_path(name)
     meta = srsly.read_json(path / PRETRAINED_META)
     settings = meta.get("model", {})
     for key in ("max_width", "hidden_width", "word_shapes"):
         if attrs is not None and key in settings and key in attrs and settings[key] != attrs[key]:
             raise ValueError(Errors.E623.format(path=path, detail=f"{key} = {settings[key]!r}, not {attrs[key]!r}"))
-    load_student_tensors(module, load_file(str(path / PRETRAINED_WEIGHTS)), str(path))
+    load_student_tensors(module, read_weights(path), str(path))
     return meta
 
 
@@ -354,7 +348,7 @@ def student_tensors(module: SpanTypeModule, base_vocab: int, dtype: torch.dtype)
         if value.is_floating_point():
             value = value.to(dtype)
         if key == WORD_EMBEDDINGS and base_vocab:
-            tensors["marker_rows"] = value[base_vocab:].contiguous()
+            tensors["marker_rows"] = value[base_vocab:].clone()  # its own storage, not the whole table
         else:
             tensors[key] = value.contiguous()
     return tensors
@@ -377,20 +371,23 @@ def load_student_tensors(module: SpanTypeModule, tensors: dict, source: str) -> 
 
 
 def export_pretrained(
-    module: SpanTypeModule, output: Path, meta: dict, base_vocab: int, dtype: torch.dtype = torch.float16
+    module: SpanTypeModule,
+    output: Path,
+    meta: dict,
+    base_vocab: int,
+    dtype: torch.dtype = torch.float16,
+    max_shard_size: str = MAX_SHARD_SIZE,
 ) -> Path:
     """Save ``module`` as a pretrained student: every tensor in ``dtype`` except the
     encoder's own sub-word embeddings (left to the packaged encoder; only the marker rows
-    are saved), in safetensors, with ``meta`` as ``student.json``."""
-    return write_pretrained(student_tensors(module, base_vocab, dtype), output, meta)
+    are saved), in safetensors files of at most ``max_shard_size``, with ``meta`` as ``student.json``."""
+    return write_pretrained(student_tensors(module, base_vocab, dtype), output, meta, max_shard_size)
 
 
-def write_pretrained(tensors: dict, output: Path, meta: dict) -> Path:
-    """Write a released student's folder: ``tensors`` as safetensors and ``meta`` as ``student.json``."""
-    from safetensors.torch import save_file
-
-    output.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(output / PRETRAINED_WEIGHTS))
+def write_pretrained(tensors: dict, output: Path, meta: dict, max_shard_size: str = MAX_SHARD_SIZE) -> Path:
+    """Write a released student's folder: ``tensors`` as safetensors (sharded above
+    ``max_shard_size``) and ``meta`` as ``student.json``."""
+    write_weights(tensors, output, max_shard_size)
     srsly.write_json(output / PRETRAINED_META, meta)
     return output
 
