@@ -97,3 +97,26 @@ def target_runs(encoded) -> list[list[int]]:
             runs.append(current)
             current = []
     return runs + ([current] if current else [])
+
+
+def span_module(seed: int, pretrained=None, max_width: int = 12):
+    """A span student's torch module over the packaged encoder (fp32, frozen vocabulary), its
+    heads seeded with ``seed``, from ``pretrained`` weights if given; and its ``base_vocab``."""
+    import spacy
+    import torch
+
+    import spacy_uniner.pipes.span.component  # noqa: F401
+
+    torch.manual_seed(seed)
+    nlp = spacy.blank("en")
+    model = {
+        "@architectures": "spacy_uniner.SpanTypeMatcher.v1",
+        "pretrained": pretrained,
+        "freeze_vocab": True,
+        "encoder_dtype": "float32",
+        "max_width": max_width,
+    }
+    nlp.add_pipe("universal_ner_span", config={"labels": ["person"], "model": model})
+    nlp.initialize()
+    shim = nlp.get_pipe("universal_ner_span").model.shims[0]
+    return shim._model, shim.cfg["base_vocab"]

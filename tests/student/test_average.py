@@ -3,36 +3,19 @@
 from __future__ import annotations
 
 import pytest
-import spacy
 import srsly
 import torch
 
-import spacy_uniner.pipes.span.component  # noqa: F401
 from spacy_uniner.pipes.span.model import PRETRAINED_META, export_pretrained
 from spacy_uniner.student.average import average_students
 
+from conftest import span_module
+
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-MODEL = {
-    "@architectures": "spacy_uniner.SpanTypeMatcher.v1",
-    "pretrained": None,
-    "freeze_vocab": True,
-    "encoder_dtype": "float32",
-}
-
-
-def _module(seed: int, pretrained=None, max_width: int = 12):
-    torch.manual_seed(seed)
-    nlp = spacy.blank("en")
-    cfg = {**MODEL, "pretrained": pretrained, "max_width": max_width}
-    nlp.add_pipe("universal_ner_span", config={"labels": ["person"], "model": cfg})
-    nlp.initialize()
-    shim = nlp.get_pipe("universal_ner_span").model.shims[0]
-    return shim._model, shim.cfg["base_vocab"]
 
 
 def _release(tmp_path, name: str, seed: int, max_width: int = 12):
-    module, base_vocab = _module(seed, max_width=max_width)
+    module, base_vocab = span_module(seed, max_width=max_width)
     meta = {"name": name, "encoder": "sentence-transformers/all-MiniLM-L6-v2", "model": {"max_width": max_width}}
     return export_pretrained(module, tmp_path / name, meta, base_vocab), module
 
@@ -42,7 +25,7 @@ def test_weighted_mean_loads_into_a_fresh_pipe(tmp_path):
     out, meta = average_students([str(a), str(b)], tmp_path / "soup", weights=[1, 3])
     assert [s["weight"] for s in meta["averaged_from"]] == [0.25, 0.75]
     assert srsly.read_json(out / PRETRAINED_META)["averaged_from"][0]["name"] == "a"
-    loaded, _ = _module(3, pretrained=str(out))
+    loaded, _ = span_module(3, pretrained=str(out))
     state_a, state_b = mod_a.state_dict(), mod_b.state_dict()
     checked = 0
     for key, value in loaded.state_dict().items():

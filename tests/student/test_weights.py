@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import pytest
-import spacy
 import srsly
 import torch
 
-import spacy_uniner.pipes.span.component  # noqa: F401
 from spacy_uniner.pipes.span.model import WORD_EMBEDDINGS, export_pretrained, pretrained_path
 from spacy_uniner.pipes.span.weights import WEIGHTS_INDEX_NAME, WEIGHTS_NAME, read_weights, write_weights
 
+from conftest import span_module
+
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-MODEL = {
-    "@architectures": "spacy_uniner.SpanTypeMatcher.v1",
-    "pretrained": None,
-    "freeze_vocab": True,
-    "encoder_dtype": "float32",
-}
-
-
-def _module(seed: int, pretrained=None):
-    torch.manual_seed(seed)
-    nlp = spacy.blank("en")
-    nlp.add_pipe("universal_ner_span", config={"labels": ["person"], "model": {**MODEL, "pretrained": pretrained}})
-    nlp.initialize()
-    shim = nlp.get_pipe("universal_ner_span").model.shims[0]
-    return shim._model, shim.cfg["base_vocab"]
 
 
 def _tensors(n: int = 6, rows: int = 1000) -> dict:
@@ -36,7 +20,7 @@ def _tensors(n: int = 6, rows: int = 1000) -> dict:
 
 
 def test_a_released_student_is_sharded_and_loads_back(tmp_path):
-    module, base_vocab = _module(1)
+    module, base_vocab = span_module(1)
     meta = {"name": "s", "encoder": "sentence-transformers/all-MiniLM-L6-v2", "model": {"max_width": 12}}
     folder = export_pretrained(module, tmp_path / "s", meta, base_vocab, max_shard_size="8MB")
     shards = sorted(folder.glob("student-*.safetensors"))
@@ -45,7 +29,7 @@ def test_a_released_student_is_sharded_and_loads_back(tmp_path):
     index = srsly.read_json(folder / WEIGHTS_INDEX_NAME)
     assert sorted(set(index["weight_map"].values())) == [p.name for p in shards]
     assert pretrained_path(str(folder)) == folder
-    loaded, _ = _module(2, pretrained=str(folder))  # another seed: every tensor must come from the files
+    loaded, _ = span_module(2, pretrained=str(folder))  # another seed: every tensor must come from the files
     original = module.state_dict()
     for key, value in loaded.state_dict().items():
         expected = original[key].half().to(value.dtype) if value.is_floating_point() else original[key]
