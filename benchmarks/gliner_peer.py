@@ -44,11 +44,11 @@ def _train_records(pool: Path) -> list:
     if not path.exists():
         import spacy
         import srsly
-        from spacy.tokens import DocBin
 
+        from spacy_uniner.data.docs import read_docbin
         from spacy_uniner.student.pool import gliner_records
 
-        docs = DocBin().from_disk(pool / "train.spacy").get_docs(spacy.blank("en").vocab)
+        docs = read_docbin(pool / "train.spacy", spacy.blank("en").vocab)
         srsly.write_json(path, gliner_records(docs))
     return json.loads(path.read_text(encoding="utf8"))
 

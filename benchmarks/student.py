@@ -40,7 +40,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from spacy_uniner.data.catalogue import load_catalogue, load_dataset, select, split_names
-from spacy_uniner.data.docs import LABELS_ATTR, to_docbin
+from spacy_uniner.data.docs import LABELS_ATTR, read_docbin, to_docbin
 from spacy_uniner.data.readers import read_uniner_eval
 from spacy_uniner.evaluation.evaluate import PROTOCOLS, DatasetResult, evaluate_dataset, predict
 from spacy_uniner.evaluation.report import DEFAULT_PAPER_RESULTS
@@ -441,12 +441,11 @@ def _pool_type_names(pool: Path) -> set:
     names = pool / "type_names.json"
     if names.exists():
         return {t.lower() for t in srsly.read_json(names)}
-    from spacy.tokens import DocBin
 
     from spacy_uniner.student.pool import type_names
 
     nlp = spacy.blank("en")
-    counts = type_names(DocBin().from_disk(pool / "train.spacy").get_docs(nlp.vocab))
+    counts = type_names(read_docbin(pool / "train.spacy", nlp.vocab))
     srsly.write_json(names, sorted(counts))
     return {t.lower() for t in counts}
 

@@ -26,13 +26,13 @@ from typing import Dict, List, Sequence, Tuple
 
 import typer
 from spacy.language import Language
-from spacy.tokens import Doc, DocBin
+from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import minibatch
 from tqdm import tqdm
 from wasabi import msg
 
-from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY
+from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY, read_docbin
 from spacy_uniner.data.readers import read_uniner_eval
 from spacy_uniner.student.selection import all_types_examples, load_student
 
@@ -234,9 +234,7 @@ def _dev_docs(path: Path, source: str, limit: int, max_types: int) -> Tuple[List
     """The first ``limit`` dev passages of pool ``source`` and its ``max_types`` most frequent types."""
     import spacy
 
-    docs = [
-        d for d in DocBin().from_disk(path).get_docs(spacy.blank("en").vocab) if d.user_data.get(SOURCE_KEY) == source
-    ]
+    docs = [d for d in read_docbin(path, spacy.blank("en").vocab) if d.user_data.get(SOURCE_KEY) == source]
     if not docs:
         raise typer.BadParameter(f"no dev passage of source {source!r} in {path}: pass --source, a pool source name")
     counts = Counter(e.label_ for doc in docs for e in doc.ents)

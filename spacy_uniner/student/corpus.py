@@ -31,12 +31,12 @@ from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, S
 
 import numpy
 from spacy.language import Language
-from spacy.tokens import Doc, DocBin
+from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import registry
 from spacy.vocab import Vocab
 
-from ..data.docs import LABELS_ATTR, SOURCE_KEY, copy_tokens, doc_types
+from ..data.docs import LABELS_ATTR, SOURCE_KEY, copy_tokens, doc_types, read_docbin
 from ..errors import Errors
 from .augment import (
     AugmentContext,
@@ -133,7 +133,7 @@ class StudentCorpus:
     def _docs(self, vocab: Vocab) -> Iterator[Doc]:
         count = found = 0
         for path in self._files():
-            for i, doc in enumerate(DocBin().from_disk(path).get_docs(vocab)):
+            for i, doc in enumerate(read_docbin(path, vocab)):
                 if self.sources and doc.user_data.get(SOURCE_KEY) not in self.sources:
                     continue
                 found += 1

@@ -15,10 +15,10 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tupl
 
 import srsly
 from spacy.language import Language
-from spacy.tokens import Doc, DocBin, Span
+from spacy.tokens import Doc, Span
 from tqdm import tqdm
 
-from ..data.docs import SOURCE_KEY, doc_types, is_partial, to_docbin
+from ..data.docs import SOURCE_KEY, doc_types, is_partial, read_docbin, to_docbin
 from ..errors import Errors
 from ..spans import label_order_filter
 
@@ -91,7 +91,7 @@ def self_label_pool(
         raise FileNotFoundError(Errors.E301.format(path=pool / "train.spacy"))
     if not 0.0 < min_score < 1.0:
         raise ValueError(Errors.E629.format(value=min_score))
-    docs = list(DocBin().from_disk(pool / "train.spacy").get_docs(nlp.vocab))
+    docs = list(read_docbin(pool / "train.spacy", nlp.vocab))
     found = {d.user_data.get(SOURCE_KEY) for d in docs}
     missing = sorted(set(sources) - found)
     if missing:
