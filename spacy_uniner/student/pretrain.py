@@ -95,7 +95,7 @@ def pretrain(
     step = docs = words = epoch = 0
     start = time.perf_counter()
     with (output / "log.jsonl").open("w", encoding="utf8") as log:
-        log.write(json.dumps({"device": _device_name(gpu_id), "threads": torch_threads()}) + "\n")
+        log.write(json.dumps(_setup(gpu_id)) + "\n")
         while marks:
             for batch in batcher(train_corpus(nlp)):
                 elapsed = (time.perf_counter() - start) / 60
@@ -126,19 +126,12 @@ def pretrain(
     return saved
 
 
-def _device_name(gpu_id: int) -> str:
-    """What trained: the GPU's name, or ``cpu``."""
-    if gpu_id < 0:
-        return "cpu"
+def _setup(gpu_id: int) -> Dict[str, object]:
+    """What trains: the GPU's name (or ``cpu``) and torch's CPU threads."""
     import torch
 
-    return torch.cuda.get_device_name(gpu_id)
-
-
-def torch_threads() -> int:
-    import torch
-
-    return torch.get_num_threads()
+    device = "cpu" if gpu_id < 0 else torch.cuda.get_device_name(gpu_id)
+    return {"device": device, "threads": torch.get_num_threads()}
 
 
 def use_gpu(gpu_id: int) -> None:

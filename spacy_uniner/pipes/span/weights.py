@@ -9,7 +9,7 @@ the layout ``transformers`` writes with ``save_pretrained(max_shard_size=...)``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import srsly
 import torch
@@ -26,16 +26,25 @@ def has_weights(folder: Path) -> bool:
     return (folder / WEIGHTS_NAME).exists() or (folder / WEIGHTS_INDEX_NAME).exists()
 
 
-def weight_files(folder: Path) -> List[Path]:
-    """The tensor files of the student in ``folder``, in order; E634 if a listed shard is missing."""
+def _weight_map(folder: Path) -> Optional[Dict[str, str]]:
+    """The index's ``{tensor: file}`` of a sharded student, or None for one file."""
     index = folder / WEIGHTS_INDEX_NAME
-    if not index.exists():
+    return srsly.read_json(index)["weight_map"] if index.exists() else None
+
+
+def _files(folder: Path, weight_map: Optional[Dict[str, str]]) -> List[Path]:
+    if weight_map is None:
         return [folder / WEIGHTS_NAME]
-    names = sorted(set(srsly.read_json(index)["weight_map"].values()))
+    names = sorted(set(weight_map.values()))
     missing = [n for n in names if not (folder / n).exists()]
     if missing:
         raise OSError(Errors.E634.format(path=folder, missing=", ".join(missing), index=WEIGHTS_INDEX_NAME))
     return [folder / n for n in names]
+
+
+def weight_files(folder: Path) -> List[Path]:
+    """The tensor files of the student in ``folder``, in order; E634 if a listed shard is missing."""
+    return _files(folder, _weight_map(folder))
 
 
 def read_weights(folder: Path) -> Dict[str, torch.Tensor]:
@@ -43,15 +52,13 @@ def read_weights(folder: Path) -> Dict[str, torch.Tensor]:
     student must have each tensor its index lists, in the file it names (E634)."""
     from safetensors.torch import load_file
 
-    index = folder / WEIGHTS_INDEX_NAME
+    weight_map = _weight_map(folder)
     tensors: Dict[str, torch.Tensor] = {}
-    for path in weight_files(folder):
+    for path in _files(folder, weight_map):
         tensors.update(load_file(str(path)))
-    if index.exists():
-        listed = set(srsly.read_json(index)["weight_map"])
-        if listed != set(tensors):
-            detail = sorted(listed ^ set(tensors))[:5]
-            raise OSError(Errors.E634.format(path=folder, missing=f"tensors {detail}", index=WEIGHTS_INDEX_NAME))
+    if weight_map is not None and set(weight_map) != set(tensors):
+        detail = sorted(set(weight_map) ^ set(tensors))[:5]
+        raise OSError(Errors.E634.format(path=folder, missing=f"tensors {detail}", index=WEIGHTS_INDEX_NAME))
     return tensors
 
 
