@@ -78,7 +78,8 @@ def score_datasets(
     batch_size: int = 32,
 ) -> Dict[str, Dict]:
     """Per catalogue dataset and protocol: :func:`scores`, the dataset's paper column and
-    types, and each type's string recall and F1 (in %). A warm-up batch precedes the timed runs."""
+    types, each type's string recall and F1 (in %) and the span errors by kind. A warm-up
+    batch precedes the timed runs."""
     out: Dict[str, Dict] = {}
     for name in names:
         dataset = load_dataset(name, "test", data_dir, vocab=nlp.vocab)
@@ -92,6 +93,7 @@ def score_datasets(
                     label: {"recall": 100 * prf.recall, "f1": 100 * prf.f1}
                     for label, prf in result.string_per_type.items()
                 },
+                "span_errors": result.span_errors.to_dict(),
             }
             typer.echo(f"{name} ({PROTOCOLS[protocol]}): string F1 {entry[protocol]['string_f1']:.1f}", err=True)
         out[name] = entry

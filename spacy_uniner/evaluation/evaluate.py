@@ -30,6 +30,7 @@ from ..data.docs import copy_tokens
 from ..data.metric import ANSWERS_ATTR, PRF, gold_answers, predicted_answers
 from ..errors import Errors, Warnings
 from ..pipes.base import OpenNERPipe
+from .breakdown import SpanErrors
 
 logger = logging.getLogger("spacy_uniner")
 
@@ -57,6 +58,7 @@ class DatasetResult:
     spans: dict[str, Any]
     examples: list[Example] = field(repr=False)
     dropped_predictions: Counter = field(default_factory=Counter)
+    span_errors: SpanErrors = field(default_factory=SpanErrors)
     paper_name: str | None = None
     protocol: str = "all"
     seconds: float = 0.0  # prediction wall time
@@ -68,6 +70,7 @@ class DatasetResult:
             "string": self.string.to_dict(),
             "string_per_type": {k: v.to_dict() for k, v in self.string_per_type.items()},
             "spans": self.spans,
+            "span_errors": self.span_errors.to_dict(),
             "dropped_predictions": dict(self.dropped_predictions),
             "seconds": round(self.seconds, 2),
         }
@@ -222,12 +225,16 @@ def span_scores(examples: Sequence[Example]) -> dict[str, Any]:
 
 
 def score_dataset(dataset: Dataset, preds: Sequence[Doc], protocol: str = "all") -> DatasetResult:
-    """Both metrics over the first ``len(preds)`` passages of ``dataset``: per (passage,
-    type) query the string metric compares that type's predicted answer with its gold."""
+    """Both metrics and the span errors by kind over the first ``len(preds)`` passages of
+    ``dataset``: per (passage, type) query the string metric compares that type's predicted
+    answer with its gold."""
     golds = dataset.docs[: len(preds)]
     examples = [Example(pred, gold) for pred, gold in zip(preds, golds)]
     overall = PRF()
     per_type: dict[str, PRF] = {}
+    span_errors = SpanErrors()
+    for eg in examples:
+        span_errors.add(predicted_spans(eg.predicted), eg.reference.ents)
     queries = [q for q in dataset.queries if q.doc_index < len(preds)]
     for query in queries:
         gold = gold_answers(golds[query.doc_index], query.label, query.gold)
@@ -244,6 +251,7 @@ def score_dataset(dataset: Dataset, preds: Sequence[Doc], protocol: str = "all")
         string_per_type=dict(sorted(per_type.items())),
         spans=span_scores(examples),
         examples=examples,
+        span_errors=span_errors,
         paper_name=dataset.spec.paper_name,
         protocol=protocol,
     )

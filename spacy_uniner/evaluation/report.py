@@ -13,6 +13,7 @@ from wasabi import MarkdownRenderer
 from ..colors import DISPLACY_COLORS, register_label_colors
 from ..data import resource_path
 from ..data.metric import ANSWERS_ATTR
+from .breakdown import FALSE_NEGATIVES, FALSE_POSITIVES
 from .evaluate import PROTOCOLS, DatasetResult, predicted_spans, summarize
 
 DEFAULT_PAPER_RESULTS = resource_path("paper_results.json")
@@ -114,6 +115,39 @@ def markdown_table(summary: dict[str, Any], paper: dict[str, Any]) -> str:
     return md.text + "\n"
 
 
+def span_errors_table(summary: dict[str, Any]) -> str:
+    """Per dataset and protocol: each kind of false positive as a share of the predicted
+    spans, each kind of false negative as a share of the gold mentions, and span F1 with
+    and without the predictions on another type's mention."""
+    head = ["dataset", "protocol", "predicted", "gold"]
+    head += [f"FP {kind.replace('_', ' ')}" for kind in FALSE_POSITIVES]
+    head += [f"FN {kind.replace('_', ' ')}" for kind in FALSE_NEGATIVES]
+    head += ["span F1", "span F1 without wrong type"]
+    rows = []
+    for name, d in summary["datasets"].items():
+        for protocol, scores in d["protocols"].items():
+            errors = scores["span_errors"]
+            fp, fn = errors["false_positives"], errors["false_negatives"]
+            predicted = errors["correct"] + sum(fp.values())
+            gold = errors["correct"] + sum(fn.values())
+            row = [name, protocol, str(predicted), str(gold)]
+            row += [f"{100 * fp[k] / predicted:.1f}" if predicted else "" for k in FALSE_POSITIVES]
+            row += [f"{100 * fn[k] / gold:.1f}" if gold else "" for k in FALSE_NEGATIVES]
+            row += [f"{100 * errors[k]:.1f}" for k in ("f1", "f1_without_wrong_type")]
+            rows.append(row)
+    md = MarkdownRenderer()
+    md.add(md.title(2, "Span errors"))
+    md.add(md.table(rows, head))
+    md.add(
+        "FP columns: % of the predicted spans; FN columns: % of the gold mentions. wrong type: "
+        "the words of a gold mention of another type; boundary: overlaps a mention of its type "
+        "without matching it; other type overlap: overlaps only other types' mentions; spurious: "
+        "overlaps none. FN other type: its words were predicted under another type. Span F1 "
+        "without wrong type: as if a prediction on another type's mention were no error."
+    )
+    return md.text + "\n"
+
+
 def bar_chart(summary: dict[str, Any], paper: dict[str, Any], path: Path, title: str) -> None:
     """Grouped bars per dataset: this run's string F1 next to the paper's published F1s."""
     import matplotlib
@@ -195,7 +229,8 @@ def write_report(
     paper = load_paper_results() if paper is None else paper
     summary = {"meta": meta or {}, **summarize(results)}
     srsly.write_json(output_dir / "metrics.json", summary)
-    (output_dir / "metrics.md").write_text(markdown_table(summary, paper), encoding="utf8")
+    table = markdown_table(summary, paper) + "\n" + span_errors_table(summary)
+    (output_dir / "metrics.md").write_text(table, encoding="utf8")
     bar_chart(summary, paper, output_dir / "f1.png", Path(str((meta or {}).get("model", ""))).name)
     first = summary["protocols"][0] if results else None
     for result in results:
