@@ -10,7 +10,7 @@ A predicted span that is not a gold (span, type) is a false positive of one kind
 
 A gold mention that no prediction matches is a false negative: ``other_type`` (its words were
 predicted, under another type), ``boundary`` (a prediction of its type overlaps it) or
-``missed``.
+``missed``. ``confusions`` counts the wrong-type spans per (predicted type, gold type).
 """
 
 from __future__ import annotations
@@ -36,19 +36,22 @@ class SpanErrors:
     correct: int = 0
     false_positives: Counter = field(default_factory=Counter)
     false_negatives: Counter = field(default_factory=Counter)
+    confusions: Counter = field(default_factory=Counter)  # (predicted type, gold type) of wrong-type spans
 
     def add(self, predicted: Iterable[Span], gold: Iterable[Span]) -> None:
         """Count one passage: its predicted spans (they may overlap, as in the ``single``
         protocol; a span predicted under two types counts twice) against its gold ones."""
         pred = {(s.start, s.end, s.label_) for s in predicted}
         ref = {(s.start, s.end, s.label_) for s in gold}
-        ref_spans = {(start, end) for start, end, _ in ref}
+        ref_labels = {(start, end): label for start, end, label in ref}
+        ref_spans = set(ref_labels)
         pred_spans = {(start, end) for start, end, _ in pred}
         self.correct += len(pred & ref)
         for start, end, label in pred - ref:
             overlapping = [lab for s, e, lab in ref if s < end and start < e]
             if (start, end) in ref_spans:
                 kind = "wrong_type"
+                self.confusions[label, ref_labels[start, end]] += 1
             elif label in overlapping:
                 kind = "boundary"
             elif overlapping:
@@ -84,4 +87,5 @@ class SpanErrors:
             "false_negatives": {kind: self.false_negatives[kind] for kind in FALSE_NEGATIVES},
             "f1": self.f1,
             "f1_without_wrong_type": self.f1_without_wrong_type,
+            "confusions": [[pred, gold, n] for (pred, gold), n in self.confusions.most_common()],
         }

@@ -117,12 +117,12 @@ def markdown_table(summary: dict[str, Any], paper: dict[str, Any]) -> str:
 
 def span_errors_table(summary: dict[str, Any]) -> str:
     """Per dataset and protocol: each kind of false positive as a share of the predicted
-    spans, each kind of false negative as a share of the gold mentions, and span F1 with
-    and without the predictions on another type's mention."""
+    spans, each kind of false negative as a share of the gold mentions, span F1 with and
+    without the predictions on another type's mention, and the most frequent wrong types."""
     head = ["dataset", "protocol", "predicted", "gold"]
     head += [f"FP {kind.replace('_', ' ')}" for kind in FALSE_POSITIVES]
     head += [f"FN {kind.replace('_', ' ')}" for kind in FALSE_NEGATIVES]
-    head += ["span F1", "span F1 without wrong type"]
+    head += ["span F1", "span F1 without wrong type", "most wrong types (predicted → gold)"]
     rows = []
     for name, d in summary["datasets"].items():
         for protocol, scores in d["protocols"].items():
@@ -134,6 +134,7 @@ def span_errors_table(summary: dict[str, Any]) -> str:
             row += [f"{100 * fp[k] / predicted:.1f}" if predicted else "" for k in FALSE_POSITIVES]
             row += [f"{100 * fn[k] / gold:.1f}" if gold else "" for k in FALSE_NEGATIVES]
             row += [f"{100 * errors[k]:.1f}" for k in ("f1", "f1_without_wrong_type")]
+            row += ["; ".join(f"{pred} → {gold} {n}" for pred, gold, n in errors["confusions"][:3])]
             rows.append(row)
     md = MarkdownRenderer()
     md.add(md.title(2, "Span errors"))
@@ -143,7 +144,8 @@ def span_errors_table(summary: dict[str, Any]) -> str:
         "the words of a gold mention of another type; boundary: overlaps a mention of its type "
         "without matching it; other type overlap: overlaps only other types' mentions; spurious: "
         "overlaps none. FN other type: its words were predicted under another type. Span F1 "
-        "without wrong type: as if a prediction on another type's mention were no error."
+        "without wrong type: as if a prediction on another type's mention were no error. Most "
+        "wrong types: the three most frequent (all in metrics.json, `confusions`)."
     )
     return md.text + "\n"
 

@@ -43,6 +43,7 @@ def test_each_error_has_one_kind():
     # the scientist is overlapped by its type, the city's words were not predicted exactly, the
     # organisation not at all
     assert dict(errors.false_negatives) == {"boundary": 1, "missed": 2}
+    assert errors.to_dict()["confusions"] == [["person", "writer", 1]]
     assert errors.f1 == pytest.approx(2 * 1 / (2 + 4 + 3))
     assert errors.f1_without_wrong_type == pytest.approx(2 * 1 / (2 + 3 + 3))
     # a gold mention predicted only under another type is that kind of miss
@@ -66,6 +67,7 @@ def test_counts_agree_with_span_scores(protocol, shared_dir):
     assert 0 < errors.correct < predicted
     assert errors.f1 == pytest.approx(result.spans["ents_f"])
     assert errors.f1_without_wrong_type >= errors.f1
+    assert sum(errors.confusions.values()) == errors.false_positives["wrong_type"]
     assert result.scores()["span_errors"] == errors.to_dict()
 
 
@@ -89,3 +91,5 @@ def test_report_shows_span_errors(tmp_path, shared_dir):
     assert errors["f1_without_wrong_type"] > errors["f1"]
     table = (out / "metrics.md").read_text()
     assert "## Span errors" in table and "| FP wrong type |" in table
+    pred, gold, n = errors["confusions"][0]
+    assert pred != gold and f"{pred} → {gold} {n}" in table
