@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Tuple
 
 from spacy.tokens import Span
 
@@ -27,6 +27,11 @@ FALSE_NEGATIVES = ("other_type", "boundary", "missed")
 
 def _f1(tp: int, fp: int, fn: int) -> float:
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def _overlap(a: Tuple[int, int, str], b: Tuple[int, int, str]) -> bool:
+    """Whether two (start, end, label) spans share a token."""
+    return a[0] < b[1] and b[0] < a[1]
 
 
 @dataclass
@@ -43,15 +48,15 @@ class SpanErrors:
         protocol; a span predicted under two types counts twice) against its gold ones."""
         pred = {(s.start, s.end, s.label_) for s in predicted}
         ref = {(s.start, s.end, s.label_) for s in gold}
-        ref_labels = {(start, end): label for start, end, label in ref}
-        ref_spans = set(ref_labels)
-        pred_spans = {(start, end) for start, end, _ in pred}
+        gold_label = {(start, end): label for start, end, label in ref}  # gold spans do not overlap
+        pred_words = {(start, end) for start, end, _ in pred}
         self.correct += len(pred & ref)
-        for start, end, label in pred - ref:
-            overlapping = [lab for s, e, lab in ref if s < end and start < e]
-            if (start, end) in ref_spans:
+        for span in pred - ref:
+            start, end, label = span
+            overlapping = {other[2] for other in ref if _overlap(span, other)}
+            if (start, end) in gold_label:
                 kind = "wrong_type"
-                self.confusions[label, ref_labels[start, end]] += 1
+                self.confusions[label, gold_label[start, end]] += 1
             elif label in overlapping:
                 kind = "boundary"
             elif overlapping:
@@ -59,10 +64,10 @@ class SpanErrors:
             else:
                 kind = "spurious"
             self.false_positives[kind] += 1
-        for start, end, label in ref - pred:
-            if (start, end) in pred_spans:
+        for span in ref - pred:
+            if span[:2] in pred_words:
                 kind = "other_type"
-            elif any(lab == label and s < end and start < e for s, e, lab in pred):
+            elif any(other[2] == span[2] and _overlap(span, other) for other in pred):
                 kind = "boundary"
             else:
                 kind = "missed"
