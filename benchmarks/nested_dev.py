@@ -1,7 +1,7 @@
 """A dev view with nested type sets, as the UniNER eval files ask them.
 
     python benchmarks/nested_dev.py training/pool/dev.spacy training/pool/hierarchy.json OUT.spacy
-    python -m spacy_uniner student select OUT.spacy v10=shipped --protocol both --min-docs 10
+    python -m spacy_uniner student select OUT.spacy v11=shipped --protocol both --min-docs 10
 
 The eval files label each mention with its most specific type and also ask the broader names
 (`writer` and `person`), so a broader name asked alone that answers a finer type's mentions is

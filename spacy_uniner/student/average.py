@@ -84,7 +84,10 @@ def average_students(
         "encoder": metas[0]["encoder"],
         "model": metas[0].get("model", {}),
         "dtype": metas[0].get("dtype", "float16"),
-        "averaged_from": [{"name": m.get("name", str(p)), "weight": w} for m, p, w in zip(metas, paths, mix)],
+        "averaged_from": [
+            {"name": m.get("name", str(p)), "weight": w, **{k: m[k] for k in ("training", "started_from") if k in m}}
+            for m, p, w in zip(metas, paths, mix)
+        ],
         "note": "weights averaged from the students above, each with its own threshold folded into `bias`; "
         "run `student export` to choose this one's on dev",
     }

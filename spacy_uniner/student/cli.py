@@ -31,7 +31,7 @@ from ..data.docs import LABELS_ATTR, copy_tokens, to_docbin
 from ..errors import Errors
 from ..labels import normalize_labels
 from ..pipes.base import OpenNERPipe
-from ..pipes.span.model import DEFAULT_PRETRAINED
+from ..pipes.span.model import DEFAULT_PRETRAINED, PRETRAINED_META, pretrained_path
 from ..pipes.span.weights import MAX_SHARD_SIZE
 from .corpus import StudentCorpus, dev_examples
 from .threshold import tune_thresholds
@@ -300,6 +300,17 @@ def student_pretrain(
     msg.good(f"Saved {len(saved)} checkpoint(s): {', '.join(p.name for p in saved)} in {output}")
 
 
+def _parent_meta(pretrained: Optional[str]) -> dict:
+    """The metadata of the released student a pipeline started from ({} when none; only its
+    name when its folder is no longer there)."""
+    if not pretrained:
+        return {}
+    try:
+        return srsly.read_json(pretrained_path(pretrained) / PRETRAINED_META)
+    except OSError:
+        return {"name": str(pretrained)}
+
+
 def student_export(
     model: Path = typer.Argument(..., help="Trained student pipeline (e.g. a student pretrain checkpoint)"),
     output: Path = typer.Argument(
@@ -357,6 +368,9 @@ def student_export(
         "dev_sources": sorted({str(eg.reference.user_data.get(SOURCE_KEY)) for eg in examples}),
         "note": "the dev-chosen threshold is folded into `bias`: use threshold 0.5",
     }
+    parent = _parent_meta(attrs.get("pretrained"))
+    if parent:  # the weights it started from: a soup keeps its parents, a continued student its start
+        meta["started_from"] = {k: parent[k] for k in ("name", "training", "averaged_from") if k in parent}
     log = Path(model).parent / "log.jsonl"
     if log.exists():  # a student-pretrain checkpoint: how long it trained and on how much
         rows = list(srsly.read_jsonl(log))

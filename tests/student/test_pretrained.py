@@ -22,6 +22,7 @@ from spacy_uniner.pipes.span.model import (
     pretrained_path,
 )
 from spacy_uniner.pipes.span.weights import WEIGHTS_INDEX_NAME, weight_files
+from spacy_uniner.student.average import average_students
 from spacy_uniner.student.cli import student_export
 
 from conftest import ROOT
@@ -45,6 +46,7 @@ def test_shipped_weights_are_small_tensors_only():
     index = [WEIGHTS_INDEX_NAME] if len(tensor_files) > 1 else []
     assert files == sorted(["README.md", PRETRAINED_META, *index, *(p.name for p in tensor_files)])
     assert sum(p.stat().st_size for p in SHIPPED.iterdir()) < 50e6
+    assert all(p.stat().st_size <= 16e6 for p in tensor_files)  # each released file at most 16 MB
     for path in tensor_files:
         raw = path.read_bytes()
         (header_size,) = struct.unpack("<Q", raw[:8])
@@ -159,3 +161,27 @@ def test_export_picks_the_threshold_on_open_type_dev_docs_and_loads_back(tmp_pat
             name="t",
             max_shard_size="16MB",
         )
+
+
+def test_export_keeps_what_the_weights_started_from(tmp_path):
+    """A student exported from a soup names the soup's parents; one continued from a released
+    student names it: the release's metadata loses neither."""
+    model_cfg = {"@architectures": "spacy_uniner.SpanTypeMatcher.v1", "freeze_vocab": True, "encoder_dtype": "float32"}
+
+    def export(pretrained, name: str) -> dict:
+        nlp = spacy.blank("en")
+        config = {"labels": ["person", "city"], "model": {**model_cfg, "pretrained": pretrained}}
+        nlp.add_pipe("universal_ner_span", config=config)
+        nlp.initialize()
+        nlp.to_disk(tmp_path / f"pipe-{name}")
+        kwargs = dict(pool_stats=None, dev_sources="all", limit=0, name=name, max_shard_size="16MB")
+        student_export(tmp_path / f"pipe-{name}", tmp_path / name, dev=tmp_path / "dev.spacy", **kwargs)
+        return srsly.read_json(tmp_path / name / PRETRAINED_META)
+
+    to_docbin(_docs_from(spacy.blank("en"), "pile", 3)).to_disk(tmp_path / "dev.spacy")
+    assert "started_from" not in export(None, "a")
+    assert export(str(tmp_path / "a"), "b")["started_from"] == {"name": "a"}
+    average_students([str(tmp_path / "a"), str(tmp_path / "b")], tmp_path / "soup", name="soup")
+    started = export(str(tmp_path / "soup"), "c")["started_from"]
+    assert started["name"] == "soup"
+    assert [s["name"] for s in started["averaged_from"]] == ["a", "b"]

@@ -29,7 +29,7 @@ from .weights import MAX_SHARD_SIZE, has_weights, read_weights, write_weights
 
 WORD_EMBEDDINGS = "encoder.embeddings.word_embeddings.weight"
 PRETRAINED_DIR = Path(str(files(__package__).joinpath("pretrained")))
-DEFAULT_PRETRAINED = "uniner-span-minilm-v10"
+DEFAULT_PRETRAINED = "uniner-span-minilm-v11"
 PRETRAINED_META = "student.json"
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 SAVE_DTYPES = {"float16": torch.float16, "float32": torch.float32}
@@ -202,7 +202,7 @@ def build_span_type_matcher(
     head_lr_scale: learning-rate multiplier of the span and type heads over the encoder's.
     word_shapes: add a learned word-shape (capitalisation) embedding to the text's sub-words.
     pretrained: start from these student weights (the name of a student shipped in
-        ``spacy_uniner/pipes/span/pretrained/``, e.g. ``uniner-span-minilm-v10``, or a released
+        ``spacy_uniner/pipes/span/pretrained/``, e.g. ``uniner-span-minilm-v11``, or a released
         folder: ``student.json`` and ``student.safetensors`` or its shards); ``None`` starts from the bare encoder.
     freeze_vocab: keep the encoder's sub-word embeddings fixed (only the marker tokens'
         rows learn), so saved weights need not carry the vocabulary.
