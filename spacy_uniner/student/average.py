@@ -14,7 +14,7 @@ import srsly
 import torch
 
 from ..errors import Errors
-from ..pipes.span.model import PRETRAINED_META, pretrained_path, write_pretrained
+from ..pipes.span.model import PRETRAINED_META, lineage, pretrained_path, write_pretrained
 from ..pipes.span.weights import MAX_SHARD_SIZE, read_weights
 
 Tensors = Dict[str, torch.Tensor]
@@ -84,10 +84,7 @@ def average_students(
         "encoder": metas[0]["encoder"],
         "model": metas[0].get("model", {}),
         "dtype": metas[0].get("dtype", "float16"),
-        "averaged_from": [
-            {"name": m.get("name", str(p)), "weight": w, **{k: m[k] for k in ("training", "started_from") if k in m}}
-            for m, p, w in zip(metas, paths, mix)
-        ],
+        "averaged_from": [{"name": str(p), **lineage(m), "weight": w} for m, p, w in zip(metas, paths, mix)],
         "note": "weights averaged from the students above, each with its own threshold folded into `bias`; "
         "run `student export` to choose this one's on dev",
     }

@@ -31,7 +31,7 @@ from ..data.docs import LABELS_ATTR, copy_tokens, to_docbin
 from ..errors import Errors
 from ..labels import normalize_labels
 from ..pipes.base import OpenNERPipe
-from ..pipes.span.model import DEFAULT_PRETRAINED, PRETRAINED_META, pretrained_path
+from ..pipes.span.model import DEFAULT_PRETRAINED, PRETRAINED_META, lineage, pretrained_path
 from ..pipes.span.weights import MAX_SHARD_SIZE
 from .corpus import StudentCorpus, dev_examples
 from .threshold import tune_thresholds
@@ -370,7 +370,7 @@ def student_export(
     }
     parent = _parent_meta(attrs.get("pretrained"))
     if parent:  # the weights it started from: a soup keeps its parents, a continued student its start
-        meta["started_from"] = {k: parent[k] for k in ("name", "training", "averaged_from") if k in parent}
+        meta["started_from"] = lineage(parent)
     log = Path(model).parent / "log.jsonl"
     if log.exists():  # a student-pretrain checkpoint: how long it trained and on how much
         rows = list(srsly.read_jsonl(log))

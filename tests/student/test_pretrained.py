@@ -185,3 +185,8 @@ def test_export_keeps_what_the_weights_started_from(tmp_path):
     started = export(str(tmp_path / "soup"), "c")["started_from"]
     assert started["name"] == "soup"
     assert [s["name"] for s in started["averaged_from"]] == ["a", "b"]
+    # a chain keeps every link: a student continued from c names c and what c started from,
+    # and a soup of soups names the inner soup's parents
+    assert export(str(tmp_path / "c"), "d")["started_from"]["started_from"]["name"] == "soup"
+    _, meta = average_students([str(tmp_path / "soup"), str(tmp_path / "a")], tmp_path / "soup2")
+    assert [s["name"] for s in meta["averaged_from"][0]["averaged_from"]] == ["a", "b"]

@@ -384,6 +384,15 @@ def export_pretrained(
     return write_pretrained(student_tensors(module, base_vocab, dtype), output, meta, max_shard_size)
 
 
+LINEAGE_KEYS = ("name", "training", "started_from", "averaged_from")
+
+
+def lineage(meta: dict) -> dict:
+    """What a released student's metadata says of where its weights came from: its name, its
+    training record, the student it started from and the students it was averaged from."""
+    return {k: meta[k] for k in LINEAGE_KEYS if k in meta}
+
+
 def write_pretrained(tensors: dict, output: Path, meta: dict, max_shard_size: str = MAX_SHARD_SIZE) -> Path:
     """Write a released student's folder: ``tensors`` as safetensors (sharded above
     ``max_shard_size``) and ``meta`` as ``student.json``."""
