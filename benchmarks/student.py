@@ -461,7 +461,9 @@ def compare(
     student: List[str] = typer.Option([], help="NAME=PIPELINE (or NAME=shipped); repeatable"),
     output: Path = typer.Option(Path("benchmarks/results/compare"), help="Scores and compare.json go here"),
     dev_sources: str = typer.Option(
-        "llm", help="Pool sources whose dev docs choose each student's threshold (llm, all or names)"
+        "llm",
+        help="Pool sources whose dev docs choose each student's threshold (llm, all or names; own: keep each "
+        "student's released threshold, as users run it)",
     ),
     dev_limit: int = typer.Option(0, help="At most this many of those dev docs (0: all)"),
     limit: int = typer.Option(0, help="Passages per eval file (0: all; intermediate checkpoints only)"),
@@ -480,7 +482,7 @@ def compare(
         scores_path = output / f"{name}.scores.json"
         cmd = [sys.executable, __file__, "score-student", path, str(scores_path), "--data-dir", str(data_dir)]
         cmd += ["--datasets", datasets, "--limit", str(limit)]
-        if path != "shipped":
+        if path != "shipped" and dev_sources != "own":
             cmd += ["--pool", str(pool), "--dev-sources", dev_sources, "--dev-limit", str(dev_limit)]
         subprocess.run(cmd, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
         row = srsly.read_json(scores_path)

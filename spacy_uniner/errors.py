@@ -249,6 +249,14 @@ class Errors(metaclass=ErrorsWithCodes):
         "whole released folder (every student-*.safetensors shard beside its index), or export it again."
     )
     E635 = "Cannot shard student weights at max_shard_size={size!r}: {error}. Give a size such as 16MB or 2GB."
+    E636 = (
+        "A `student select` record has no per-protocol scores (its keys: {keys}). Give --threshold-from "
+        "files written by `student select --output`, one candidate each."
+    )
+    E637 = (
+        "--threshold-from {path} scores {n} candidates ({names}): a release's threshold comes from one "
+        "candidate. Run `student select` on the released candidate alone, once per dev view."
+    )
 
     # Training (training/): config, conversation data, student model, trainer
     E701 = (

@@ -330,11 +330,16 @@ def student_export(
     limit: int = typer.Option(0, help="At most this many dev docs (0: all of those sources)"),
     name: str = typer.Option(DEFAULT_PRETRAINED),
     max_shard_size: str = typer.Option(MAX_SHARD_SIZE, help="Largest safetensors file; more tensors are sharded"),
+    threshold_from: List[Path] = typer.Option(
+        [],
+        help="`student select --output` files scoring this student alone, one per dev view (repeatable): "
+        "the threshold with the highest mean lower-of-two protocols over them replaces the --dev choice",
+    ),
 ) -> None:
-    """Release a student: choose its threshold on dev, fold it into the score bias (so the
-    component's default threshold 0.5 applies it), save fp16 safetensors (sharded above
-    ``--max-shard-size``) without the encoder's own vocabulary (the packaged encoder provides
-    it) and the metadata."""
+    """Release a student: choose its threshold on dev (or take the one `student select`
+    scores best in both protocols), fold it into the score bias (so the component's default
+    threshold 0.5 applies it), save fp16 safetensors (sharded above ``--max-shard-size``)
+    without the encoder's own vocabulary (the packaged encoder provides it) and the metadata."""
     import math
 
     import torch
@@ -342,14 +347,23 @@ def student_export(
     from ..data.docs import SOURCE_KEY
     from ..pipes.span.model import export_pretrained
     from .pool import dev_from_sources
+    from .selection import shared_threshold
 
     nlp = spacy.load(model)
     pipe = nlp.get_pipe("universal_ner_span")
     stats = srsly.read_json(pool_stats) if pool_stats is not None else None
     examples = dev_from_sources(dev_examples(dev, nlp), dev_sources, stats, dev)[: limit or None]
     chosen = tune_thresholds(nlp, examples, per_type=False)
+    threshold, views = chosen.threshold, []
+    for path in threshold_from:
+        records = srsly.read_json(path)
+        if len(records) != 1:
+            raise ValueError(Errors.E637.format(path=path, n=len(records), names=sorted(records)))
+        views.append(next(iter(records.values())))
+    if views:
+        threshold, lower = shared_threshold(views)
     module = pipe.model.shims[0]._model
-    shift = math.log(chosen.threshold / (1.0 - chosen.threshold))
+    shift = math.log(threshold / (1.0 - threshold))
     with torch.no_grad():
         module.bias -= shift  # sigmoid(z - shift) >= 0.5  <=>  sigmoid(z) >= threshold
     attrs = pipe.model.attrs
@@ -362,12 +376,18 @@ def student_export(
             if k in attrs
         },
         "dtype": "float16",
-        "threshold_on_dev": chosen.threshold,
-        "dev_span_f1": 100 * chosen.f_by_threshold[chosen.threshold],
+        "threshold_on_dev": threshold,
+        "dev_span_f1": 100 * chosen.f_by_threshold[threshold] if threshold in chosen.f_by_threshold else None,
         "dev_docs": len(examples),
         "dev_sources": sorted({str(eg.reference.user_data.get(SOURCE_KEY)) for eg in examples}),
         "note": "the dev-chosen threshold is folded into `bias`: use threshold 0.5",
     }
+    if views:
+        meta["threshold_from_select"] = {
+            "files": [Path(p).name for p in threshold_from],
+            "mean_lower_of_two_protocols": lower,
+            "dev_threshold_instead": chosen.threshold,
+        }
     parent = _parent_meta(attrs.get("pretrained"))
     if parent:  # the weights it started from: a soup keeps its parents, a continued student its start
         meta["started_from"] = lineage(parent)
@@ -401,10 +421,9 @@ def student_export(
     for path in output.iterdir():
         path.chmod(0o644)
     size = sum(p.stat().st_size for p in output.iterdir()) / 1e6
-    msg.good(
-        f"Threshold {chosen.threshold} (dev span F1 {meta['dev_span_f1']:.1f}) folded in; "
-        f"wrote {output} ({size:.1f} MB)"
-    )
+    dev_f1 = f"dev span F1 {meta['dev_span_f1']:.1f}" if meta["dev_span_f1"] is not None else "off the dev grid"
+    source = f", from {len(views)} select file(s)" if views else ""
+    msg.good(f"Threshold {threshold} ({dev_f1}{source}) folded in; wrote {output} ({size:.1f} MB)")
 
 
 def student_average(
@@ -475,6 +494,12 @@ def student_select(
     msg.table(rows, header=["dev source"] + [f"{n} ({k})" for n, k in columns], divider=True)
     records = {name: scores_record(by_protocol) for name, by_protocol in results.items()}
     best = max(records, key=lambda name: records[name]["score"])
+    if protocol == "both":  # a release ships one threshold for every query shape
+        for name, record in records.items():
+            msg.info(
+                f"{name}: one threshold for both protocols, {record['shared_threshold']:g} "
+                f"(lower of the two {100 * record['shared_score']:.1f})"
+            )
     what = "macro dev span F1" if protocol != "both" else "lower of the two protocols' macro dev span F1"
     msg.good(f"Highest {what}: {best} ({100 * records[best]['score']:.1f})")
     if output is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import spacy
 from spacy.language import Language
@@ -121,10 +121,15 @@ def protocol_scores(
 
 def scores_record(by_protocol: Dict[str, SourceScores]) -> Dict[str, Any]:
     """One candidate's scores as ``student select --output`` writes them: ``score`` (the lower
-    of the protocols' macro span F1s) and, per protocol, its macro F1, threshold, sources
-    (at that threshold) and every source's F1 at every threshold of the grid."""
+    of the protocols' macro span F1s, each at its own best threshold), ``shared_threshold``
+    and ``shared_score`` (the one threshold a release can ship for every protocol, and the
+    lower of the protocols' macro F1 there) and, per protocol, its macro F1, threshold,
+    sources (at that threshold) and every source's F1 at every threshold of the grid."""
+    shared, shared_score = _best_lower_of_protocols([{k: r.macro_by_threshold for k, r in by_protocol.items()}])
     return {
         "score": min(r.macro_f1 for r in by_protocol.values()),
+        "shared_threshold": shared,
+        "shared_score": shared_score,
         **{
             key: {
                 "macro_span_f1": r.macro_f1,
@@ -135,3 +140,34 @@ def scores_record(by_protocol: Dict[str, SourceScores]) -> Dict[str, Any]:
             for key, r in by_protocol.items()
         },
     }
+
+
+def shared_threshold(records: Sequence[Dict[str, Any]]) -> Tuple[float, float]:
+    """The one global threshold a release ships, from one candidate's ``student select``
+    records on one or more dev views (say the flat dev and the nested view): the highest mean
+    over the views of the lower of the protocols' macro span F1 at that threshold (ties: the
+    lower threshold). Returns the threshold and that mean."""
+    views = []
+    for record in records:
+        protocols = {key: value["by_threshold"] for key, value in record.items() if isinstance(value, dict)}
+        if not protocols:
+            raise ValueError(Errors.E636.format(keys=sorted(record)))
+        views.append(
+            {
+                key: {
+                    float(t): sum(by_source[s][t] for s in by_source) / len(by_source)
+                    for t in next(iter(by_source.values()))
+                }
+                for key, by_source in protocols.items()
+            }
+        )
+    return _best_lower_of_protocols(views)
+
+
+def _best_lower_of_protocols(views: Sequence[Dict[str, Dict[float, float]]]) -> Tuple[float, float]:
+    """``views``: per dev view, per protocol, macro F1 by threshold. The threshold (on every
+    view's grid) with the highest mean lower-of-protocols F1; ties go to the lower one."""
+    grid = sorted(set.intersection(*(set(macro) for view in views for macro in view.values())))
+    mean = {t: sum(min(macro[t] for macro in view.values()) for view in views) / len(views) for t in grid}
+    best = max(grid, key=lambda t: (mean[t], -t))
+    return best, mean[best]

@@ -24,6 +24,7 @@ from spacy_uniner.pipes.span.model import (
 from spacy_uniner.pipes.span.weights import WEIGHTS_INDEX_NAME, weight_files
 from spacy_uniner.student.average import average_students
 from spacy_uniner.student.cli import student_export
+from spacy_uniner.student.selection import shared_threshold
 
 from conftest import ROOT
 
@@ -134,6 +135,7 @@ def test_export_picks_the_threshold_on_open_type_dev_docs_and_loads_back(tmp_pat
         limit=0,
         name="t",
         max_shard_size="16MB",
+        threshold_from=[],
     )
     meta = srsly.read_json(out / PRETRAINED_META)
     assert meta["dev_docs"] == 3 and meta["dev_sources"] == ["pile"]
@@ -160,7 +162,57 @@ def test_export_picks_the_threshold_on_open_type_dev_docs_and_loads_back(tmp_pat
             limit=0,
             name="t",
             max_shard_size="16MB",
+            threshold_from=[],
         )
+
+
+def _select_record(all_types: dict, alone: dict) -> dict:
+    """A `student select` record of one candidate: per protocol, source F1 by threshold."""
+    return {
+        "score": 0.0,
+        "all types": {"by_threshold": {"a": all_types, "b": all_types}},
+        "each type alone": {"by_threshold": {"a": alone, "b": alone}},
+    }
+
+
+def test_export_takes_the_threshold_select_scores_best_in_both_protocols(tmp_path):
+    """Two dev views: the first alone prefers 0.5 (its lower of two: 0.5 against 0.4), the
+    mean over both prefers 0.7 (0.6 against 0.4); the release folds 0.7, not the dev choice."""
+    flat = _select_record({"0.5": 0.6, "0.7": 0.7}, {"0.5": 0.5, "0.7": 0.4})
+    nested = _select_record({"0.5": 0.3, "0.7": 0.8}, {"0.5": 0.3, "0.7": 0.9})
+    assert shared_threshold([flat]) == (0.5, pytest.approx(0.5))
+    assert shared_threshold([flat, nested]) == (0.7, pytest.approx(0.6))
+    srsly.write_json(tmp_path / "flat.json", {"cand": flat})
+    srsly.write_json(tmp_path / "nested.json", {"cand": nested})
+    model_cfg = {"@architectures": "spacy_uniner.SpanTypeMatcher.v1", "freeze_vocab": True, "encoder_dtype": "float32"}
+    nlp = spacy.blank("en")
+    nlp.add_pipe("universal_ner_span", config={"labels": ["person", "city"], "model": model_cfg})
+    nlp.initialize()
+    nlp.to_disk(tmp_path / "model")
+    to_docbin(_docs_from(nlp, "pile", 3)).to_disk(tmp_path / "dev.spacy")
+    kwargs = dict(dev=tmp_path / "dev.spacy", pool_stats=None, dev_sources="all", limit=0, max_shard_size="16MB")
+    student_export(tmp_path / "model", tmp_path / "dev-chosen", name="d", threshold_from=[], **kwargs)
+    views = [tmp_path / "flat.json", tmp_path / "nested.json"]
+    student_export(tmp_path / "model", tmp_path / "shared", name="s", threshold_from=views, **kwargs)
+    dev_chosen, shared = (srsly.read_json(tmp_path / n / PRETRAINED_META) for n in ("dev-chosen", "shared"))
+    assert shared["threshold_on_dev"] == pytest.approx(0.7)  # srsly reads 0.7 back as 0.7000000000000001
+    assert shared["threshold_from_select"]["dev_threshold_instead"] == dev_chosen["threshold_on_dev"]
+    assert shared["threshold_from_select"]["mean_lower_of_two_protocols"] == pytest.approx(0.6)
+    bias = {}
+    for name in ("dev-chosen", "shared"):
+        loaded = spacy.blank("en")
+        config = {"labels": ["person"], "model": {**model_cfg, "pretrained": str(tmp_path / name)}}
+        loaded.add_pipe("universal_ner_span", config=config)
+        loaded.initialize()
+        bias[name] = float(loaded.get_pipe("universal_ner_span").model.shims[0]._model.bias)
+    logit = lambda p: math.log(p / (1 - p))  # noqa: E731
+    expected = logit(0.7) - logit(dev_chosen["threshold_on_dev"])
+    assert bias["dev-chosen"] - bias["shared"] == pytest.approx(
+        expected, abs=1e-2
+    )  # fp16 bias: steps of 1/128 near -12
+    srsly.write_json(tmp_path / "two.json", {"cand": flat, "other": nested})
+    with pytest.raises(ValueError, match="E637"):
+        student_export(tmp_path / "model", tmp_path / "x", name="x", threshold_from=[tmp_path / "two.json"], **kwargs)
 
 
 def test_export_keeps_what_the_weights_started_from(tmp_path):
@@ -174,7 +226,7 @@ def test_export_keeps_what_the_weights_started_from(tmp_path):
         nlp.add_pipe("universal_ner_span", config=config)
         nlp.initialize()
         nlp.to_disk(tmp_path / f"pipe-{name}")
-        kwargs = dict(pool_stats=None, dev_sources="all", limit=0, name=name, max_shard_size="16MB")
+        kwargs = dict(pool_stats=None, dev_sources="all", limit=0, name=name, max_shard_size="16MB", threshold_from=[])
         student_export(tmp_path / f"pipe-{name}", tmp_path / name, dev=tmp_path / "dev.spacy", **kwargs)
         return srsly.read_json(tmp_path / name / PRETRAINED_META)
 

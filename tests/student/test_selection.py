@@ -12,7 +12,7 @@ from spacy.training import Example
 import spacy_uniner.pipes.span.component  # noqa: F401
 from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY, to_docbin
 from spacy_uniner.student.cli import student_select
-from spacy_uniner.student.selection import all_types_examples, source_scores
+from spacy_uniner.student.selection import all_types_examples, shared_threshold, source_scores
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -80,6 +80,17 @@ def test_select_command_writes_the_scores(shipped_student, tmp_path):
         # The saved pipeline (fp16 weights, as shipped) scores what the shipped student scores.
         assert result["v"][protocol]["macro_span_f1"] == pytest.approx(result["w"][protocol]["macro_span_f1"])
     assert result["v"]["score"] == min(result["v"][p]["macro_span_f1"] for p in ("all types", "each type alone"))
+    # the one threshold for both protocols: the best lower-of-two over the grid, never above `score`
+    record = result["v"]
+    lower = {
+        t: min(record[p]["by_threshold"]["a"][t] for p in ("all types", "each type alone"))
+        for t in record["all types"]["by_threshold"]["a"]
+    }
+    assert record["shared_score"] == pytest.approx(max(lower.values())) and record["shared_score"] <= record["score"]
+    assert lower[str(record["shared_threshold"])] == pytest.approx(record["shared_score"])
+    assert shared_threshold([record]) == (record["shared_threshold"], pytest.approx(record["shared_score"]))
+    with pytest.raises(ValueError, match="E636"):
+        shared_threshold([{"score": 0.5}])
     for protocol in ("all types", "each type alone"):  # every threshold's F1, the chosen one among them
         record = result["v"][protocol]
         assert record["by_threshold"]["a"][str(record["threshold"])] == record["sources"]["a"]
