@@ -119,17 +119,26 @@ def protocol_scores(
     }
 
 
-def scores_record(by_protocol: Dict[str, SourceScores]) -> Dict[str, Any]:
+def scores_record(by_protocol: Dict[str, SourceScores], released: Optional[float] = None) -> Dict[str, Any]:
     """One candidate's scores as ``student select --output`` writes them: ``score`` (the lower
     of the protocols' macro span F1s, each at its own best threshold), ``shared_threshold``
     and ``shared_score`` (the one threshold a release can ship for every protocol, and the
-    lower of the protocols' macro F1 there) and, per protocol, its macro F1, threshold,
-    sources (at that threshold) and every source's F1 at every threshold of the grid."""
+    lower of the protocols' macro F1 there), ``released_score`` (that lower of two at
+    ``released``, the candidate's own threshold, as users run it; where on the grid) and, per
+    protocol, its macro F1, threshold, sources (at that threshold) and every source's F1 at
+    every threshold of the grid."""
     shared, shared_score = _best_lower_of_protocols([{k: r.macro_by_threshold for k, r in by_protocol.items()}])
+    extra = {}
+    if released is not None and all(released in r.macro_by_threshold for r in by_protocol.values()):
+        extra = {
+            "released_threshold": released,
+            "released_score": min(r.macro_by_threshold[released] for r in by_protocol.values()),
+        }
     return {
         "score": min(r.macro_f1 for r in by_protocol.values()),
         "shared_threshold": shared,
         "shared_score": shared_score,
+        **extra,
         **{
             key: {
                 "macro_span_f1": r.macro_f1,

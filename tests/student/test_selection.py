@@ -89,6 +89,8 @@ def test_select_command_writes_the_scores(shipped_student, tmp_path):
     assert record["shared_score"] == pytest.approx(max(lower.values())) and record["shared_score"] <= record["score"]
     assert lower[str(record["shared_threshold"])] == pytest.approx(record["shared_score"])
     assert shared_threshold([record]) == (record["shared_threshold"], pytest.approx(record["shared_score"]))
+    # and at the candidate's own threshold (the shipped student's 0.5), as users run it
+    assert record["released_threshold"] == 0.5 and record["released_score"] == pytest.approx(lower["0.5"])
     with pytest.raises(ValueError, match="E636"):
         shared_threshold([{"score": 0.5}])
     for protocol in ("all types", "each type alone"):  # every threshold's F1, the chosen one among them
