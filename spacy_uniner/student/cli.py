@@ -349,12 +349,7 @@ def student_export(
     from .pool import dev_from_sources
     from .selection import shared_threshold
 
-    nlp = spacy.load(model)
-    pipe = nlp.get_pipe("universal_ner_span")
-    stats = srsly.read_json(pool_stats) if pool_stats is not None else None
-    examples = dev_from_sources(dev_examples(dev, nlp), dev_sources, stats, dev)[: limit or None]
-    chosen = tune_thresholds(nlp, examples, per_type=False)
-    threshold, views = chosen.threshold, []
+    views = []  # read and checked before the dev passes, so a wrong file fails at once
     for path in threshold_from:
         records = srsly.read_json(path)
         if len(records) != 1:
@@ -362,6 +357,13 @@ def student_export(
         views.append(next(iter(records.values())))
     if views:
         threshold, lower = shared_threshold(views)
+    nlp = spacy.load(model)
+    pipe = nlp.get_pipe("universal_ner_span")
+    stats = srsly.read_json(pool_stats) if pool_stats is not None else None
+    examples = dev_from_sources(dev_examples(dev, nlp), dev_sources, stats, dev)[: limit or None]
+    chosen = tune_thresholds(nlp, examples, per_type=False)
+    if not views:
+        threshold = chosen.threshold
     module = pipe.model.shims[0]._model
     shift = math.log(threshold / (1.0 - threshold))
     with torch.no_grad():

@@ -93,9 +93,15 @@ def source_scores(
     for name, egs in kept.items():
         decoder = DevDecoder(nlp, egs, component, grid[0], batch_size, single_type=single_type, source=source)
         by_source[name] = {t: decoder.f1(t, {}) for t in grid}
-    macro = {t: sum(f[t] for f in by_source.values()) / len(by_source) for t in grid}
+    macro = macro_by_threshold(by_source)
     best = max(grid, key=lambda t: (macro[t], -t))
     return SourceScores(by_source, macro, best)
+
+
+def macro_by_threshold(by_source: Dict[str, Dict[float, float]]) -> Dict[float, float]:
+    """The macro average over sources (each counts the same) of span F1 at each threshold."""
+    grid = next(iter(by_source.values()))
+    return {t: sum(f[t] for f in by_source.values()) / len(by_source) for t in grid}
 
 
 def protocol_scores(
@@ -163,10 +169,7 @@ def shared_threshold(records: Sequence[Dict[str, Any]]) -> Tuple[float, float]:
             raise ValueError(Errors.E636.format(keys=sorted(record)))
         views.append(
             {
-                key: {
-                    float(t): sum(by_source[s][t] for s in by_source) / len(by_source)
-                    for t in next(iter(by_source.values()))
-                }
+                key: macro_by_threshold({s: {float(t): f for t, f in by_t.items()} for s, by_t in by_source.items()})
                 for key, by_source in protocols.items()
             }
         )

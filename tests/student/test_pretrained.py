@@ -207,9 +207,8 @@ def test_export_takes_the_threshold_select_scores_best_in_both_protocols(tmp_pat
         bias[name] = float(loaded.get_pipe("universal_ner_span").model.shims[0]._model.bias)
     logit = lambda p: math.log(p / (1 - p))  # noqa: E731
     expected = logit(0.7) - logit(dev_chosen["threshold_on_dev"])
-    assert bias["dev-chosen"] - bias["shared"] == pytest.approx(
-        expected, abs=1e-2
-    )  # fp16 bias: steps of 1/128 near -12
+    # fp16 bias: steps of 1/128 near -12
+    assert bias["dev-chosen"] - bias["shared"] == pytest.approx(expected, abs=1e-2)
     srsly.write_json(tmp_path / "two.json", {"cand": flat, "other": nested})
     with pytest.raises(ValueError, match="E637"):
         student_export(tmp_path / "model", tmp_path / "x", name="x", threshold_from=[tmp_path / "two.json"], **kwargs)
