@@ -257,6 +257,19 @@ class Errors(metaclass=ErrorsWithCodes):
         "--threshold-from {path} scores {n} candidates ({names}): a release's threshold comes from one "
         "candidate. Run `student select` on the released candidate alone, once per dev view."
     )
+    E638 = (
+        "Type neighbours need 0 <= min_similarity < max_similarity <= 1, got {low} and {high}: e.g. "
+        "--min-similarity 0.45 --max-similarity 0.8 (above 0.8 names are mostly synonyms)."
+    )
+    E639 = "Type neighbours need k >= 1 neighbours per name, got {k}."
+    E640 = (
+        "Type neighbours in {path} must map each type name to a list of names (as `student neighbours` "
+        "writes them); give that file, or null for no near negatives."
+    )
+    E641 = (
+        "spacy_uniner.negative_types.v1 has near={near} but no type neighbours: give `neighbours` "
+        "(run `student neighbours POOL` to write POOL/neighbours.json) or set near = 0."
+    )
 
     # Training (training/): config, conversation data, student model, trainer
     E701 = (

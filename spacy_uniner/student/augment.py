@@ -178,7 +178,12 @@ def type_dropout_augmenter(rate: float) -> Augmenter:
 
 @registry.augmenters("spacy_uniner.negative_types.v1")
 def negative_types_augmenter(
-    ratio: float = 0.0, count: int = 0, hierarchy: Source = None, allow_related: bool = False
+    ratio: float = 0.0,
+    count: int = 0,
+    hierarchy: Source = None,
+    allow_related: bool = False,
+    neighbours: Source = None,
+    near: float = 0.0,
 ) -> Augmenter:
     """Ask types the doc has no mention of, drawn in proportion to the number of docs that
     mention them (UniversalNER's scheme).
@@ -190,6 +195,10 @@ def negative_types_augmenter(
         drawn.
     allow_related: also draw types that the doc's mention strings carry elsewhere in the
         corpus (off by default: such negatives are often false).
+    neighbours: ``{type: [near types]}`` (``student neighbours`` writes the pool's).
+    near: the chance that a drawn negative is a neighbour of one of the doc's positive types
+        instead of a frequency draw (hard negatives: asked alone, a close name must answer
+        nothing); the same exclusions apply.
     """
     name = "spacy_uniner.negative_types.v1"
     if not 0.0 <= ratio < 1.0:
@@ -198,7 +207,11 @@ def negative_types_augmenter(
         raise ValueError(Errors.E305.format(setting="count", name=name, what="an integer >= 0", value=count))
     if ratio and count:
         raise ValueError(Errors.E307.format(ratio=ratio, count=count))
+    _check_rate(name, near, setting="near")
     parents = read_hierarchy(hierarchy)
+    nearby = read_neighbours(neighbours)
+    if near and not nearby:
+        raise ValueError(Errors.E641.format(near=near))
     children: Dict[str, List[str]] = {}
     for fine, broad in parents.items():
         children.setdefault(broad, []).append(fine)
@@ -212,6 +225,18 @@ def negative_types_augmenter(
             found.update(t for e in doc.ents for t in stats.mention_types.get(e.text.lower(), ()))
         return found
 
+    def draw(draft: Draft, context: AugmentContext, k: int, taken: Set[str]) -> List[str]:
+        """``k`` negatives not in ``taken``: each a neighbour of a positive type with
+        probability ``near``, else (or when none is left) a frequency draw."""
+        n_near = sum(context.random.random() < near for _ in range(k)) if near and nearby else 0
+        drawn: List[str] = []
+        if n_near:
+            labels = {e.label_ for e in draft.doc.ents}
+            options = [n for t in sorted(labels) for n in nearby.get(t, ()) if n not in taken]
+            options = list(dict.fromkeys(options))
+            drawn = context.random.sample(options, min(n_near, len(options)))
+        return drawn + context.stats.sampler.sample(context.rng, k - len(drawn), taken | set(drawn))
+
     def augment(draft: Draft, context: AugmentContext) -> None:
         if is_partial(draft.doc):
             return  # only its listed types are known: any other type may be unannotated there
@@ -224,11 +249,11 @@ def negative_types_augmenter(
             negatives = known[:wanted]
             if len(negatives) < wanted:
                 taken = set(draft.types) | set(draft.renames.values()) | related(draft.doc, context.stats)
-                negatives += context.stats.sampler.sample(context.rng, wanted - len(negatives), taken)
+                negatives += draw(draft, context, wanted - len(negatives), taken)
             draft.types = positives + negatives
         elif count:
             taken = set(draft.types) | related(draft.doc, context.stats)
-            draft.types += context.stats.sampler.sample(context.rng, count, taken)
+            draft.types += draw(draft, context, count, taken)
 
     return augment
 
@@ -388,13 +413,23 @@ def read_hierarchy(source: Source) -> Dict[str, str]:
 def read_synonyms(source: Source) -> Dict[str, List[str]]:
     """``{type name: [other names]}`` from a JSON file or a mapping (None: empty); names
     without synonyms are left out."""
+    return _read_name_lists(source, Errors.E304)
+
+
+def read_neighbours(source: Source) -> Dict[str, List[str]]:
+    """``{type name: [near names]}`` (``student neighbours``) from a JSON file or a mapping
+    (None: empty)."""
+    return _read_name_lists(source, Errors.E640)
+
+
+def _read_name_lists(source: Source, error: str) -> Dict[str, List[str]]:
     if source is None:
         return {}
     data = srsly.read_json(source) if isinstance(source, (str, Path)) else source
     if not isinstance(data, Mapping) or not all(
         isinstance(v, list) and all(isinstance(x, str) for x in v) for v in data.values()
     ):
-        raise ValueError(Errors.E304.format(path=source if isinstance(source, (str, Path)) else "the mapping given"))
+        raise ValueError(error.format(path=source if isinstance(source, (str, Path)) else "the mapping given"))
     return {k: v for k, v in data.items() if v}
 
 

@@ -7,6 +7,7 @@ spacy-uniner student threshold MODEL dev.spacy
 spacy-uniner student pool DATA_DIR OUTPUT_DIR
 spacy-uniner student select POOL/dev.spacy v4=shipped new=CHECKPOINT
 spacy-uniner student average v8 v9 --output SOUP
+spacy-uniner student neighbours POOL
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from ..data.docs import LABELS_ATTR, copy_tokens, to_docbin
 from ..errors import Errors
 from ..labels import normalize_labels
 from ..pipes.base import OpenNERPipe
-from ..pipes.span.model import DEFAULT_PRETRAINED, PRETRAINED_META, lineage, pretrained_path
+from ..pipes.span.model import DEFAULT_ENCODER, DEFAULT_PRETRAINED, PRETRAINED_META, lineage, pretrained_path
 from ..pipes.span.weights import MAX_SHARD_SIZE
 from .corpus import StudentCorpus, dev_examples
 from .threshold import tune_thresholds
@@ -544,6 +545,34 @@ def student_self_label(
     msg.good(f"Wrote {output} ({summary['docs']} train docs)")
 
 
+def student_neighbours(
+    pool: Path = typer.Argument(..., help="Pool folder (`student pool`); neighbours.json is written into it"),
+    k: int = typer.Option(10, help="Neighbours kept per type name"),
+    min_similarity: float = typer.Option(0.45, help="Least cosine similarity of a neighbour"),
+    max_similarity: float = typer.Option(0.8, help="Names at or above this similarity are left out (synonyms)"),
+    encoder: str = typer.Option(DEFAULT_ENCODER, help="Encoder whose mean-pooled embeddings compare the names"),
+) -> None:
+    """Write the pool's near type names (POOL/neighbours.json), which `student pretrain` gives
+    the negative sampler: `--set corpora.train.augmenters.negative_types.near=0.5` draws half of
+    the negatives among the positive types' neighbours."""
+    from .augment import read_hierarchy, read_synonyms
+    from .neighbours import NEIGHBOURS, pool_type_names, type_neighbours
+
+    counts, cotyped = pool_type_names(pool / "train.spacy")
+    synonyms = read_synonyms(pool / "synonyms.json") if (pool / "synonyms.json").exists() else {}
+    broad = sorted(set(read_hierarchy(pool / "hierarchy.json").values())) if (pool / "hierarchy.json").exists() else []
+    try:
+        table = type_neighbours(
+            sorted(counts), encoder, k, min_similarity, max_similarity, synonyms, broad, set(cotyped)
+        )
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
+    srsly.write_json(pool / NEIGHBOURS, table)
+    examples = [(t, ", ".join(table[t][:5])) for t, _ in counts.most_common() if t in table][:8]
+    msg.table(examples, header=["frequent type", "nearest names"], divider=True)
+    msg.good(f"Wrote {pool / NEIGHBOURS}: neighbours for {len(table)} of {len(counts)} type names")
+
+
 def student_pipeline(
     output: Path = typer.Argument(..., help="Folder for the pipeline"),
     pretrained: str = typer.Option(DEFAULT_PRETRAINED, help="Shipped student name or a released student folder"),
@@ -642,6 +671,7 @@ def register(app: typer.Typer) -> None:
         ("select", student_select),
         ("average", student_average),
         ("self-label", student_self_label),
+        ("neighbours", student_neighbours),
         ("pipeline", student_pipeline),
         ("report", student_report),
     ):

@@ -30,6 +30,7 @@ from spacy import util
 from spacy.util import registry
 
 from ..errors import Errors
+from .neighbours import NEIGHBOURS
 
 # glibc's mallopt parameters (malloc.h)
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
@@ -72,6 +73,7 @@ def pretrain(
         "paths.dev": str(pool / "dev.spacy"),
         "paths.hierarchy": str(pool / "hierarchy.json"),
         "paths.synonyms": str(pool / "synonyms.json"),
+        "paths.neighbours": str(pool / NEIGHBOURS) if (pool / NEIGHBOURS).exists() else None,
         **(overrides or {}),
     }
     config = util.load_config(config_path, overrides=settings, interpolate=False)

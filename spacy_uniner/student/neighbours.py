@@ -1,0 +1,119 @@
+"""Type names near each other in meaning, for near negatives (``negative_types.v1``'s ``near``).
+
+Frequency-drawn negatives are mostly common, far types: a music passage is asked ``disease``
+and ``gene``, seldom ``musical instrument``. Asked one type alone, a student that never saw a
+close name as a negative claims every mention of the neighbouring type. A type's neighbours
+are the names whose sentence embeddings (mean-pooled, of the default encoder) are close but
+not too close: above ``max_similarity`` names are mostly synonyms or spelling variants
+(``disease`` / ``illness``). Names a mention could carry too (synonyms, broader or finer
+names, names seen on one mention string) are never neighbours.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Collection, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+
+from spacy.vocab import Vocab
+
+from ..data.docs import is_partial, read_docbin
+from ..errors import Errors
+
+if TYPE_CHECKING:
+    import torch
+
+_WORD = re.compile(r"\w+")
+NEIGHBOURS = "neighbours.json"  # the pool's table, read by `student pretrain` when present
+
+
+def pool_type_names(train: Path, max_types: int = 50) -> Tuple[Counter, Set[Tuple[str, str]]]:
+    """Over the docs of ``train``: type name -> passages mentioning it, counting the docs that
+    take drawn negatives (not partially annotated), and the co-typed pairs, lowercased:
+    two names that label one mention string anywhere (``cancer`` / ``disease``), so neither
+    is a safe negative for the other. Strings with ``max_types`` or more names (``it``) are
+    no evidence."""
+    counts: Counter = Counter()
+    by_text: Dict[str, Set[str]] = {}
+    for doc in read_docbin(train, Vocab()):
+        if not is_partial(doc):
+            counts.update({e.label_ for e in doc.ents})
+        for ent in doc.ents:
+            by_text.setdefault(ent.text.lower(), set()).add(ent.label_.lower())
+    cotyped = {(a, b) for names in by_text.values() if 1 < len(names) < max_types for a in names for b in names}
+    return counts, cotyped
+
+
+def embed_type_names(names: Sequence[str], encoder: str, batch_size: int = 256) -> "torch.Tensor":
+    """Unit-length mean-pooled embeddings of ``names`` (one row each), with a progress bar."""
+    import torch
+    from tqdm import tqdm
+    from transformers import AutoModel, AutoTokenizer
+
+    from ..pipes.span.model import resolve_encoder
+
+    path = resolve_encoder(encoder)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModel.from_pretrained(path).eval()
+    rows = []
+    with torch.no_grad():
+        for start in tqdm(range(0, len(names), batch_size), desc="Embedding type names", unit="batch"):
+            inputs = tokenizer(list(names[start : start + batch_size]), padding=True, return_tensors="pt")
+            hidden = model(**inputs).last_hidden_state
+            mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            rows.append(torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1))
+    return torch.cat(rows)
+
+
+def type_neighbours(
+    names: Sequence[str],
+    encoder: str,
+    k: int = 10,
+    min_similarity: float = 0.45,
+    max_similarity: float = 0.8,
+    synonyms: Optional[Mapping[str, List[str]]] = None,
+    broad: Sequence[str] = (),
+    cotyped: Collection[Tuple[str, str]] = (),
+) -> Dict[str, List[str]]:
+    """``{name: up to k nearest other names}``, nearest first, keeping only cosine
+    similarities in ``[min_similarity, max_similarity)``. Never a neighbour: a case variant,
+    a name ``synonyms`` pairs with it, a ``cotyped`` one (lowercased pairs), or one whose
+    words contain the other's (``media organization`` / ``organization``). ``broad`` names
+    (a hierarchy's coarse ones) neither have nor are neighbours: theirs are mostly finer
+    names, which their mentions may carry. Names without a neighbour are left out."""
+    if not 0.0 <= min_similarity < max_similarity <= 1.0:
+        raise ValueError(Errors.E638.format(low=min_similarity, high=max_similarity))
+    if k < 1:
+        raise ValueError(Errors.E639.format(k=k))
+    coarse = {n.lower() for n in broad}
+    names = [n for n in dict.fromkeys(names) if n.lower() not in coarse]
+    if len(names) < 2:
+        return {}
+    same: Dict[str, set] = {}
+    for name, others in (synonyms or {}).items():
+        group = {name.lower(), *(o.lower() for o in others)}
+        for member in group:
+            same.setdefault(member, set()).update(group)
+    words = [frozenset(_WORD.findall(n.lower())) for n in names]
+    similarity = embed_type_names(names, encoder)
+    similarity = similarity @ similarity.T
+    table: Dict[str, List[str]] = {}
+    for i, name in enumerate(names):
+        excluded = same.get(name.lower(), set()) | {name.lower()}
+        near = [
+            names[j]
+            for j in similarity[i].argsort(descending=True).tolist()
+            if min_similarity <= float(similarity[i, j]) < max_similarity
+            and names[j].lower() not in excluded
+            and (name.lower(), names[j].lower()) not in cotyped
+            and not _nested(words[i], words[j])
+        ][:k]
+        if near:
+            table[name] = near
+    return table
+
+
+def _nested(a: frozenset, b: frozenset) -> bool:
+    """Whether the words of one name contain the other's (a broader or finer name)."""
+    return bool(a and b) and (a <= b or b <= a)
