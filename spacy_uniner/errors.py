@@ -270,6 +270,17 @@ class Errors(metaclass=ErrorsWithCodes):
         "spacy_uniner.negative_types.v1 has near={near} but no type neighbours: give `neighbours` "
         "(run `student neighbours POOL` to write POOL/neighbours.json) or set near = 0."
     )
+    E642 = (
+        "The `student select` record of {name} has no per-doc counts (`doc_counts`): it was written "
+        "before they were recorded. Run `student select --output` again for it."
+    )
+    E643 = (
+        "{a} and {b} were not scored on the same dev docs (their protocols, sources or numbers of docs "
+        "differ): bootstrap records of one `student select` dev file, protocol and --skip-sources."
+    )
+    E644 = "The bootstrap needs at least one resample, got --samples {samples}."
+    E645 = "{path} scores {n} candidates ({names}): name the one to compare as NAME=FILE, e.g. {example}."
+    E646 = "No `student select --output` file at {path}: give NAME=FILE of a file that select wrote."
 
     # Training (training/): config, conversation data, student model, trainer
     E701 = (

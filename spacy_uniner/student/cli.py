@@ -8,6 +8,7 @@ spacy-uniner student pool DATA_DIR OUTPUT_DIR
 spacy-uniner student select POOL/dev.spacy v4=shipped new=CHECKPOINT
 spacy-uniner student average v8 v9 --output SOUP
 spacy-uniner student neighbours POOL
+spacy-uniner student bootstrap new=select-new.json v11=select-v11.json
 """
 
 from __future__ import annotations
@@ -515,6 +516,57 @@ def student_select(
         srsly.write_json(output, records)
 
 
+def _select_record(item: str) -> Tuple[str, Dict[str, Any]]:
+    """``NAME=FILE`` or ``FILE`` (one candidate) of a ``student select --output`` file."""
+    name, _, path = item.rpartition("=")
+    if not Path(path).is_file():
+        raise typer.BadParameter(Errors.E646.format(path=path))
+    records = srsly.read_json(path)
+    if not name and len(records) == 1:
+        name = next(iter(records))
+    if name not in records:
+        example = f"{next(iter(records), 'NAME')}={path}"
+        raise typer.BadParameter(Errors.E645.format(path=path, n=len(records), names=sorted(records), example=example))
+    return name, records[name]
+
+
+def student_bootstrap(
+    candidate: str = typer.Argument(..., help="NAME=FILE (or FILE with one candidate) of a `student select --output`"),
+    baselines: List[str] = typer.Argument(..., help="One or more NAME=FILE to compare it with, on the same dev file"),
+    samples: int = typer.Option(1000, help="Resamples of the dev docs"),
+    seed: int = typer.Option(0),
+) -> None:
+    """Whether a student's dev score beats another's by more than the dev docs' noise: a paired
+    bootstrap over the docs both `student select` runs scored (the same draws for both
+    students and both protocols; thresholds where select chose them)."""
+    from .bootstrap import paired_bootstrap
+
+    name, record = _select_record(candidate)
+    rows = []
+    for item in baselines:
+        other, other_record = _select_record(item)
+        try:
+            result = paired_bootstrap(record, other_record, samples, seed, names=(name, other))
+        except ValueError as err:
+            raise typer.BadParameter(str(err)) from err
+        rows.append(
+            (
+                other,
+                f"{100 * record['score']:.2f}",
+                f"{100 * other_record['score']:.2f}",
+                f"{100 * result.difference:+.2f}",
+                f"[{100 * result.low:+.2f}, {100 * result.high:+.2f}]",
+                f"{100 * result.share_better:.1f}%",
+            )
+        )
+    msg.table(
+        rows,
+        header=("baseline", name, "baseline score", "difference", "95% interval", f"resamples {name} wins"),
+        divider=True,
+    )
+    msg.info(f"{samples} paired resamples of the dev docs per source (seed {seed}); scores: lower of the protocols")
+
+
 def student_self_label(
     pool: Path = typer.Argument(..., help="Pool folder (`student pool`): train.spacy, dev.spacy, ..."),
     output: Path = typer.Argument(..., help="New pool folder: train.spacy self-labelled, the other files copied"),
@@ -670,6 +722,7 @@ def register(app: typer.Typer) -> None:
         ("export", student_export),
         ("select", student_select),
         ("average", student_average),
+        ("bootstrap", student_bootstrap),
         ("self-label", student_self_label),
         ("neighbours", student_neighbours),
         ("pipeline", student_pipeline),

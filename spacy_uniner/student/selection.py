@@ -28,6 +28,7 @@ class SourceScores:
     by_source: Dict[str, Dict[float, float]]  # source -> threshold -> span F1
     macro_by_threshold: Dict[float, float]
     threshold: float
+    doc_counts: Dict[str, List[Tuple[int, int, int]]]  # source -> each doc's (tp, fp, fn) at ``threshold``
 
     @property
     def macro_f1(self) -> float:
@@ -89,13 +90,13 @@ def source_scores(
         sizes = ", ".join(f"{name} ({len(egs)})" for name, egs in sorted(groups.items()))
         raise ValueError(Errors.E626.format(min_docs=min_docs, sizes=sizes or "none"))
     grid = sorted(float(t) for t in grid)
-    by_source = {}
+    by_source, decoders = {}, {}
     for name, egs in kept.items():
-        decoder = DevDecoder(nlp, egs, component, grid[0], batch_size, single_type=single_type, source=source)
-        by_source[name] = {t: decoder.f1(t, {}) for t in grid}
+        decoders[name] = DevDecoder(nlp, egs, component, grid[0], batch_size, single_type=single_type, source=source)
+        by_source[name] = {t: decoders[name].f1(t, {}) for t in grid}
     macro = macro_by_threshold(by_source)
     best = max(grid, key=lambda t: (macro[t], -t))
-    return SourceScores(by_source, macro, best)
+    return SourceScores(by_source, macro, best, {name: d.doc_counts(best) for name, d in decoders.items()})
 
 
 def macro_by_threshold(by_source: Dict[str, Dict[float, float]]) -> Dict[float, float]:
@@ -131,8 +132,9 @@ def scores_record(by_protocol: Dict[str, SourceScores], released: Optional[float
     and ``shared_score`` (the one threshold a release can ship for every protocol, and the
     lower of the protocols' macro F1 there), ``released_score`` (that lower of two at
     ``released``, the candidate's own threshold, as users run it; where on the grid) and, per
-    protocol, its macro F1, threshold, sources (at that threshold) and every source's F1 at
-    every threshold of the grid."""
+    protocol, its macro F1, threshold, sources (at that threshold), every source's F1 at
+    every threshold of the grid and each dev doc's entity counts at that threshold
+    (``doc_counts``, for ``student bootstrap``)."""
     shared, shared_score = _best_lower_of_protocols([{k: r.macro_by_threshold for k, r in by_protocol.items()}])
     extra = {}
     if released is not None and all(released in r.macro_by_threshold for r in by_protocol.values()):
@@ -151,6 +153,7 @@ def scores_record(by_protocol: Dict[str, SourceScores], released: Optional[float
                 "threshold": r.threshold,
                 "sources": {s: f[r.threshold] for s, f in r.by_source.items()},
                 "by_threshold": {s: {str(t): v for t, v in f.items()} for s, f in r.by_source.items()},
+                "doc_counts": {s: [list(c) for c in counts] for s, counts in r.doc_counts.items()},
             }
             for key, r in by_protocol.items()
         },

@@ -94,7 +94,8 @@ class DevDecoder:
         scores = self.pipe.span_scores(docs, label_maps)
         return [self.pipe.candidates(s, m, floor=floor) for s, m in zip(scores, label_maps)]
 
-    def f1(self, threshold: float, type_thresholds: Dict[str, float]) -> float:
+    def decode(self, threshold: float, type_thresholds: Dict[str, float]) -> List[Example]:
+        """The examples, their predicted docs decoded under these thresholds."""
         for eg, found in zip(self.examples, self.candidates):
             doc = eg.predicted
             kept = [
@@ -104,7 +105,34 @@ class DevDecoder:
             ]
             doc.ents = []
             self.pipe.set_annotations(doc, kept, list(self.text_of))
-        return get_ner_prf(self.examples)["ents_f"] or 0.0  # None: no gold and nothing found
+        return self.examples
+
+    def f1(self, threshold: float, type_thresholds: Dict[str, float]) -> float:
+        return get_ner_prf(self.decode(threshold, type_thresholds))["ents_f"] or 0.0  # None: no gold, none found
+
+    def doc_counts(self, threshold: float) -> List[Tuple[int, int, int]]:
+        """Each doc's (true positives, false positives, false negatives) under ``threshold``."""
+        return [ner_counts(eg) for eg in self.decode(threshold, {})]
+
+
+def ner_counts(eg: Example) -> Tuple[int, int, int]:
+    """One example's (tp, fp, fn) entity counts exactly as spaCy's ``get_ner_prf`` counts
+    them (a prediction over unannotated gold tokens is neither), so summed over docs they
+    give its micro F1, and docs can be resampled."""
+    if not eg.y.has_annotation("ENT_IOB"):
+        return 0, 0, 0
+    golds = {(e.label_, e.start, e.end) for e in eg.y.ents}
+    tp = fp = 0
+    for ent in eg.x.ents:
+        indices = eg.alignment.x2y[ent.start : ent.end]
+        if len(indices) and all(token.ent_iob != 0 for token in eg.y[indices[0] : indices[-1] + 1]):
+            key = (ent.label_, indices[0], indices[-1] + 1)
+            if key in golds:
+                tp += 1
+                golds.remove(key)
+            else:
+                fp += 1
+    return tp, fp, len(golds)
 
 
 def tune_thresholds(
