@@ -8,7 +8,7 @@ lower of the protocols). Thresholds stay where `select` chose them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, Tuple
 
 import numpy
 
@@ -56,7 +56,7 @@ def paired_bootstrap(
     baseline: Mapping[str, Any],
     samples: int = 1000,
     seed: int = 0,
-    names: tuple = ("candidate", "baseline"),
+    names: Tuple[str, str] = ("candidate", "baseline"),
 ) -> BootstrapResult:
     """Paired bootstrap of ``score(candidate) - score(baseline)`` over the dev docs both
     ``select`` records scored (the same dev file, protocols and sources)."""
