@@ -463,6 +463,9 @@ def student_select(
     skip_sources: str = typer.Option(
         "", help="Comma-separated pool sources to leave out: those only some candidates were trained on"
     ),
+    bootstrap_samples: int = typer.Option(
+        1000, min=0, help="Paired bootstrap of the best against each other candidate (0: none)"
+    ),
 ) -> None:
     """Compare candidate students on the pool's dev split as the benchmark asks (every
     annotated type name per passage, all together and/or each alone, each source weighted
@@ -512,6 +515,9 @@ def student_select(
         )
     what = "macro dev span F1" if protocol != "both" else "lower of the two protocols' macro dev span F1"
     msg.good(f"Highest {what}: {best} ({100 * records[best]['score']:.1f})")
+    others = [(name, record) for name, record in records.items() if name != best]
+    if bootstrap_samples and others:
+        _print_bootstrap(best, records[best], others, bootstrap_samples, seed=0)
     if output is not None:
         srsly.write_json(output, records)
 
@@ -539,12 +545,18 @@ def student_bootstrap(
     """Whether a student's dev score beats another's by more than the dev docs' noise: a paired
     bootstrap over the docs both `student select` runs scored (the same draws for both
     students and both protocols; thresholds where select chose them)."""
+    name, record = _select_record(candidate)
+    _print_bootstrap(name, record, [_select_record(item) for item in baselines], samples, seed)
+
+
+def _print_bootstrap(
+    name: str, record: Dict[str, Any], others: List[Tuple[str, Dict[str, Any]]], samples: int, seed: int
+) -> None:
+    """Table of ``name``'s paired bootstrap against each ``(name, record)`` of ``others``."""
     from .bootstrap import paired_bootstrap
 
-    name, record = _select_record(candidate)
     rows = []
-    for item in baselines:
-        other, other_record = _select_record(item)
+    for other, other_record in others:
         try:
             result = paired_bootstrap(record, other_record, samples, seed, names=(name, other))
         except ValueError as err:
@@ -564,7 +576,10 @@ def student_bootstrap(
         header=("baseline", name, "baseline score", "difference", "95% interval", f"resamples {name} wins"),
         divider=True,
     )
-    msg.info(f"{samples} paired resamples of the dev docs per source (seed {seed}); scores: lower of the protocols")
+    msg.info(
+        f"Paired bootstrap: {samples} resamples of each source's dev docs (seed {seed}); scores as select's "
+        "(the lower of the protocols it scored). An interval holding 0: the dev docs cannot tell the two apart."
+    )
 
 
 def student_self_label(

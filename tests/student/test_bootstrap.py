@@ -78,7 +78,7 @@ def test_bootstrap_checks_its_records():
         paired_bootstrap(record(docs), record(docs), samples=0)
 
 
-def test_select_writes_doc_counts_that_bootstrap_reads(shipped_student, tmp_path):
+def test_select_writes_doc_counts_that_bootstrap_reads(shipped_student, tmp_path, capsys):
     docs = []
     for source, label in (("a", "person"), ("b", "city")):
         for i in range(3):
@@ -88,17 +88,21 @@ def test_select_writes_doc_counts_that_bootstrap_reads(shipped_student, tmp_path
             doc.user_data[SOURCE_KEY] = source
             docs.append(doc)
     to_docbin(docs).to_disk(tmp_path / "dev.spacy")
-    student_select(tmp_path / "dev.spacy", ["v=shipped"], 50, 1, "both", tmp_path / "v.json", 0, "")
-    student_select(tmp_path / "dev.spacy", ["w=shipped", "x=shipped"], 50, 1, "both", tmp_path / "w.json", 0, "")
+    student_select(tmp_path / "dev.spacy", ["v=shipped"], 50, 1, "both", tmp_path / "v.json", 0, "", 200)
+    assert "Paired bootstrap" not in capsys.readouterr().out  # one candidate: nothing to compare
+    student_select(tmp_path / "dev.spacy", ["w=shipped", "x=shipped"], 50, 1, "both", tmp_path / "w.json", 0, "", 200)
+    printed = capsys.readouterr().out
+    assert "Paired bootstrap: 200 resamples" in printed and "+0.00" in printed  # the best against the other
     v = srsly.read_json(tmp_path / "v.json")["v"]
     for protocol in PROTOCOLS:  # the counts give the recorded F1 of each source at the chosen threshold
         for source, f1 in v[protocol]["sources"].items():
             tp, fp, fn = numpy.sum(v[protocol]["doc_counts"][source], axis=0)
             assert len(v[protocol]["doc_counts"][source]) == 3
             assert 2 * tp / max(1, 2 * tp + fp + fn) == pytest.approx(f1)
-    result = CliRunner().invoke(app, ["student", "bootstrap", str(tmp_path / "v.json"), f"w={tmp_path / 'w.json'}"])
+    both = [f"w={tmp_path / 'w.json'}", f"v={tmp_path / 'v.json'}"]
+    result = CliRunner().invoke(app, ["student", "bootstrap", str(tmp_path / "v.json"), *both])
     assert result.exit_code == 0, result.output
-    assert "+0.00" in result.output and "0.0%" in result.output  # the same student: no difference
+    assert result.output.count("[+0.00, +0.00]") == 2  # two rows, the same student: no difference
     ambiguous = CliRunner().invoke(app, ["student", "bootstrap", str(tmp_path / "v.json"), str(tmp_path / "w.json")])
     assert ambiguous.exit_code != 0 and "E645" in ambiguous.output
     missing = CliRunner().invoke(app, ["student", "bootstrap", str(tmp_path / "v.json"), str(tmp_path / "no.json")])
@@ -106,5 +110,5 @@ def test_select_writes_doc_counts_that_bootstrap_reads(shipped_student, tmp_path
     with pytest.raises(typer.BadParameter, match="E643"):
         from spacy_uniner.student.cli import student_bootstrap
 
-        student_select(tmp_path / "dev.spacy", ["y=shipped"], 50, 1, "all", tmp_path / "y.json", 0, "")
+        student_select(tmp_path / "dev.spacy", ["y=shipped"], 50, 1, "all", tmp_path / "y.json", 0, "", 0)
         student_bootstrap(str(tmp_path / "v.json"), [str(tmp_path / "y.json")], 10, 0)

@@ -72,7 +72,7 @@ def test_select_command_writes_the_scores(shipped_student, tmp_path):
     to_docbin(_docs(shipped_student, "a", 3, "person")).to_disk(tmp_path / "dev.spacy")
     shipped_student.to_disk(tmp_path / "pipeline")
     candidates = ["v=shipped", f"w={tmp_path / 'pipeline'}"]
-    student_select(tmp_path / "dev.spacy", candidates, 50, 1, "both", tmp_path / "s.json", 0, "")
+    student_select(tmp_path / "dev.spacy", candidates, 50, 1, "both", tmp_path / "s.json", 0, "", 0)
     result = srsly.read_json(tmp_path / "s.json")
     assert set(result) == {"v", "w"}
     for protocol in ("all types", "each type alone"):
@@ -98,9 +98,9 @@ def test_select_command_writes_the_scores(shipped_student, tmp_path):
         assert record["by_threshold"]["a"][str(record["threshold"])] == record["sources"]["a"]
         assert len(record["by_threshold"]["a"]) > 10
     with pytest.raises(typer.BadParameter, match="E627"):
-        student_select(tmp_path / "dev.spacy", candidates, 50, 1, "every", None, 0, "")
+        student_select(tmp_path / "dev.spacy", candidates, 50, 1, "every", None, 0, "", 0)
     with pytest.raises(typer.BadParameter, match="E628"):
-        student_select(tmp_path / "dev.spacy", candidates, 50, 1, "all", None, 0, "a,nowhere")
+        student_select(tmp_path / "dev.spacy", candidates, 50, 1, "all", None, 0, "a,nowhere", 0)
 
 
 def test_a_peer_source_is_decoded_and_averaged_like_the_student(shipped_student, tmp_path):
