@@ -280,7 +280,7 @@ class Errors(metaclass=ErrorsWithCodes):
     )
     E644 = "The bootstrap needs at least one resample, got --samples {samples}."
     E645 = "{path} scores {n} candidates ({names}): name the one to compare as NAME=FILE, e.g. {example}."
-    E646 = "No `student select --output` file at {path}: give NAME=FILE of a file that select wrote."
+    E646 = "{path} is not a `student select --output` file: give NAME=FILE of a file that select wrote."
 
     # Training (training/): config, conversation data, student model, trainer
     E701 = (

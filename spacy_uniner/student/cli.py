@@ -528,6 +528,8 @@ def _select_record(item: str) -> Tuple[str, Dict[str, Any]]:
     if not Path(path).is_file():
         raise typer.BadParameter(Errors.E646.format(path=path))
     records = srsly.read_json(path)
+    if not isinstance(records, dict) or not all(isinstance(r, dict) and "score" in r for r in records.values()):
+        raise typer.BadParameter(Errors.E646.format(path=path))
     if not name and len(records) == 1:
         name = next(iter(records))
     if name not in records:
@@ -625,6 +627,8 @@ def student_neighbours(
     from .augment import read_hierarchy, read_synonyms
     from .neighbours import NEIGHBOURS, pool_type_names, type_neighbours
 
+    if not (pool / "train.spacy").is_file():
+        raise typer.BadParameter(Errors.E301.format(path=pool / "train.spacy"))
     counts, cotyped = pool_type_names(pool / "train.spacy")
     synonyms = read_synonyms(pool / "synonyms.json") if (pool / "synonyms.json").exists() else {}
     broad = sorted(set(read_hierarchy(pool / "hierarchy.json").values())) if (pool / "hierarchy.json").exists() else []

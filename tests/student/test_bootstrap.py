@@ -107,6 +107,9 @@ def test_select_writes_doc_counts_that_bootstrap_reads(shipped_student, tmp_path
     assert ambiguous.exit_code != 0 and "E645" in ambiguous.output
     missing = CliRunner().invoke(app, ["student", "bootstrap", str(tmp_path / "v.json"), str(tmp_path / "no.json")])
     assert missing.exit_code != 0 and "E646" in missing.output
+    srsly.write_json(tmp_path / "other.json", {"v": [1, 2]})
+    other = CliRunner().invoke(app, ["student", "bootstrap", str(tmp_path / "v.json"), str(tmp_path / "other.json")])
+    assert other.exit_code != 0 and "E646" in other.output
     with pytest.raises(typer.BadParameter, match="E643"):
         from spacy_uniner.student.cli import student_bootstrap
 

@@ -131,3 +131,5 @@ def test_neighbours_command_writes_the_pool_table(tmp_path):
     assert "musical instrument" in table["band"] and "person" not in table
     bad = CliRunner().invoke(app, ["student", "neighbours", str(tmp_path), "--k", "0"])
     assert bad.exit_code != 0 and "E639" in bad.output
+    empty = CliRunner().invoke(app, ["student", "neighbours", str(tmp_path / "nowhere")])
+    assert empty.exit_code != 0 and "E301" in empty.output
