@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Collection, Dict, List, Mapping, Optional, Seq
 
 from spacy.vocab import Vocab
 
-from ..data.docs import is_partial, read_docbin
+from ..data.docs import read_docbin
 from ..errors import Errors
+from .augment import CorpusStatistics
 
 if TYPE_CHECKING:
     import torch
@@ -29,19 +30,18 @@ NEIGHBOURS = "neighbours.json"  # the pool's table, read by `student pretrain` w
 
 
 def pool_type_names(train: Path, max_types: int = 50) -> Tuple[Counter, Set[Tuple[str, str]]]:
-    """Over the docs of ``train``: type name -> passages mentioning it, counting the docs that
-    take drawn negatives (not partially annotated), and the co-typed pairs, lowercased:
-    two names that label one mention string anywhere (``cancer`` / ``disease``), so neither
-    is a safe negative for the other. Strings with ``max_types`` or more names (``it``) are
-    no evidence."""
-    counts: Counter = Counter()
-    by_text: Dict[str, Set[str]] = {}
-    for doc in read_docbin(train, Vocab()):
-        if not is_partial(doc):
-            counts.update({e.label_ for e in doc.ents})
-        for ent in doc.ents:
-            by_text.setdefault(ent.text.lower(), set()).add(ent.label_.lower())
-    cotyped = {(a, b) for names in by_text.values() if 1 < len(names) < max_types for a in names for b in names}
+    """The negative sampler's view of ``train`` (:class:`CorpusStatistics`): type name ->
+    passages mentioning it, over the docs that take drawn negatives (not partially annotated),
+    and the co-typed pairs, lowercased: two names that label one mention string anywhere
+    (``cancer`` / ``disease``), so neither is a safe negative for the other. Strings with
+    ``max_types`` or more names (``it``) are no evidence."""
+    stats = CorpusStatistics(lambda: read_docbin(train, Vocab()))
+    counts = Counter(dict(zip(stats.sampler.types, (int(w) for w in stats.sampler.weights))))
+    cotyped = set()
+    for labels in stats.mention_types.values():
+        names = {label.lower() for label in labels}
+        if 1 < len(names) < max_types:
+            cotyped.update((a, b) for a in names for b in names)
     return counts, cotyped
 
 
