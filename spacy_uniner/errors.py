@@ -279,7 +279,7 @@ class Errors(metaclass=ErrorsWithCodes):
         "differ): bootstrap records of one `student select` dev file, protocol and --skip-sources."
     )
     E644 = "The bootstrap needs at least one resample, got --samples {samples}."
-    E645 = "{path} scores {n} candidates ({names}): name the one to compare as NAME=FILE, e.g. {example}."
+    E645 = "{path} scores {n} candidates ({names}): pick one as NAME=FILE, NAME one of them, e.g. {example}."
     E646 = "{path} is not a `student select --output` file: give NAME=FILE of a file that select wrote."
 
     # Training (training/): config, conversation data, student model, trainer

@@ -523,15 +523,17 @@ def student_select(
 
 
 def _select_record(item: str) -> Tuple[str, Dict[str, Any]]:
-    """``NAME=FILE`` or ``FILE`` (one candidate) of a ``student select --output`` file."""
+    """``NAME=FILE`` or ``FILE`` (one candidate) of a ``student select --output`` file. A file of
+    one candidate takes any NAME as its label in the table; in a file of several, NAME picks one."""
     name, _, path = item.rpartition("=")
     if not Path(path).is_file():
         raise typer.BadParameter(Errors.E646.format(path=path))
     records = srsly.read_json(path)
     if not isinstance(records, dict) or not all(isinstance(r, dict) and "score" in r for r in records.values()):
         raise typer.BadParameter(Errors.E646.format(path=path))
-    if not name and len(records) == 1:
-        name = next(iter(records))
+    if len(records) == 1:
+        only = next(iter(records))
+        return name or only, records[only]
     if name not in records:
         example = f"{next(iter(records), 'NAME')}={path}"
         raise typer.BadParameter(Errors.E645.format(path=path, n=len(records), names=sorted(records), example=example))

@@ -105,6 +105,12 @@ def test_select_writes_doc_counts_that_bootstrap_reads(shipped_student, tmp_path
     assert result.output.count("[+0.00, +0.00]") == 2  # two rows, the same student: no difference
     ambiguous = CliRunner().invoke(app, ["student", "bootstrap", str(tmp_path / "v.json"), str(tmp_path / "w.json")])
     assert ambiguous.exit_code != 0 and "E645" in ambiguous.output
+    wrong = CliRunner().invoke(app, ["student", "bootstrap", str(tmp_path / "v.json"), f"z={tmp_path / 'w.json'}"])
+    assert wrong.exit_code != 0 and "E645" in wrong.output  # no candidate z among w, x
+    renamed = CliRunner().invoke(
+        app, ["student", "bootstrap", f"new={tmp_path / 'v.json'}", f"w={tmp_path / 'w.json'}"]
+    )
+    assert renamed.exit_code == 0 and "resamples new wins" in renamed.output  # one candidate: NAME labels it
     missing = CliRunner().invoke(app, ["student", "bootstrap", str(tmp_path / "v.json"), str(tmp_path / "no.json")])
     assert missing.exit_code != 0 and "E646" in missing.output
     srsly.write_json(tmp_path / "other.json", {"v": [1, 2]})
