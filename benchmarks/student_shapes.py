@@ -4,6 +4,7 @@
         --window-lengths 128,192,256,448
     python benchmarks/student_shapes.py labels DATA/uniner_eval/CrossNER_AI.json v5=shipped v6=training/v6 \
         --type-names DATA/raw/ufet_crowd/types.txt
+    python benchmarks/student_shapes.py context NESTED.spacy v11=shipped --context person,location,organization
 
 ``long-docs`` (dev data: choose ``window_length`` here, never on an eval file): per pool
 source, ``--join`` consecutive dev passages become one doc, with and without sentence
@@ -13,7 +14,10 @@ F1 of both against the gold mentions. ``labels``: passages/s (and peak RSS) aski
 all of the file's types, and the file's types among 100 and 1,000 type names (on dev data: a
 pool ``--source``'s dev passages and its most frequent types); the candidates
 of the file's types found among many names (``doc.spans``: overlaps with other types' spans
-kept) are compared with those found with the file's types alone.
+kept) are compared with those found with the file's types alone. ``context`` (dev data): each
+query also asks fixed context type names the user did not ask, whose scores are dropped
+before decoding; `student select`'s scores with and without them, side by side, and their
+paired bootstrap.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ import resource
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
+import srsly
 import typer
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -34,7 +39,10 @@ from wasabi import msg
 
 from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY, read_docbin
 from spacy_uniner.data.readers import read_uniner_eval
-from spacy_uniner.student.selection import all_types_examples, load_student
+from spacy_uniner.pipes.span.model import SpanScores
+from spacy_uniner.student.bootstrap import paired_bootstrap
+from spacy_uniner.student.selection import all_types_examples, load_student, protocol_scores, scores_record
+from spacy_uniner.student.threshold import CandidateSource
 
 NAME = "universal_ner_span"
 app = typer.Typer(no_args_is_help=True)
@@ -239,6 +247,72 @@ def _dev_docs(path: Path, source: str, limit: int, max_types: int) -> Tuple[List
         raise typer.BadParameter(f"no dev passage of source {source!r} in {path}: pass --source, a pool source name")
     counts = Counter(e.label_ for doc in docs for e in doc.ents)
     return docs[:limit], [t for t, _ in counts.most_common(max_types)]
+
+
+def _with_context(nlp: Language, context: Sequence[str]) -> CandidateSource:
+    """Candidates of each query's own types, scored with ``context`` names asked beside them
+    (those not asked already, case-insensitive) and dropped before decoding."""
+    pipe = nlp.get_pipe(NAME)
+
+    def source(docs: Sequence[Doc], label_maps: Sequence[Dict[str, str]], floor: float):
+        asked = [{t.lower() for t in m.values()} for m in label_maps]
+        full = [{**m, **{f"context {t}": t for t in context if t.lower() not in a}} for m, a in zip(label_maps, asked)]
+        found = []
+        for scores, label_map in zip(pipe.span_scores(docs, full), label_maps):
+            own = SpanScores(scores.starts, scores.ends, scores.logits[:, : len(label_map)])  # asked first
+            found.append(pipe.candidates(own, label_map, floor=floor))
+        return found
+
+    return source
+
+
+@app.command("context")
+def context_command(
+    dev: Path = typer.Argument(
+        ..., help="A dev view: the pool's dev.spacy, or NESTED.spacy (benchmarks/nested_dev.py)"
+    ),
+    student: str = typer.Argument("shipped", help="NAME=PIPELINE (or NAME=shipped)"),
+    context: str = typer.Option("person,location,organization", help="Comma-separated context type names"),
+    protocol: str = typer.Option("both", help="all, single or both, as `student select`"),
+    min_docs: int = typer.Option(20, help="Sources with fewer dev docs are left out"),
+    skip_sources: str = typer.Option("", help="Comma-separated pool sources to leave out"),
+    output: Optional[Path] = typer.Option(None, help="Write both select records here (for `student bootstrap`)"),
+) -> None:
+    """Does asking fixed context names beside every query help? Each dev doc asked as
+    `student select` asks it, with and without them; thresholds chosen per protocol."""
+    names = [t.strip() for t in context.split(",") if t.strip()]
+    if not names:
+        raise typer.BadParameter("--context names no type: give comma-separated type names, e.g. person,location")
+    name, path = _students([student])[0]
+    nlp = load_student(path)
+    examples = all_types_examples(dev, nlp)
+    skip = [s.strip() for s in skip_sources.split(",") if s.strip()]
+    try:
+        plain = protocol_scores(nlp, examples, protocol, min_docs=min_docs, skip=skip)
+        with_context = protocol_scores(
+            nlp, examples, protocol, min_docs=min_docs, skip=skip, source=_with_context(nlp, names)
+        )
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
+    rows = []
+    for key in plain:
+        for source in plain[key].by_source:
+            a, b = plain[key], with_context[key]
+            rows.append([key, source, f"{100 * a.by_source[source][a.threshold]:.1f}"])
+            rows[-1].append(f"{100 * b.by_source[source][b.threshold]:.1f}")
+        rows.append([key, "macro average (threshold)", f"{100 * a.macro_f1:.2f} ({a.threshold:g})"])
+        rows[-1].append(f"{100 * b.macro_f1:.2f} ({b.threshold:g})")
+    msg.table(rows, header=["protocol", "dev source", name, f"{name} + context"], divider=True)
+    records = {name: scores_record(plain), f"{name}+context": scores_record(with_context)}
+    result = paired_bootstrap(records[f"{name}+context"], records[name], 1000, 0)
+    msg.info(
+        f"With context {names}: lower of the protocols {100 * records[f'{name}+context']['score']:.2f} against "
+        f"{100 * records[name]['score']:.2f}, difference {100 * result.difference:+.2f} "
+        f"[{100 * result.low:+.2f}, {100 * result.high:+.2f}] (paired bootstrap, 1000 resamples; "
+        f"{100 * result.share_better:.1f}% won)"
+    )
+    if output is not None:
+        srsly.write_json(output, records)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,66 @@
+"""benchmarks/student_shapes.py context: every query also asks context names, dropped before decoding."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+import srsly
+from spacy.tokens import Span
+from typer.testing import CliRunner
+
+from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY, to_docbin
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.usefixtures("exact_torch")
+
+
+@pytest.fixture(scope="module")
+def shapes():
+    spec = importlib.util.spec_from_file_location("student_shapes", ROOT / "benchmarks" / "student_shapes.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _dev(nlp, path):
+    docs = []
+    for source in ("a", "b"):
+        for i in range(3):
+            doc = nlp.make_doc(f"Ann Lee of Acme met Bo Chen in Paris on day {i} .")
+            doc.ents = [Span(doc, 0, 2, label="person"), Span(doc, 3, 4, label="company"), Span(doc, 8, 9, "city")]
+            doc._.set(LABELS_ATTR, ["person", "company", "city"])
+            doc.user_data[SOURCE_KEY] = source
+            docs.append(doc)
+    to_docbin(docs).to_disk(path)
+    return docs
+
+
+def test_context_names_are_asked_and_never_answered(shapes, shipped_student):
+    doc = shipped_student.make_doc("Ann Lee of Acme met Bo Chen in Paris .")
+    asked = {"person": "person", "city": "city"}
+    found = shapes._with_context(shipped_student, ["organization", "City"])([doc], [asked], 0.01)[0]
+    pipe = shipped_student.get_pipe("universal_ner_span")
+    full = {**asked, "context organization": "organization"}  # "City" is asked already
+    expected = [c for c in pipe.candidates(pipe.span_scores([doc], [full])[0], full, floor=0.01) if c[2] in asked]
+    assert found == expected and {c[2] for c in found} == {"person", "city"}
+    plain = pipe.candidates(pipe.span_scores([doc], [asked])[0], asked, floor=0.01)
+    assert [c[:3] for c in plain][:3] and [c[3] for c in plain] != [c[3] for c in found]  # the context changes scores
+
+
+def test_context_command_scores_both_side_by_side(shapes, shipped_student, tmp_path):
+    _dev(shipped_student, tmp_path / "dev.spacy")
+    base = ["context", str(tmp_path / "dev.spacy"), "v=shipped", "--min-docs", "3"]
+    same_args = ["--protocol", "all", "--context", "Person,city", "--output", str(tmp_path / "same.json")]
+    same = CliRunner().invoke(shapes.app, [*base, *same_args])
+    assert same.exit_code == 0, same.output
+    records = srsly.read_json(tmp_path / "same.json")
+    assert records["v"] == records["v+context"]  # all types together asks every context name already
+    assert "difference +0.00" in same.output
+    other = CliRunner().invoke(shapes.app, [*base, "--context", "organization", "--output", str(tmp_path / "o.json")])
+    assert other.exit_code == 0, other.output
+    records = srsly.read_json(tmp_path / "o.json")
+    assert set(records["v+context"]) == set(records["v"]) and "v + context" in other.output
+    bad = CliRunner().invoke(shapes.app, [*base, "--context", " , "])
+    assert bad.exit_code != 0 and "--context names no type" in bad.output
