@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 import spacy
 import srsly
@@ -11,7 +9,7 @@ from typer.testing import CliRunner
 
 from spacy_uniner.__main__ import app
 
-from conftest import DATA, ROOT
+from conftest import DATA, load_benchmark
 
 LIMIT = 20
 DATASET = "uniner_crossner_ai"
@@ -21,10 +19,7 @@ pytestmark = pytest.mark.usefixtures("exact_torch")
 
 @pytest.fixture(scope="module")
 def benchmark():
-    spec = importlib.util.spec_from_file_location("student_benchmark", ROOT / "benchmarks" / "student.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("student")
 
 
 @pytest.fixture(scope="module")

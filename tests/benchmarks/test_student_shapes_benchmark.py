@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 import srsly
 from spacy.tokens import Span
@@ -11,17 +9,14 @@ from typer.testing import CliRunner
 
 from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY, to_docbin
 
-from conftest import ROOT
+from conftest import load_benchmark
 
 pytestmark = pytest.mark.usefixtures("exact_torch")
 
 
 @pytest.fixture(scope="module")
 def shapes():
-    spec = importlib.util.spec_from_file_location("student_shapes", ROOT / "benchmarks" / "student_shapes.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("student_shapes")
 
 
 def _dev(nlp, path):
