@@ -184,6 +184,7 @@ def negative_types_augmenter(
     allow_related: bool = False,
     neighbours: Source = None,
     near: float = 0.0,
+    related_known: float = 0.0,
 ) -> Augmenter:
     """Ask types the doc has no mention of, drawn in proportion to the number of docs that
     mention them (UniversalNER's scheme).
@@ -199,6 +200,11 @@ def negative_types_augmenter(
     near: the chance that a drawn negative is a neighbour of one of the doc's positive types
         instead of a frequency draw (hard negatives: asked alone, a close name must answer
         nothing); the same exclusions apply.
+    related_known: the chance that a doc's own known negatives (types its source annotates
+        and it has no mention of) are taken related first instead of at random: a sibling of
+        a positive type under ``hierarchy`` (`athlete` for a `politician`) or one of its
+        ``neighbours``. They are true negatives of the doc, so asked alone a sibling learns
+        to answer nothing.
     """
     name = "spacy_uniner.negative_types.v1"
     if not 0.0 <= ratio < 1.0:
@@ -208,6 +214,7 @@ def negative_types_augmenter(
     if ratio and count:
         raise ValueError(Errors.E307.format(ratio=ratio, count=count))
     _check_rate(name, near, setting="near")
+    _check_rate(name, related_known, setting="related_known")
     parents = read_hierarchy(hierarchy)
     nearby = read_neighbours(neighbours)
     if near and not nearby:
@@ -224,6 +231,13 @@ def negative_types_augmenter(
         if not allow_related:
             found.update(t for e in doc.ents for t in stats.mention_types.get(e.text.lower(), ()))
         return found
+
+    def close_to(positives: List[str]) -> Set[str]:
+        """The siblings (same broader name) and neighbours of ``positives``."""
+        broader = {parents[t] for t in positives if t in parents}
+        close = {c for b in broader for c in children.get(b, ())}
+        close.update(n for t in positives for n in nearby.get(t, ()))
+        return close
 
     def draw(draft: Draft, context: AugmentContext, k: int, taken: Set[str]) -> List[str]:
         """``k`` negatives not in ``taken``: each a neighbour of a positive type with
@@ -246,6 +260,9 @@ def negative_types_augmenter(
             known = [t for t in draft.types if t not in labels]
             wanted = max(1, round(len(positives) * ratio / max(1e-6, 1.0 - ratio)))
             context.random.shuffle(known)
+            if related_known and context.random.random() < related_known:
+                close = close_to(positives)
+                known.sort(key=lambda t: t not in close)  # stable: the rest stay shuffled
             negatives = known[:wanted]
             if len(negatives) < wanted:
                 taken = set(draft.types) | set(draft.renames.values()) | related(draft.doc, context.stats)

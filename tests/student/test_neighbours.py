@@ -105,9 +105,35 @@ def test_near_negatives_are_drawn_from_the_positive_types_neighbours(tmp_path):
     assert by_frequency <= 5  # a frequency draw seldom picks the rare near name
 
 
+def test_related_known_negatives_come_first(tmp_path):
+    """A source annotating 12 types: with ``related_known`` 1, a politician passage's 3 known
+    negatives are its siblings under the hierarchy and its neighbour; at 0, chance picks."""
+    nlp = spacy.blank("en")
+    schema = ["politician", "athlete", "artist", "cleric"] + [f"thing {i}" for i in range(7)] + ["song"]
+    docs = []
+    for i in range(40):
+        doc = doc_with(nlp, f"Obama {i} spoke", [(0, 1, "politician")])
+        doc._.set(LABELS_ATTR, schema)  # every type of the source is annotated: the rest are true negatives
+        docs.append(doc)
+    to_docbin(docs).to_disk(tmp_path / "train.spacy")
+    hierarchy = {"politician": "person", "athlete": "person", "artist": "person", "cleric": "person"}
+    negatives = {}
+    for related in (0.0, 1.0):
+        augmenter = negative_types_augmenter(
+            ratio=0.75, hierarchy=hierarchy, neighbours={"politician": ["song"]}, related_known=related
+        )
+        corpus = StudentCorpus(tmp_path / "train.spacy", augmenters=[augmenter], seed=0)
+        negatives[related] = [set(eg.reference._.get(LABELS_ATTR)) - {"politician"} for eg in corpus(nlp)]
+    close = {"athlete", "artist", "cleric", "song"}
+    assert all(len(n) == 3 and n <= close for n in negatives[1.0])  # 3 of the 4 close names, no other
+    assert all(len(n) == 3 and n <= set(schema) for n in negatives[0.0])
+    assert sum(n <= close for n in negatives[0.0]) <= 8  # by chance: C(4,3)/C(11,3) = 2.4% of 40
+
+
 @pytest.mark.parametrize(
     "settings,match",
     [
+        ({"ratio": 0.5, "related_known": 2.0}, "E305.*`related_known`"),
         ({"ratio": 0.5, "near": 1.5}, "E305.*`near`"),
         ({"ratio": 0.5, "near": 0.5}, "E641"),
         ({"ratio": 0.5, "near": 0.5, "neighbours": {"band": "song"}}, "E640"),
