@@ -296,8 +296,8 @@ def context_command(
         raise typer.BadParameter(str(err)) from err
     rows = []
     for key in plain:
-        for source in plain[key].by_source:
-            a, b = plain[key], with_context[key]
+        a, b = plain[key], with_context[key]
+        for source in a.by_source:
             rows.append([key, source, f"{100 * a.by_source[source][a.threshold]:.1f}"])
             rows[-1].append(f"{100 * b.by_source[source][b.threshold]:.1f}")
         rows.append([key, "macro average (threshold)", f"{100 * a.macro_f1:.2f} ({a.threshold:g})"])
