@@ -203,8 +203,8 @@ def negative_types_augmenter(
     related_known: the chance that a doc's own known negatives (types its source annotates
         and it has no mention of) are taken related first instead of at random: a sibling of
         a positive type under ``hierarchy`` (`athlete` for a `politician`) or one of its
-        ``neighbours``. They are true negatives of the doc, so asked alone a sibling learns
-        to answer nothing.
+        ``neighbours``. They are true negatives of the doc: asked alone, a sibling should
+        answer nothing.
     """
     name = "spacy_uniner.negative_types.v1"
     if not 0.0 <= ratio < 1.0:
