@@ -1,0 +1,239 @@
+"""Does the span student tell sibling types apart? Each fine type asked alone, on the dev
+mentions of its own type and of its siblings (the same broader name in ``hierarchy.json``).
+
+    python benchmarks/student_typing.py training/pool/dev.spacy training/pool/hierarchy.json \
+        v11=shipped v10=training/pipe-v10
+
+Most of the student's each-type-alone errors are a related type's mentions (asked `politician`
+alone, it claims athletes). F1 over a dev view mixes this with finding mentions and with
+thresholds, and its interval is wide; this measures the typing itself, from the scores.
+For every fully annotated dev source with two or more fine types of one broader name (each
+with ``--min-mentions`` gold mentions), each such fine type is asked alone of the source's
+passages that hold a mention of the group. Per type it prints the AUC (the chance that one of
+its own mentions scores above one of a sibling's; 0.5 is chance) and, at the student's
+threshold, the share of its own mentions found and of its siblings' mentions claimed. A
+mention that is no candidate span scores below every candidate. The summary is the macro AUC
+over types and sources, each later student against the first, with a paired bootstrap over
+passages (resampled within each source). Dev data only: never choose on an eval file.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy
+import spacy
+import srsly
+import typer
+from spacy.tokens import Doc
+from tqdm import tqdm
+from wasabi import msg
+
+from spacy_uniner.data.docs import SOURCE_KEY, is_partial, read_docbin
+from spacy_uniner.student.augment import read_hierarchy
+from spacy_uniner.student.selection import load_student
+
+NAME = "universal_ner_span"
+MISSING = -1e9  # the logit of a mention that is no candidate span
+
+
+@dataclass
+class Group:
+    """One source's fine types under one broader name, and the passages holding their mentions."""
+
+    source: str
+    broader: str
+    types: List[str]
+    docs: List[Doc]
+    gold: List[List[Tuple[int, int, str]]] = field(default_factory=list)  # per doc: (start, end, fine type)
+
+
+def sibling_groups(docs: Sequence[Doc], parents: Dict[str, str], min_mentions: int, max_docs: int) -> List[Group]:
+    """Per fully annotated source and broader name, its fine types with ``min_mentions`` or
+    more mentions, if two or more; each group's first ``max_docs`` passages with a mention."""
+    by_source: Dict[str, List[Doc]] = defaultdict(list)
+    for doc in docs:
+        if not is_partial(doc):
+            by_source[doc.user_data.get(SOURCE_KEY, "")].append(doc)
+    groups = []
+    for source, source_docs in sorted(by_source.items()):
+        counts = Counter(e.label_ for doc in source_docs for e in doc.ents if e.label_ in parents)
+        under: Dict[str, List[str]] = defaultdict(list)
+        for fine, n in sorted(counts.items()):
+            if n >= min_mentions:
+                under[parents[fine]].append(fine)
+        for broader, types in sorted(under.items()):
+            if len(types) < 2:
+                continue
+            group = Group(source, broader, types, [])
+            for doc in source_docs:
+                gold = [(e.start, e.end, e.label_) for e in doc.ents if e.label_ in types]
+                if gold and len(group.docs) < max_docs:
+                    group.docs.append(doc)
+                    group.gold.append(gold)
+            groups.append(group)
+    return groups
+
+
+def mention_logits(nlp, group: Group, asked: str) -> List[List[float]]:
+    """Per passage, the logit of ``asked`` (asked alone) on each gold mention of the group."""
+    pipe = nlp.get_pipe(NAME)
+    out = []
+    for scores, gold in zip(pipe.span_scores(group.docs, [{asked: asked}] * len(group.docs)), group.gold):
+        logits = pipe.model.ops.to_numpy(scores.logits)[:, 0]
+        row = {(int(s), int(e)): float(x) for s, e, x in zip(scores.starts, scores.ends, logits)}
+        out.append([row.get((start, end), MISSING) for start, end, _ in gold])
+    return out
+
+
+def pair_matrix(
+    group: Group, asked: str, logits: List[List[float]]
+) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+    """``(wins, own, sibling)``: ``wins[i, j]`` sums, over own mentions in passage ``i`` and
+    sibling mentions in passage ``j``, 1 where the own one scores higher (0.5 on a tie);
+    ``own`` and ``sibling`` count each passage's mentions of both kinds."""
+    n = len(group.docs)
+    own_scores = [[x for x, (_, _, t) in zip(row, gold) if t == asked] for row, gold in zip(logits, group.gold)]
+    sib_scores = [[x for x, (_, _, t) in zip(row, gold) if t != asked] for row, gold in zip(logits, group.gold)]
+    wins = numpy.zeros((n, n))
+    for i, own in enumerate(own_scores):
+        if not own:
+            continue
+        a = numpy.asarray(own)[:, None]
+        for j, sib in enumerate(sib_scores):
+            if sib:
+                b = numpy.asarray(sib)[None, :]
+                wins[i, j] = float((a > b).sum() + 0.5 * (a == b).sum())
+    own = numpy.asarray([len(s) for s in own_scores], dtype=float)
+    sibling = numpy.asarray([len(s) for s in sib_scores], dtype=float)
+    return wins, own, sibling
+
+
+def weighted_auc(
+    wins: numpy.ndarray, own: numpy.ndarray, sibling: numpy.ndarray, weights: numpy.ndarray
+) -> numpy.ndarray:
+    """The AUC for each row of ``weights`` (passage multiplicities, ``(resamples, n)``);
+    NaN where a resample has no pair."""
+    pairs = (weights @ own) * (weights @ sibling)
+    won = numpy.einsum("ri,ij,rj->r", weights, wins, weights)
+    with numpy.errstate(invalid="ignore", divide="ignore"):
+        return numpy.where(pairs > 0, won / numpy.maximum(pairs, 1e-12), numpy.nan)
+
+
+def main(
+    dev: Path = typer.Argument(..., help="The pool's dev.spacy"),
+    hierarchy: Path = typer.Argument(..., help="The pool's hierarchy.json ({fine type: broader type})"),
+    students: List[str] = typer.Argument(..., help="NAME=PIPELINE (or NAME=shipped); the first is the baseline"),
+    min_mentions: int = typer.Option(10, help="A fine type needs this many dev mentions in its source"),
+    max_docs: int = typer.Option(200, help="At most this many passages per group"),
+    resamples: int = typer.Option(1000, help="Paired bootstrap resamples (0: none)"),
+    output: Optional[Path] = typer.Option(None, help="Write the per-type figures here (JSON)"),
+) -> None:
+    parents = read_hierarchy(hierarchy)
+    if not parents:
+        raise typer.BadParameter(f"{hierarchy} maps no fine type to a broader one: pass the pool's hierarchy.json")
+    groups = sibling_groups(list(read_docbin(dev, spacy.blank("en").vocab)), parents, min_mentions, max_docs)
+    if not groups:
+        raise typer.BadParameter(
+            f"no source of {dev} has two fine types of one broader name with {min_mentions} mentions each: "
+            "lower --min-mentions or pass the pool's dev.spacy"
+        )
+    named = [(s.rpartition("=")[0] or s, s.rpartition("=")[2]) for s in students]
+    rng = numpy.random.default_rng(0)
+    draws = {id(g): rng.multinomial(len(g.docs), [1 / len(g.docs)] * len(g.docs), size=resamples) for g in groups}
+    rows, record, macro = [], {}, {}
+    for name, path in named:
+        nlp = load_student(path)
+        threshold = nlp.get_pipe(NAME).threshold
+        cut = float(numpy.log(threshold / (1 - threshold)))
+        per_type, boot = [], []
+        queries = [(g, t) for g in groups for t in g.types]
+        for group, asked in tqdm(queries, desc=f"{name}: types asked alone", unit="type"):
+            logits = mention_logits(nlp, group, asked)
+            wins, own, sibling = pair_matrix(group, asked, logits)
+            if not own.sum() or not sibling.sum():
+                continue
+            flat = [(x, t == asked) for row, gold in zip(logits, group.gold) for x, (_, _, t) in zip(row, gold)]
+            found = numpy.mean([x >= cut for x, mine in flat if mine])
+            claimed = numpy.mean([x >= cut for x, mine in flat if not mine])
+            auc = float(weighted_auc(wins, own, sibling, numpy.ones((1, len(own))))[0])
+            per_type.append(
+                {
+                    "source": group.source,
+                    "broader": group.broader,
+                    "type": asked,
+                    "auc": auc,
+                    "found": float(found),
+                    "claimed": float(claimed),
+                    "own": int(own.sum()),
+                    "siblings": int(sibling.sum()),
+                }
+            )
+            boot.append((group.source, weighted_auc(wins, own, sibling, draws[id(group)])))
+        record[name] = per_type
+        by_source: Dict[str, List[float]] = defaultdict(list)
+        for item in per_type:
+            by_source[item["source"]].append(item["auc"])
+        macro[name] = float(numpy.mean([numpy.mean(v) for v in by_source.values()]))
+        boot_by_source: Dict[str, List[numpy.ndarray]] = defaultdict(list)
+        for source, values in boot:
+            boot_by_source[source].append(values)
+        with warnings.catch_warnings():  # a resample may hold no pair of a type: NaN, left out
+            warnings.simplefilter("ignore", RuntimeWarning)
+            record[f"{name} resamples"] = (
+                numpy.mean([numpy.nanmean(numpy.stack(v), axis=0) for v in boot_by_source.values()], axis=0)
+                if resamples
+                else None
+            )
+        for item in per_type:
+            rows.append(
+                [
+                    name,
+                    item["source"],
+                    f"{item['broader']}: {item['type']}",
+                    f"{item['auc']:.3f}",
+                    f"{100 * item['found']:.1f}",
+                    f"{100 * item['claimed']:.1f}",
+                    item["own"],
+                    item["siblings"],
+                ]
+            )
+    msg.table(
+        rows,
+        header=[
+            "student",
+            "dev source",
+            "type asked alone",
+            "AUC",
+            "own found %",
+            "siblings claimed %",
+            "own",
+            "siblings",
+        ],
+        divider=True,
+    )
+    summary = []
+    base = named[0][0]
+    for name, _ in named:
+        line = [name, f"{macro[name]:.3f}"]
+        if name != base and resamples:
+            diff = record[f"{name} resamples"] - record[f"{base} resamples"]
+            low, high = numpy.nanpercentile(diff, [2.5, 97.5])
+            line += [
+                f"{macro[name] - macro[base]:+.3f} [{low:+.3f}, {high:+.3f}]",
+                f"{100 * numpy.mean(diff > 0):.1f}%",
+            ]
+        else:
+            line += ["", ""]
+        summary.append(line)
+    msg.table(summary, header=["student", "macro AUC", f"minus {base} [95% interval]", "resamples won"], divider=True)
+    if output is not None:
+        srsly.write_json(output, {"macro_auc": macro, "types": {n: record[n] for n, _ in named}})
+
+
+if __name__ == "__main__":
+    typer.run(main)
