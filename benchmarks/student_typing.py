@@ -124,6 +124,13 @@ def weighted_auc(
         return numpy.where(pairs > 0, won / numpy.maximum(pairs, 1e-12), numpy.nan)
 
 
+def _type_row(item: dict) -> list:
+    """A per-type table row (after the student's name)."""
+    kind = f"{item['broader']}: {item['type']}"
+    found, claimed = f"{100 * item['found']:.1f}", f"{100 * item['claimed']:.1f}"
+    return [item["source"], kind, f"{item['auc']:.3f}", found, claimed, item["own"], item["siblings"]]
+
+
 def main(
     dev: Path = typer.Argument(..., help="The pool's dev.spacy"),
     hierarchy: Path = typer.Argument(..., help="The pool's hierarchy.json ({fine type: broader type})"),
@@ -145,7 +152,10 @@ def main(
     named = [(s.rpartition("=")[0] or s, s.rpartition("=")[2]) for s in students]
     rng = numpy.random.default_rng(0)
     draws = {id(g): rng.multinomial(len(g.docs), [1 / len(g.docs)] * len(g.docs), size=resamples) for g in groups}
-    rows, record, macro = [], {}, {}
+    rows: List[list] = []
+    record: Dict[str, List[dict]] = {}  # per student: its per-type figures
+    macro: Dict[str, float] = {}
+    resampled: Dict[str, Optional[numpy.ndarray]] = {}  # per student: its macro AUC per resample
     for name, path in named:
         nlp = load_student(path)
         threshold = nlp.get_pipe(NAME).threshold
@@ -184,44 +194,29 @@ def main(
             boot_by_source[source].append(values)
         with warnings.catch_warnings():  # a resample may hold no pair of a type: NaN, left out
             warnings.simplefilter("ignore", RuntimeWarning)
-            record[f"{name} resamples"] = (
+            resampled[name] = (
                 numpy.mean([numpy.nanmean(numpy.stack(v), axis=0) for v in boot_by_source.values()], axis=0)
                 if resamples
                 else None
             )
-        for item in per_type:
-            rows.append(
-                [
-                    name,
-                    item["source"],
-                    f"{item['broader']}: {item['type']}",
-                    f"{item['auc']:.3f}",
-                    f"{100 * item['found']:.1f}",
-                    f"{100 * item['claimed']:.1f}",
-                    item["own"],
-                    item["siblings"],
-                ]
-            )
-    msg.table(
-        rows,
-        header=[
-            "student",
-            "dev source",
-            "type asked alone",
-            "AUC",
-            "own found %",
-            "siblings claimed %",
-            "own",
-            "siblings",
-        ],
-        divider=True,
-    )
+        rows += [[name, *_type_row(item)] for item in per_type]
+    header = [
+        "student",
+        "dev source",
+        "type asked alone",
+        "AUC",
+        "own found %",
+        "siblings claimed %",
+        "own",
+        "siblings",
+    ]
+    msg.table(rows, header=header, divider=True)
     summary = []
     base = named[0][0]
     for name, _ in named:
         line = [name, f"{macro[name]:.3f}"]
         if name != base and resamples:
-            diff = record[f"{name} resamples"] - record[f"{base} resamples"]
+            diff = resampled[name] - resampled[base]
             low, high = numpy.nanpercentile(diff, [2.5, 97.5])
             line += [
                 f"{macro[name] - macro[base]:+.3f} [{low:+.3f}, {high:+.3f}]",
@@ -232,7 +227,7 @@ def main(
         summary.append(line)
     msg.table(summary, header=["student", "macro AUC", f"minus {base} [95% interval]", "resamples won"], divider=True)
     if output is not None:
-        srsly.write_json(output, {"macro_auc": macro, "types": {n: record[n] for n, _ in named}})
+        srsly.write_json(output, {"macro_auc": macro, "types": record})
 
 
 if __name__ == "__main__":
