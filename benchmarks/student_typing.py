@@ -14,7 +14,7 @@ its own mentions scores above one of a sibling's; 0.5 is chance) and, at the stu
 threshold, the share of its own mentions found and of its siblings' mentions claimed. A
 mention that is no candidate span scores below every candidate. The summary is the macro AUC
 over types and sources, each later student against the first, with a paired bootstrap over
-passages (resampled within each source). Dev data only: never choose on an eval file.
+passages (resampled within each group of sibling types). Dev data only: never choose on an eval file.
 """
 
 from __future__ import annotations
@@ -140,6 +140,8 @@ def main(
     resamples: int = typer.Option(1000, help="Paired bootstrap resamples (0: none)"),
     output: Optional[Path] = typer.Option(None, help="Write the per-type figures here (JSON)"),
 ) -> None:
+    """Each fine type asked alone on its own and its siblings' dev mentions: AUC, found,
+    claimed, and the macro AUC of each student against the first."""
     parents = read_hierarchy(hierarchy)
     if not parents:
         raise typer.BadParameter(f"{hierarchy} maps no fine type to a broader one: pass the pool's hierarchy.json")
