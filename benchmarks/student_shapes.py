@@ -41,16 +41,18 @@ from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY, read_docbin
 from spacy_uniner.data.readers import read_uniner_eval
 from spacy_uniner.pipes.span.model import SpanScores
 from spacy_uniner.student.bootstrap import paired_bootstrap
-from spacy_uniner.student.selection import all_types_examples, load_student, protocol_scores, scores_record
+from spacy_uniner.student.selection import (
+    all_types_examples,
+    load_student,
+    named_student,
+    protocol_scores,
+    scores_record,
+)
 from spacy_uniner.student.threshold import CandidateSource
 
 NAME = "universal_ner_span"
 app = typer.Typer(no_args_is_help=True)
 Found = set  # {(start_char, end_char, label)}
-
-
-def _students(items: Sequence[str]) -> List[Tuple[str, str]]:
-    return [(item.rpartition("=")[0] or item, item.rpartition("=")[2]) for item in items]
 
 
 def _found(
@@ -109,7 +111,7 @@ def long_docs(
 ) -> None:
     """Entities found in long docs, as a share of those found passage by passage (dev data)."""
     rows = []
-    for name, path in _students(students):
+    for name, path in map(named_student, students):
         nlp = load_student(path)
         groups: Dict[str, List[Example]] = defaultdict(list)
         for eg in all_types_examples(dev, nlp):
@@ -212,7 +214,7 @@ def labels_command(
         "1000 types": file_types + others[: 1000 - len(file_types)],
     }
     rows = []
-    for name, path in _students(students):
+    for name, path in map(named_student, students):
         nlp = load_student(path)
         _found(nlp, docs[:4], file_types)  # load the weights before timing
         reference = None
@@ -283,7 +285,7 @@ def context_command(
     names = [t.strip() for t in context.split(",") if t.strip()]
     if not names:
         raise typer.BadParameter("--context names no type: give comma-separated type names, e.g. person,location")
-    name, path = _students([student])[0]
+    name, path = named_student(student)
     nlp = load_student(path)
     examples = all_types_examples(dev, nlp)
     skip = [s.strip() for s in skip_sources.split(",") if s.strip()]

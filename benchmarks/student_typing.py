@@ -35,7 +35,7 @@ from wasabi import msg
 
 from spacy_uniner.data.docs import SOURCE_KEY, is_partial, read_docbin
 from spacy_uniner.student.augment import read_hierarchy
-from spacy_uniner.student.selection import load_student
+from spacy_uniner.student.selection import load_student, named_student
 
 NAME = "universal_ner_span"
 MISSING = -1e9  # the logit of a mention that is no candidate span
@@ -90,15 +90,20 @@ def mention_logits(nlp, group: Group, asked: str) -> List[List[float]]:
     return out
 
 
+def split_scores(group: Group, asked: str, logits: List[List[float]]) -> Tuple[List[List[float]], List[List[float]]]:
+    """Per passage, the logits of ``asked`` on its own mentions and on its siblings'."""
+    own = [[x for x, (_, _, t) in zip(row, gold) if t == asked] for row, gold in zip(logits, group.gold)]
+    siblings = [[x for x, (_, _, t) in zip(row, gold) if t != asked] for row, gold in zip(logits, group.gold)]
+    return own, siblings
+
+
 def pair_matrix(
-    group: Group, asked: str, logits: List[List[float]]
+    own_scores: List[List[float]], sib_scores: List[List[float]]
 ) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
     """``(wins, own, sibling)``: ``wins[i, j]`` sums, over own mentions in passage ``i`` and
     sibling mentions in passage ``j``, 1 where the own one scores higher (0.5 on a tie);
     ``own`` and ``sibling`` count each passage's mentions of both kinds."""
-    n = len(group.docs)
-    own_scores = [[x for x, (_, _, t) in zip(row, gold) if t == asked] for row, gold in zip(logits, group.gold)]
-    sib_scores = [[x for x, (_, _, t) in zip(row, gold) if t != asked] for row, gold in zip(logits, group.gold)]
+    n = len(own_scores)
     wins = numpy.zeros((n, n))
     for i, own in enumerate(own_scores):
         if not own:
@@ -151,9 +156,9 @@ def main(
             f"no source of {dev} has two fine types of one broader name with {min_mentions} mentions each: "
             "lower --min-mentions or pass the pool's dev.spacy"
         )
-    named = [(s.rpartition("=")[0] or s, s.rpartition("=")[2]) for s in students]
+    named = [named_student(s) for s in students]
     rng = numpy.random.default_rng(0)
-    draws = {id(g): rng.multinomial(len(g.docs), [1 / len(g.docs)] * len(g.docs), size=resamples) for g in groups}
+    draws = [rng.multinomial(len(g.docs), [1 / len(g.docs)] * len(g.docs), size=resamples) for g in groups]
     rows: List[list] = []
     record: Dict[str, List[dict]] = {}  # per student: its per-type figures
     macro: Dict[str, float] = {}
@@ -163,15 +168,14 @@ def main(
         threshold = nlp.get_pipe(NAME).threshold
         cut = float(numpy.log(threshold / (1 - threshold)))
         per_type, boot = [], []
-        queries = [(g, t) for g in groups for t in g.types]
-        for group, asked in tqdm(queries, desc=f"{name}: types asked alone", unit="type"):
-            logits = mention_logits(nlp, group, asked)
-            wins, own, sibling = pair_matrix(group, asked, logits)
+        queries = [(i, g, t) for i, g in enumerate(groups) for t in g.types]
+        for i, group, asked in tqdm(queries, desc=f"{name}: types asked alone", unit="type"):
+            own_scores, sib_scores = split_scores(group, asked, mention_logits(nlp, group, asked))
+            wins, own, sibling = pair_matrix(own_scores, sib_scores)
             if not own.sum() or not sibling.sum():
                 continue
-            flat = [(x, t == asked) for row, gold in zip(logits, group.gold) for x, (_, _, t) in zip(row, gold)]
-            found = numpy.mean([x >= cut for x, mine in flat if mine])
-            claimed = numpy.mean([x >= cut for x, mine in flat if not mine])
+            found = numpy.mean([x >= cut for row in own_scores for x in row])
+            claimed = numpy.mean([x >= cut for row in sib_scores for x in row])
             auc = float(weighted_auc(wins, own, sibling, numpy.ones((1, len(own))))[0])
             per_type.append(
                 {
@@ -185,7 +189,7 @@ def main(
                     "siblings": int(sibling.sum()),
                 }
             )
-            boot.append((group.source, weighted_auc(wins, own, sibling, draws[id(group)])))
+            boot.append((group.source, weighted_auc(wins, own, sibling, draws[i])))
         record[name] = per_type
         by_source: Dict[str, List[float]] = defaultdict(list)
         for item in per_type:

@@ -473,7 +473,7 @@ def student_select(
     (with ``both``: the highest lower of the two) is the release. Compare on the sources every
     candidate was trained on (``--skip-sources`` the others): a source only one of them saw is
     in-domain for that one alone."""
-    from .selection import PROTOCOLS, all_types_examples, load_student, protocol_scores, scores_record
+    from .selection import PROTOCOLS, all_types_examples, load_student, named_student, protocol_scores, scores_record
 
     if protocol not in PROTOCOLS:
         raise typer.BadParameter(Errors.E627.format(value=protocol))
@@ -481,8 +481,7 @@ def student_select(
     results: Dict[str, Dict[str, Any]] = {}
     released: Dict[str, float] = {}
     for item in candidates:
-        name, _, path = item.rpartition("=")
-        name = name or path
+        name, path = named_student(item)
         nlp = load_student(path)
         released[name] = float(nlp.get_pipe("universal_ner_span").threshold)
         examples = all_types_examples(dev, nlp, max_types)

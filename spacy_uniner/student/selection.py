@@ -45,6 +45,12 @@ def load_student(model: str) -> Language:
     return spacy.load(model)
 
 
+def named_student(item: str) -> Tuple[str, str]:
+    """``NAME=PIPELINE`` as ``(NAME, PIPELINE)``; a bare ``PIPELINE`` (or ``shipped``) names itself."""
+    name, _, path = item.rpartition("=")
+    return name or path, path
+
+
 # ``--protocol`` values -> whether each type is asked alone; and the name of each protocol.
 PROTOCOLS = {"all": (False,), "single": (True,), "both": (False, True)}
 PROTOCOL_NAMES = {False: "all types", True: "each type alone"}

@@ -68,7 +68,7 @@ def test_auc_is_the_pairwise_share_and_resampling_counts_passages(typing, shippe
     for doc_scores, row, gold in zip(scores, logits, group.gold):  # each mention's own candidate score
         found = {(s, e): p for s, e, _, p in pipe.candidates(doc_scores, {"athlete": "athlete"}, floor=0.0)}
         assert [1 / (1 + numpy.exp(-x)) for x in row] == pytest.approx([found[(s, e)] for s, e, _ in gold], abs=1e-6)
-    wins, own, sibling = typing.pair_matrix(group, "athlete", logits)
+    wins, own, sibling = typing.pair_matrix(*typing.split_scores(group, "athlete", logits))
     weights = numpy.asarray([[1, 1, 1, 1], [2, 0, 1, 1], [0, 0, 4, 0]], dtype=float)
 
     def brute(counts):

@@ -12,7 +12,7 @@ from spacy.training import Example
 import spacy_uniner.pipes.span.component  # noqa: F401
 from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY, to_docbin
 from spacy_uniner.student.cli import student_select
-from spacy_uniner.student.selection import all_types_examples, shared_threshold, source_scores
+from spacy_uniner.student.selection import all_types_examples, named_student, shared_threshold, source_scores
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -135,3 +135,9 @@ def test_a_peer_source_is_decoded_and_averaged_like_the_student(shipped_student,
     assert source_scores(shipped_student, examples, min_docs=3, source=only_b).macro_f1 == pytest.approx(0.5)
     skipped = source_scores(shipped_student, examples, min_docs=3, source=only_b, skip=["a"])
     assert set(skipped.by_source) == {"b"} and skipped.macro_f1 == 1.0
+
+
+def test_named_student_reads_name_and_pipeline():
+    assert named_student("v11=shipped") == ("v11", "shipped")
+    assert named_student("training/pipe-v10") == ("training/pipe-v10", "training/pipe-v10")
+    assert named_student("a=b=dir") == ("a=b", "dir")  # the pipeline is after the last "="
