@@ -446,8 +446,9 @@ class Warnings(metaclass=ErrorsWithCodes):
         "counted in `{name}.stats['unreachable_gold_spans']`."
     )
     W202 = (
-        "{count} candidate span(s) fit in no encoder window and were not scored; raise "
-        "`window_overlap` (at least the longest span) or `window_length`."
+        "{count} candidate span(s) hold more sub-words than one encoder window takes "
+        "(`window_length` {window_length}, less the type prompt when `max_length` is short) and were "
+        "not scored: they contain a very long token (a URL, code). Raise `window_length` to score them."
     )
 
     # Distillation (distill/)

@@ -8,9 +8,11 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import pytest
 import spacy
+from spacy.tokens import Doc
 from spacy.training import Example
 
 NAME = "universal_ner_span"
@@ -134,3 +136,36 @@ def test_a_doc_asked_no_type_gets_empty_scores(shipped):
     pipe = shipped.get_pipe(NAME)
     (scores,) = pipe.span_scores([shipped.make_doc(TEXTS[0])], [{}])
     assert scores.logits.shape[1] == 0 and len(scores.starts) > 0
+
+
+@pytest.mark.parametrize("sentences", [False, True])
+def test_spans_over_a_token_longer_than_a_window_are_reported_not_silently_dropped(shipped, sentences):
+    """Web text holds URLs and code: a token of more sub-words than a window takes is scored
+    alone; the spans that join it to its neighbours fit no window, and the warning counts them."""
+    pipe = shipped.get_pipe(NAME)
+    code = "".join(f"_n{i}:1,2;" for i in range(40))  # one token of 320 sub-words
+    words = ["Barack", "Obama", "pasted", code, "in", "Paris", ".", "Angela", "Merkel", "read", "it", "."]
+    doc = Doc(shipped.vocab, words=words)
+    giant = 3
+    if sentences:
+        for token in doc:
+            token.is_sent_start = token.i in (0, giant + 4)  # "Angela" starts the second sentence
+    starts, ends = pipe.model.attrs["suggester"](doc)
+    holds = (starts <= giant) & (ends > giant) & (ends - starts > 1)
+    if sentences:
+        holds &= ends <= giant + 4  # spans across the boundary after "." are never asked
+    with pytest.warns(UserWarning, match=rf"W202\] {int(holds.sum())} candidate span\(s\) hold more sub-words"):
+        (scores,) = pipe.span_scores([doc], [{"PER": "person"}])
+    kept = set(zip(scores.starts.tolist(), scores.ends.tolist()))
+    assert (giant, giant + 1) in kept and not any((s, e) in kept for s, e in zip(starts[holds], ends[holds]))
+    found = pipe(doc, labels=["person", "city"])
+    assert {"Barack Obama", "Angela Merkel"} <= {e.text for e in found.ents}
+    attrs = pipe.model.attrs
+    default, attrs["window_length"] = attrs["window_length"], 448  # as the warning advises
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            (wide,) = pipe.span_scores([doc], [{"PER": "person"}])
+    finally:
+        attrs["window_length"] = default
+    assert all((s, e) in set(zip(wide.starts.tolist(), wide.ends.tolist())) for s, e in zip(starts[holds], ends[holds]))

@@ -126,10 +126,9 @@ def make_batch(
         shapes = [word_shape(w) for w in words]
         windows = text_windows(doc, [len(p) for p in pieces], budget, overlap)
         starts, ends = suggester(doc)
-        owner, n_skipped = assign_windows(starts, ends, windows)
-        if not doc.has_annotation("SENT_START"):
-            skipped += n_skipped  # with sentences, only spans across a sentence boundary are left out
+        owner = assign_windows(starts, ends, windows)
         keep = owner >= 0
+        skipped += too_long_spans(doc, starts[~keep], ends[~keep])
         starts, ends, owner = starts[keep], ends[keep], owner[keep]
         spans_out.append((starts, ends))
         sizes.append((len(starts), len(types)))
@@ -164,7 +163,7 @@ def make_batch(
                 )
             )
     if skipped:
-        warnings.warn(Warnings.W202.format(count=skipped), stacklevel=2)
+        warnings.warn(Warnings.W202.format(count=skipped, window_length=window_length), stacklevel=2)
     index = numpy.concatenate(index_parts, axis=1) if index_parts else numpy.zeros((4, 0), dtype="int64")
     tensors = pad(rows, name_lengths, tokenizer.pad_token_id) if rows else ()  # no doc asked any type
     return Batch(tensors, torch.from_numpy(index), spans_out, sizes)
@@ -193,21 +192,21 @@ def length_chunks(lengths: Sequence[int], max_padded: int) -> List[List[int]]:
     return chunks
 
 
-def assign_windows(
-    starts: numpy.ndarray, ends: numpy.ndarray, windows: List[Tuple[int, int]]
-) -> Tuple[numpy.ndarray, int]:
+def assign_windows(starts: numpy.ndarray, ends: numpy.ndarray, windows: List[Tuple[int, int]]) -> numpy.ndarray:
     """Index of the window holding each span farthest from its edges (-1: none holds it)."""
-    if len(windows) == 1:
-        w_start, w_end = windows[0]
-        inside = (starts >= w_start) & (ends <= w_end)
-        owner = numpy.where(inside, 0, -1)
-        return owner, int((~inside).sum())
     bounds = numpy.asarray(windows, dtype="int64")
     margin = numpy.minimum(starts[None, :] - bounds[:, :1], bounds[:, 1:] - ends[None, :])
-    owner = margin.argmax(axis=0)
-    inside = margin.max(axis=0) >= 0
-    owner = numpy.where(inside, owner, -1)
-    return owner, int((~inside).sum())
+    return numpy.where(margin.max(axis=0) >= 0, margin.argmax(axis=0), -1)
+
+
+def too_long_spans(doc: Doc, starts: numpy.ndarray, ends: numpy.ndarray) -> int:
+    """How many of these spans, which no window holds, lie within one sentence. Windows share
+    at least ``max_width`` tokens, so such a span has more sub-words than a window takes (it
+    holds a very long token: a URL, code); spans across a sentence boundary are never asked."""
+    if not doc.has_annotation("SENT_START") or not len(starts):
+        return len(starts)
+    sentence = numpy.cumsum([bool(token.is_sent_start) for token in doc])
+    return int((sentence[starts] == sentence[ends - 1]).sum())
 
 
 def pad(
