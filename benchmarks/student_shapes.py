@@ -5,6 +5,7 @@
     python benchmarks/student_shapes.py labels DATA/uniner_eval/CrossNER_AI.json v5=shipped v6=training/v6 \
         --type-names DATA/raw/ufet_crowd/types.txt
     python benchmarks/student_shapes.py context NESTED.spacy v11=shipped --context person,location,organization
+    python benchmarks/student_shapes.py whitespace training/pool/dev.spacy v11=shipped
 
 ``long-docs`` (dev data: choose ``window_length`` here, never on an eval file): per pool
 source, ``--join`` consecutive dev passages become one doc, with and without sentence
@@ -17,12 +18,16 @@ of the file's types found among many names (``doc.spans``: overlaps with other t
 kept) are compared with those found with the file's types alone. ``context`` (dev data): each
 query also asks fixed context type names the user did not ask, whose scores are dropped
 before decoding; `student select`'s scores with and without them, side by side, and their
-paired bootstrap.
+paired bootstrap. ``whitespace`` (dev data): each dev doc as is and with the white space of
+reports and web text that spaCy keeps as tokens (a line break after each sentence-final
+period, a run of spaces after ``--rate`` of the other tokens); `student select`'s scores of both.
 """
 
 from __future__ import annotations
 
+import random
 import resource
+import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -31,13 +36,13 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import srsly
 import typer
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 from spacy.training import Example
 from spacy.util import minibatch
 from tqdm import tqdm
 from wasabi import msg
 
-from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY, read_docbin
+from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY, read_docbin, to_docbin
 from spacy_uniner.data.readers import read_uniner_eval
 from spacy_uniner.pipes.span.model import SpanScores
 from spacy_uniner.student.bootstrap import paired_bootstrap
@@ -315,6 +320,65 @@ def context_command(
     )
     if output is not None:
         srsly.write_json(output, records)
+
+
+def with_white_space(doc: Doc, rate: float, draw: random.Random) -> Doc:
+    """``doc`` with a line-break token after each sentence-final period and a run of spaces
+    after a ``rate`` share of the other tokens (never inside an entity); its entities, type
+    names and source kept."""
+    inside = {i for e in doc.ents for i in range(e.start, e.end - 1)}
+    words, spaces, where = [], [], []
+    for token in doc:
+        where.append(len(words))
+        words.append(token.text)
+        spaces.append(bool(token.whitespace_))
+        if token.i + 1 < len(doc) and token.i not in inside and (token.text == "." or draw.random() < rate):
+            words.append("\n" if token.text == "." else "  ")
+            spaces.append(False)
+    where.append(len(words))
+    new = Doc(doc.vocab, words=words, spaces=spaces, user_data=dict(doc.user_data))
+    new.ents = [Span(new, where[e.start], where[e.end - 1] + 1, label=e.label_) for e in doc.ents]
+    new._.set(LABELS_ATTR, doc._.get(LABELS_ATTR))
+    return new
+
+
+@app.command("whitespace")
+def whitespace_command(
+    dev: Path = typer.Argument(..., help="A dev view: the pool's dev.spacy, or NESTED.spacy (nested_dev.py)"),
+    student: str = typer.Argument("shipped", help="NAME=PIPELINE (or NAME=shipped)"),
+    rate: float = typer.Option(0.1, help="Share of the tokens followed by a run of spaces"),
+    protocol: str = typer.Option("all", help="all, single or both, as `student select`"),
+    min_docs: int = typer.Option(20, help="Sources with fewer dev docs are left out"),
+    skip_sources: str = typer.Option("", help="Comma-separated pool sources to leave out"),
+    seed: int = typer.Option(0, help="Where the runs of spaces go"),
+) -> None:
+    """Does white space kept as tokens change what the student finds? Each dev doc asked as
+    `student select` asks it, as is and with line breaks and runs of spaces added."""
+    if not 0.0 <= rate <= 1.0:
+        raise typer.BadParameter(f"--rate is {rate}: give a share in [0, 1]")
+    name, path = named_student(student)
+    nlp = load_student(path)
+    draw = random.Random(seed)
+    skip = [s.strip() for s in skip_sources.split(",") if s.strip()]
+    with tempfile.TemporaryDirectory() as tmp:
+        spaced_path = Path(tmp) / "spaced.spacy"
+        to_docbin(with_white_space(doc, rate, draw) for doc in read_docbin(dev, nlp.vocab)).to_disk(spaced_path)
+        views = {}
+        for view, docs_path in (("as is", dev), ("with white space", spaced_path)):
+            examples = all_types_examples(docs_path, nlp)
+            try:
+                views[view] = protocol_scores(nlp, examples, protocol, min_docs=min_docs, skip=skip)
+            except ValueError as err:
+                raise typer.BadParameter(str(err)) from err
+    rows = []
+    for key in views["as is"]:
+        a, b = views["as is"][key], views["with white space"][key]
+        for source in a.by_source:
+            rows.append([key, source, f"{100 * a.by_source[source][a.threshold]:.1f}"])
+            rows[-1].append(f"{100 * b.by_source[source][b.threshold]:.1f}")
+        rows.append([key, "macro average (threshold)", f"{100 * a.macro_f1:.2f} ({a.threshold:g})"])
+        rows[-1].append(f"{100 * b.macro_f1:.2f} ({b.threshold:g})")
+    msg.table(rows, header=["protocol", "dev source", f"{name}: as is", "with white space"], divider=True)
 
 
 if __name__ == "__main__":

@@ -59,3 +59,20 @@ def test_context_command_scores_both_side_by_side(shapes, shipped_student, tmp_p
     assert set(records["v+context"]) == set(records["v"]) and "v + context" in other.output
     bad = CliRunner().invoke(shapes.app, [*base, "--context", " , "])
     assert bad.exit_code != 0 and "--context names no type" in bad.output
+
+
+def test_white_space_keeps_entities_and_the_command_scores_both_views(shapes, shipped_student, tmp_path):
+    import random
+
+    docs = _dev(shipped_student, tmp_path / "dev.spacy")
+    spaced = shapes.with_white_space(docs[0], 1.0, random.Random(0))
+    assert [t.text for t in spaced if t.is_space] == ["  "] * (len(docs[0]) - 2)  # not inside Ann Lee, not last
+    two = shapes.with_white_space(shipped_student.make_doc("Ann left . Bo stayed ."), 0.0, random.Random(0))
+    assert [t.text for t in two] == ["Ann", "left", ".", "\n", "Bo", "stayed", "."]
+    assert [(e.text, e.label_) for e in spaced.ents] == [(e.text, e.label_) for e in docs[0].ents]
+    assert spaced._.get(LABELS_ATTR) == docs[0]._.get(LABELS_ATTR) and spaced.user_data[SOURCE_KEY] == "a"
+    result = CliRunner().invoke(shapes.app, ["whitespace", str(tmp_path / "dev.spacy"), "v=shipped", "--min-docs", "3"])
+    assert result.exit_code == 0, result.output
+    assert "v: as is" in result.output and "with white space" in result.output
+    bad = CliRunner().invoke(shapes.app, ["whitespace", str(tmp_path / "dev.spacy"), "--rate", "2"])
+    assert bad.exit_code != 0 and "--rate is 2.0" in bad.output

@@ -10,6 +10,7 @@ import sys
 import textwrap
 import warnings
 
+import numpy
 import pytest
 import spacy
 from spacy.tokens import Doc
@@ -169,3 +170,33 @@ def test_spans_over_a_token_longer_than_a_window_are_reported_not_silently_dropp
     finally:
         attrs["window_length"] = default
     assert all((s, e) in set(zip(wide.starts.tolist(), wide.ends.tolist())) for s, e in zip(starts[holds], ends[holds]))
+
+
+def test_white_space_tokens_change_no_score(shipped):
+    """Reports and web text hold line breaks and runs of spaces, which spaCy keeps as tokens.
+    They reach the encoder as nothing, as its own tokenizer treats white space, so every span
+    without white space inside scores as in the same text without them."""
+    pipe = shipped.get_pipe(NAME)
+    words = "Barack Obama visited Paris . Angela Merkel went to Berlin .".split()
+    messy_words, where = [], []
+    for i, word in enumerate(words):
+        where.append(len(messy_words))
+        messy_words.append(word)
+        if i in (1, 3, 4, 8):
+            messy_words.append({1: "\n\n", 3: "  ", 4: "\r\n", 8: "\t"}[i])
+    where.append(len(messy_words))
+    clean, messy = Doc(shipped.vocab, words=words), Doc(shipped.vocab, words=messy_words)
+    assert sum(t.is_space for t in messy) == 4
+    asked = {"PER": "person", "CITY": "city"}
+    (a,), (b,) = pipe.span_scores([clean], [asked]), pipe.span_scores([messy], [asked])
+    row = {(s, e): r for r, (s, e) in enumerate(zip(b.starts.tolist(), b.ends.tolist()))}
+    same = 0
+    for r, (s, e) in enumerate(zip(a.starts.tolist(), a.ends.tolist())):
+        start, end = where[s], where[e - 1] + 1
+        if end - start == e - s:  # no white space inside
+            numpy.testing.assert_allclose(b.logits[row[start, end]], a.logits[r], rtol=1e-5, atol=1e-5)
+            same += 1
+    assert same >= 15
+    found = [(e.text, e.label_) for e in pipe(messy, labels=list(asked.values())).ents]
+    assert found == [(e.text, e.label_) for e in pipe(clean, labels=list(asked.values())).ents]
+    assert ("Paris", "city") in found

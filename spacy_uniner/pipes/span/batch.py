@@ -122,7 +122,8 @@ def make_batch(
         budget = min(window_length, max_length - longest_prompt - 1)
         words = [t.text for t in doc]
         pieces = tokenizer(words, add_special_tokens=False)["input_ids"] if words else []
-        pieces = [(p or [tokenizer.unk_token_id])[:budget] for p in pieces]
+        # White space has no sub-words (the encoder's tokenizer drops it from running text).
+        pieces = [[] if t.is_space else (p or [tokenizer.unk_token_id])[:budget] for t, p in zip(doc, pieces)]
         shapes = [word_shape(w) for w in words]
         windows = text_windows(doc, [len(p) for p in pieces], budget, overlap)
         starts, ends = suggester(doc)
