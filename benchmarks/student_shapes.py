@@ -47,6 +47,7 @@ from spacy_uniner.data.readers import read_uniner_eval
 from spacy_uniner.pipes.span.model import SpanScores
 from spacy_uniner.student.bootstrap import paired_bootstrap
 from spacy_uniner.student.selection import (
+    SourceScores,
     all_types_examples,
     load_student,
     named_student,
@@ -273,6 +274,20 @@ def _with_context(nlp: Language, context: Sequence[str]) -> CandidateSource:
     return source
 
 
+def _side_by_side(first: Dict[str, SourceScores], second: Dict[str, SourceScores]) -> List[List[str]]:
+    """Table rows: per protocol, each source's span F1 in both runs at each run's threshold,
+    then their macro averages."""
+    rows = []
+    for key, a in first.items():
+        b = second[key]
+        for source in a.by_source:
+            rows.append([key, source, f"{100 * a.by_source[source][a.threshold]:.1f}"])
+            rows[-1].append(f"{100 * b.by_source[source][b.threshold]:.1f}")
+        rows.append([key, "macro average (threshold)", f"{100 * a.macro_f1:.2f} ({a.threshold:g})"])
+        rows[-1].append(f"{100 * b.macro_f1:.2f} ({b.threshold:g})")
+    return rows
+
+
 @app.command("context")
 def context_command(
     dev: Path = typer.Argument(
@@ -301,15 +316,9 @@ def context_command(
         )
     except ValueError as err:
         raise typer.BadParameter(str(err)) from err
-    rows = []
-    for key in plain:
-        a, b = plain[key], with_context[key]
-        for source in a.by_source:
-            rows.append([key, source, f"{100 * a.by_source[source][a.threshold]:.1f}"])
-            rows[-1].append(f"{100 * b.by_source[source][b.threshold]:.1f}")
-        rows.append([key, "macro average (threshold)", f"{100 * a.macro_f1:.2f} ({a.threshold:g})"])
-        rows[-1].append(f"{100 * b.macro_f1:.2f} ({b.threshold:g})")
-    msg.table(rows, header=["protocol", "dev source", name, f"{name} + context"], divider=True)
+    msg.table(
+        _side_by_side(plain, with_context), header=["protocol", "dev source", name, f"{name} + context"], divider=True
+    )
     records = {name: scores_record(plain), f"{name}+context": scores_record(with_context)}
     result = paired_bootstrap(records[f"{name}+context"], records[name], 1000, 0)
     msg.info(
@@ -370,14 +379,7 @@ def whitespace_command(
                 views[view] = protocol_scores(nlp, examples, protocol, min_docs=min_docs, skip=skip)
             except ValueError as err:
                 raise typer.BadParameter(str(err)) from err
-    rows = []
-    for key in views["as is"]:
-        a, b = views["as is"][key], views["with white space"][key]
-        for source in a.by_source:
-            rows.append([key, source, f"{100 * a.by_source[source][a.threshold]:.1f}"])
-            rows[-1].append(f"{100 * b.by_source[source][b.threshold]:.1f}")
-        rows.append([key, "macro average (threshold)", f"{100 * a.macro_f1:.2f} ({a.threshold:g})"])
-        rows[-1].append(f"{100 * b.macro_f1:.2f} ({b.threshold:g})")
+    rows = _side_by_side(views["as is"], views["with white space"])
     msg.table(rows, header=["protocol", "dev source", f"{name}: as is", "with white space"], divider=True)
 
 
