@@ -79,24 +79,28 @@ def _found(
     return out
 
 
-def _joined(docs: Sequence[Doc], sentences: bool) -> Doc:
-    """The text of ``docs`` in a row as one doc; with ``sentences`` each passage starts a
-    sentence, else the doc has no sentence boundaries."""
-    joined = Doc.from_docs(list(docs), ensure_whitespace=True)
-    doc = Doc(joined.vocab, words=[t.text for t in joined], spaces=[bool(t.whitespace_) for t in joined])
-    if sentences:
-        starts = set(_token_starts(docs))
-        for token in doc:
-            token.is_sent_start = token.i in starts
-    return doc
+JOINS = ("plain", "sents", "paras")  # one space, one space and sentence starts, a blank line
 
 
-def _token_starts(docs: Sequence[Doc]) -> List[int]:
-    starts, offset = [], 0
+def _joined(docs: Sequence[Doc], join: str) -> Tuple[Doc, List[int]]:
+    """The text of ``docs`` in a row as one doc without sentence boundaries, each passage
+    after a space (``plain``) or a blank line (``paras``), or after a space and starting a
+    sentence (``sents``); and the character offset of each passage."""
+    words, spaces, starts = [], [], []
     for doc in docs:
-        starts.append(offset)
-        offset += len(doc)
-    return starts
+        if words and join == "paras":
+            spaces[-1] = False
+            words.append("\n\n")
+            spaces.append(False)
+        starts.append(len(words))
+        words += [t.text for t in doc]
+        spaces += [bool(t.whitespace_) for t in doc]
+        spaces[-1] = True
+    joined = Doc(docs[0].vocab, words=words, spaces=spaces)
+    if join == "sents":
+        for token in joined:
+            token.is_sent_start = token.i in set(starts)
+    return joined, [joined[i].idx for i in starts]
 
 
 def _f1(found: Sequence[Found], gold: Sequence[Found]) -> float:
@@ -138,30 +142,28 @@ def long_docs(
                 totals["alone"] += sum(map(len, alone))
                 totals["tp_alone"] += sum(len(f & g) for f, g in zip(alone, gold))
                 totals["gold"] += sum(map(len, gold))
-                for sentences in (False, True):
-                    key = "sents" if sentences else "plain"
+                for key in JOINS:
                     for i in range(0, len(passages), join):
                         part = passages[i : i + join]
-                        doc = _joined(part, sentences)
+                        doc, offsets = _joined(part, key)
                         found = _found(nlp, [doc], labels)[0]
-                        offsets = _offsets(part)
                         wanted = _shifted(alone[i : i + join], offsets)
                         gold_here = _shifted(gold[i : i + join], offsets)
                         totals[f"kept_{key}"] += len(found & wanted)
                         totals[f"found_{key}"] += len(found)
                         totals[f"tp_{key}"] += len(found & gold_here)
+            found_pct = [f"{100 * totals[f'found_{k}'] / max(1, totals['alone']):.1f}" for k in JOINS]
+            kept_pct = [f"{100 * totals[f'kept_{k}'] / max(1, totals['alone']):.1f}" for k in JOINS]
+            f1s = [f"{_pct_f1(totals, f'tp_{k}', f'found_{k}'):.1f}" for k in JOINS]
             rows.append(
                 [
                     name,
                     length,
                     totals["alone"],
-                    f"{100 * totals['found_plain'] / max(1, totals['alone']):.1f}",
-                    f"{100 * totals['found_sents'] / max(1, totals['alone']):.1f}",
-                    f"{100 * totals['kept_plain'] / max(1, totals['alone']):.1f}",
-                    f"{100 * totals['kept_sents'] / max(1, totals['alone']):.1f}",
+                    *found_pct,
+                    *kept_pct,
                     f"{_pct_f1(totals, 'tp_alone', 'alone'):.1f}",
-                    f"{_pct_f1(totals, 'tp_plain', 'found_plain'):.1f}",
-                    f"{_pct_f1(totals, 'tp_sents', 'found_sents'):.1f}",
+                    *f1s,
                 ]
             )
     header = [
@@ -170,11 +172,14 @@ def long_docs(
         "found alone",
         "found long / alone %",
         "(sents) %",
+        "(paras) %",
         "alone kept %",
         "(sents) %",
+        "(paras) %",
         "F1 alone",
         "F1 long",
         "F1 long+sents",
+        "F1 long+paras",
     ]
     msg.table(rows, header=header, divider=True)
 
@@ -186,15 +191,6 @@ def _pct_f1(totals: Counter, tp: str, found: str) -> float:
 def _shifted(found: Sequence[Found], offsets: Sequence[int]) -> Found:
     """Entities of consecutive passages in the joined doc's character offsets."""
     return {(s + o, e + o, label) for f, o in zip(found, offsets) for s, e, label in f}
-
-
-def _offsets(docs: Sequence[Doc]) -> List[int]:
-    """Character offset of each doc in ``Doc.from_docs(docs, ensure_whitespace=True)``."""
-    offsets, offset = [], 0
-    for doc in docs:
-        offsets.append(offset)
-        offset += len(doc.text) + (0 if doc.text.endswith(" ") else 1)
-    return offsets
 
 
 @app.command("labels")

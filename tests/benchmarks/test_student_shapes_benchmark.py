@@ -76,3 +76,15 @@ def test_white_space_keeps_entities_and_the_command_scores_both_views(shapes, sh
     assert "v: as is" in result.output and "with white space" in result.output
     bad = CliRunner().invoke(shapes.app, ["whitespace", str(tmp_path / "dev.spacy"), "--rate", "2"])
     assert bad.exit_code != 0 and "--rate is 2.0" in bad.output
+
+
+def test_joined_passages_keep_their_offsets_in_each_join(shapes, shipped_student):
+    passages = [shipped_student.make_doc(t) for t in ("Ann Lee met Bo .", "Bo left  Paris .", "The end")]
+    for join in shapes.JOINS:
+        doc, offsets = shapes._joined(passages, join)
+        assert [doc.text[o : o + len(p.text)] for o, p in zip(offsets, passages)] == [p.text for p in passages]
+        assert doc.has_annotation("SENT_START") == (join == "sents")
+        blank_lines = [t.i for t in doc if t.text == "\n\n"]
+        assert len(blank_lines) == (2 if join == "paras" else 0)
+    doc, _ = shapes._joined(passages, "sents")
+    assert [s.text.strip() for s in doc.sents] == [p.text for p in passages]

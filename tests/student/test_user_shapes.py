@@ -99,15 +99,17 @@ def test_a_thousand_labels(shipped):
     assert ("Barack Obama", "person") in found
 
 
-@pytest.mark.parametrize("sentences", [False, True])
+@pytest.mark.parametrize("sentences", [False, True, "paragraphs"])
 def test_a_long_doc_finds_what_its_sentences_find(shipped, sentences):
+    """Without sentence boundaries, a blank line ends a part read on its own (a paragraph)."""
     people = ["Alice Smith", "Bob Jones", "Carlos Diaz", "Diana Prince", "Erik Olsen", "Fatima Khan"]
     cities = ["Berlin", "Madrid", "Tokyo", "Nairobi", "Lima", "Oslo", "Cairo"]
     sents = [f"{people[i % 6]} traveled to {cities[i % 7]} on day {i} to discuss trade." for i in range(120)]
     pipe = shipped.get_pipe(NAME)
     alone = sum(len(pipe(shipped.make_doc(s), labels=["person", "city"]).ents) for s in sents)
-    doc = shipped.make_doc(" ".join(sents))
-    if sentences:
+    doc = shipped.make_doc(("\n\n" if sentences == "paragraphs" else " ").join(sents))
+    assert not doc.has_annotation("SENT_START")
+    if sentences is True:
         starts = {0} | {t.i + 1 for t in doc if t.text == "." and t.i + 1 < len(doc)}
         for token in doc:
             token.is_sent_start = token.i in starts
@@ -116,6 +118,8 @@ def test_a_long_doc_finds_what_its_sentences_find(shipped, sentences):
     # With sentences all are found. Without them (7 sentences per window) `city` could fall under
     # the threshold: v7 found 127 of 234, v8 176 of 235, v9 147 of 240; v10 230 of 240; v11 finds 235 of 240.
     assert len(found) >= (0.95 if sentences else 0.9) * alone
+    if sentences == "paragraphs":  # each paragraph is read as the sentence it holds
+        assert len(found) == alone
 
 
 def test_a_type_asked_alone_finds_what_it_finds_among_others(shipped):
@@ -183,7 +187,7 @@ def test_white_space_tokens_change_no_score(shipped):
         where.append(len(messy_words))
         messy_words.append(word)
         if i in (1, 3, 4, 8):
-            messy_words.append({1: "\n\n", 3: "  ", 4: "\r\n", 8: "\t"}[i])
+            messy_words.append({1: "\n", 3: "  ", 4: "\r\n", 8: "\t"}[i])  # no blank line: one paragraph
     where.append(len(messy_words))
     clean, messy = Doc(shipped.vocab, words=words), Doc(shipped.vocab, words=messy_words)
     assert sum(t.is_space for t in messy) == 4

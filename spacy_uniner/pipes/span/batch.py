@@ -170,15 +170,22 @@ def make_batch(
     return Batch(tensors, torch.from_numpy(index), spans_out, sizes)
 
 
+def text_units(doc: Doc) -> List[Tuple[int, int]]:
+    """The parts of ``doc`` read apart: its sentences when it has sentence boundaries, else its
+    paragraphs (a white-space token holding two or more line breaks ends one)."""
+    if doc.has_annotation("SENT_START"):
+        return [(sent.start, sent.end) for sent in doc.sents]
+    ends = [t.i + 1 for t in doc if t.is_space and t.text.count("\n") >= 2 and t.i + 1 < len(doc)]
+    return list(zip([0, *ends], [*ends, len(doc)]))
+
+
 def text_windows(doc: Doc, costs: Sequence[int], budget: int, overlap: int) -> List[Tuple[int, int]]:
-    """Token windows of ``doc`` whose sub-words fit ``budget``: each sentence on its own when
-    the doc has sentence boundaries (so a doc finds what its sentences find alone), else
-    windows sharing ``overlap`` tokens; a sentence too long is cut the same way."""
+    """Token windows of ``doc`` whose sub-words fit ``budget``: each sentence (or, without
+    sentence boundaries, each paragraph) on its own, so a doc finds what its parts find
+    alone; a part too long is cut into windows sharing ``overlap`` tokens."""
     if len(doc) == 0:
         return [(0, 0)]
-    if doc.has_annotation("SENT_START"):
-        return [w for sent in doc.sents for w in token_windows(costs, sent.start, sent.end, budget, overlap)]
-    return token_windows(costs, 0, len(doc), budget, overlap)
+    return [w for start, end in text_units(doc) for w in token_windows(costs, start, end, budget, overlap)]
 
 
 def length_chunks(lengths: Sequence[int], max_padded: int) -> List[List[int]]:
@@ -201,13 +208,16 @@ def assign_windows(starts: numpy.ndarray, ends: numpy.ndarray, windows: List[Tup
 
 
 def too_long_spans(doc: Doc, starts: numpy.ndarray, ends: numpy.ndarray) -> int:
-    """How many of these spans, which no window holds, lie within one sentence. Windows share
-    at least ``max_width`` tokens, so such a span has more sub-words than a window takes (it
-    holds a very long token: a URL, code); spans across a sentence boundary are never asked."""
-    if not doc.has_annotation("SENT_START") or not len(starts):
-        return len(starts)
-    sentence = numpy.cumsum([bool(token.is_sent_start) for token in doc])
-    return int((sentence[starts] == sentence[ends - 1]).sum())
+    """How many of these spans, which no window holds, lie within one sentence or paragraph
+    (:func:`text_units`; spans across two are never asked). Windows share at least
+    ``max_width`` tokens, so such a span has more sub-words than a window takes (it holds a
+    very long token: a URL, code)."""
+    if not len(starts):
+        return 0
+    unit = numpy.zeros(len(doc), dtype="int64")
+    for i, (start, end) in enumerate(text_units(doc)):
+        unit[start:end] = i
+    return int((unit[starts] == unit[ends - 1]).sum())
 
 
 def pad(
