@@ -94,6 +94,9 @@ def make_batch(
     for type_name in all_types:
         if not isinstance(type_name, str) or not type_name.strip():
             raise ValueError(Errors.E405.format(value=type_name))
+        for marker in (ENT_MARKER, SEP_MARKER):
+            if marker in type_name:
+                raise ValueError(Errors.E407.format(name=type_name, marker=marker))
     type_pieces = dict(zip(all_types, tokenizer(all_types, add_special_tokens=False)["input_ids"])) if all_types else {}
     # The type prompts take at most half of the input; the text gets the rest, up to window_length.
     prompt_budget = max_length // 2 - 2
