@@ -33,8 +33,9 @@ def find_spans(
 
     Occurrences are aligned to tokens with ``Doc.char_span(alignment_mode=...)``; with the
     default ``"strict"`` a match that starts or ends inside a token is not an entity.
-    Mentions that never occur are reported in ``not_found``; mentions that occur but never
-    align in ``unaligned``.
+    White space in a mention matches any run of white space in the text, so a name the model
+    answers on one line is found where the text breaks it across two. Mentions that never
+    occur are reported in ``not_found``; mentions that occur but never align in ``unaligned``.
     """
     if alignment_mode not in ALIGNMENT_MODES:
         raise ValueError(Errors.E006.format(mode=alignment_mode))
@@ -43,7 +44,7 @@ def find_spans(
     result = Alignment()
     seen = set()
     for mention in mentions:
-        pattern = re.compile(re.escape(mention), flags)
+        pattern = re.compile(r"\s+".join(map(re.escape, mention.split())), flags)
         found = aligned = False
         for match in pattern.finditer(doc.text, start_char, end_char):
             found = True

@@ -89,6 +89,18 @@ def test_mentions_not_in_text_or_inside_tokens_are_dropped_and_counted():
     assert [(s.text, s.start_char) for s in doc.spans["uniner"]] == [("Tim Cook", 0), ("Cook", 4)]
 
 
+def test_mentions_match_across_line_breaks_and_runs_of_spaces():
+    """Reports are hard-wrapped: the model answers a name on one line that the text breaks."""
+    nlp = make_nlp(["person"], {"person": '["Barack Obama", "Angela  Merkel", "Steve Jobs"]'})
+    doc = nlp("Barack\nObama met Angela Merkel and Barack   Obama.")
+    assert ents(doc) == [
+        ("Barack\nObama", "person", 0),
+        ("Angela Merkel", "person", 17),
+        ("Barack   Obama", "person", 35),
+    ]
+    assert nlp.get_pipe("universal_ner").stats["mentions_not_found"] == 1  # Steve Jobs
+
+
 def test_mention_only_inside_a_token_is_unaligned():
     nlp = make_nlp(["food"], {"food": '["Cook"]'})
     doc = nlp("A Cookbook.")
