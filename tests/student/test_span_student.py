@@ -376,12 +376,6 @@ def test_bad_component_settings_errors(tmp_path):
     nlp.initialize()
     with pytest.raises(ValueError, match="E403"):
         nlp("A short text.")
-    nlp = small_student(labels=["person"])
-    nlp.initialize()
-    pipe = nlp.get_pipe(NAME)
-    for name, marker in (("person <<SEP>> city", "<<SEP>>"), ("<<ENT>>", "<<ENT>>")):
-        with pytest.raises(ValueError, match=rf"E407\] Type name {name!r} contains {marker!r}"):
-            pipe(spacy.blank("en").make_doc("Ann met Bo."), labels=[name])
 
 
 def test_training_config_resolves(tmp_path):

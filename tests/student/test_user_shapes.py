@@ -16,6 +16,8 @@ import spacy
 from spacy.tokens import Doc
 from spacy.training import Example
 
+from spacy_uniner.pipes.span.batch import ENT_MARKER, SEP_MARKER, make_batch
+
 NAME = "universal_ner_span"
 TEXTS = [
     "Barack Obama visited Paris and met Angela Merkel.",
@@ -204,3 +206,29 @@ def test_white_space_tokens_change_no_score(shipped):
     found = [(e.text, e.label_) for e in pipe(messy, labels=list(asked.values())).ents]
     assert found == [(e.text, e.label_) for e in pipe(clean, labels=list(asked.values())).ents]
     assert ("Paris", "city") in found
+
+
+def test_marker_and_special_token_strings_are_read_as_text(shipped):
+    """Text about tokenizers holds "[SEP]" or "<<ENT>>"; so may a type name. They are words,
+    not markers: the prompt keeps one [CLS], one marker per type, one type-list end, one [SEP]."""
+    pipe = shipped.get_pipe(NAME)
+    pipe.ensure_model()
+    tokenizer = pipe.model.shims[0].tokenizer
+    words = ["Ann", "Lee", "typed", "<<SEP>>", "[SEP]", "[CLS]", "<<ENT>>", "in", "Paris", "."]
+    doc = Doc(shipped.vocab, words=words)
+    types = ["person", "city <<ENT>> [SEP] <<SEP>>"]
+    attrs = pipe.model.attrs
+    args = (
+        attrs["max_width"],
+        attrs["max_length"],
+        attrs["window_overlap"],
+        attrs["window_length"],
+        attrs["max_types"],
+    )
+    batch = make_batch(tokenizer, [(doc, types)], attrs["suggester"], *args)
+    ids = batch.tensors[0][0].tolist()
+    ent, sep = tokenizer.convert_tokens_to_ids([ENT_MARKER, SEP_MARKER])
+    counts = {i: ids.count(i) for i in (tokenizer.cls_token_id, tokenizer.sep_token_id, ent, sep)}
+    assert counts == {tokenizer.cls_token_id: 1, tokenizer.sep_token_id: 1, ent: 2, sep: 1}
+    found = pipe(doc, labels=types)
+    assert ("Ann Lee", "person") in [(e.text, e.label_) for e in found.ents]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, List, Sequence, Tuple
 
 import numpy
@@ -94,10 +95,9 @@ def make_batch(
     for type_name in all_types:
         if not isinstance(type_name, str) or not type_name.strip():
             raise ValueError(Errors.E405.format(value=type_name))
-        for marker in (ENT_MARKER, SEP_MARKER):
-            if marker in type_name:
-                raise ValueError(Errors.E407.format(name=type_name, marker=marker))
-    type_pieces = dict(zip(all_types, tokenizer(all_types, add_special_tokens=False)["input_ids"])) if all_types else {}
+    # Type names and text are read as text: a "[SEP]" or "<<SEP>>" in them is no marker.
+    encode = partial(tokenizer, add_special_tokens=False, split_special_tokens=True)
+    type_pieces = dict(zip(all_types, encode(all_types)["input_ids"])) if all_types else {}
     # The type prompts take at most half of the input; the text gets the rest, up to window_length.
     prompt_budget = max_length // 2 - 2
     for type_name in all_types:
@@ -124,7 +124,7 @@ def make_batch(
         longest_prompt = max((len(p) for p, _ in prompts), default=2)
         budget = min(window_length, max_length - longest_prompt - 1)
         words = [t.text for t in doc]
-        pieces = tokenizer(words, add_special_tokens=False)["input_ids"] if words else []
+        pieces = encode(words)["input_ids"] if words else []
         # White space has no sub-words (the encoder's tokenizer drops it from running text).
         pieces = [[] if t.is_space else (p or [tokenizer.unk_token_id])[:budget] for t, p in zip(doc, pieces)]
         shapes = [word_shape(w) for w in words]
