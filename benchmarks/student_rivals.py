@@ -96,7 +96,7 @@ class RivalCandidates:
             found = []
             for doc, label_map in zip(docs, label_maps):
                 own = self.pipe.candidates(self._own[_key(doc, label_map)], label_map, floor=floor)
-                found.append([c for c in own if not size or not self._outscored(doc, label_map, c, size, margin)])
+                found.append(self._unrivalled(doc, label_map, own, size, margin) if size else own)
             return found
 
         return candidates
@@ -114,17 +114,21 @@ class RivalCandidates:
                 rows = {(int(s), int(e)): r for r, (s, e) in enumerate(zip(scores.starts, scores.ends))}
                 self._rival[text] = (rows, numpy.asarray(scores.logits))
 
-    def _outscored(self, doc: Doc, label_map: Dict[str, str], candidate, size: int, margin: float) -> bool:
-        start, end, label, probability = candidate
-        name = label_map[label].lower()
-        excluded = {t.lower() for t in label_map.values()} | self.related.get(name, set())
-        columns = [i for i, t in enumerate(self.rivals[:size]) if t.lower() not in excluded]
+    def _unrivalled(self, doc: Doc, label_map: Dict[str, str], found: list, size: int, margin: float) -> list:
+        """``found`` less the candidates an unrelated rival among the first ``size`` outscores."""
+        asked = {t.lower() for t in label_map.values()}
+        columns = {}  # per asked label: the rivals that may outscore it
+        for label, text in label_map.items():
+            excluded = asked | self.related.get(text.lower(), set())
+            columns[label] = [i for i, t in enumerate(self.rivals[:size]) if t.lower() not in excluded]
         rows, logits = self._rival[doc.text]
-        row = rows.get((start, end))
-        if row is None or not columns:
-            return False
-        p = min(max(probability, 1e-9), 1 - 1e-9)
-        return bool(logits[row, columns].max() > math.log(p / (1 - p)) + margin)
+        kept = []
+        for start, end, label, probability in found:
+            row, cols = rows.get((start, end)), columns[label]
+            p = min(max(probability, 1e-9), 1 - 1e-9)
+            if row is None or not cols or logits[row, cols].max() <= math.log(p / (1 - p)) + margin:
+                kept.append((start, end, label, probability))
+        return kept
 
 
 def _key(doc: Doc, label_map: Dict[str, str]) -> Tuple[str, Tuple[Tuple[str, str], ...]]:
