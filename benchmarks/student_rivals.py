@@ -30,6 +30,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from wasabi import msg
 
+from spacy_uniner.data.catalogue import split_names
 from spacy_uniner.data.docs import SOURCE_KEY, read_docbin
 from spacy_uniner.pipes.span.model import SpanScores
 from spacy_uniner.student.augment import read_hierarchy, read_synonyms
@@ -173,7 +174,7 @@ def main(
     related = related_names(read_hierarchy(pool / "hierarchy.json"), read_synonyms(pool / "synonyms.json"))
     cache = RivalCandidates(nlp, rivals, related)
     examples = all_types_examples(dev, nlp)
-    skip = [s.strip() for s in skip_sources.split(",") if s.strip()]
+    skip = split_names(skip_sources)
     variants = [(name, 0, 0.0)] + [(f"{name} rivals {n} margin {m:g}", n, m) for n in size_list for m in margin_list]
     records, rows = {}, []
     for label, size, margin in variants:

@@ -42,6 +42,7 @@ from spacy.util import minibatch
 from tqdm import tqdm
 from wasabi import msg
 
+from spacy_uniner.data.catalogue import split_names
 from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY, read_docbin, to_docbin
 from spacy_uniner.data.readers import read_uniner_eval
 from spacy_uniner.pipes.span.model import SpanScores
@@ -298,13 +299,13 @@ def context_command(
 ) -> None:
     """Does asking fixed context names beside every query help? Each dev doc asked as
     `student select` asks it, with and without them; thresholds chosen per protocol."""
-    names = [t.strip() for t in context.split(",") if t.strip()]
+    names = split_names(context)
     if not names:
         raise typer.BadParameter("--context names no type: give comma-separated type names, e.g. person,location")
     name, path = named_student(student)
     nlp = load_student(path)
     examples = all_types_examples(dev, nlp)
-    skip = [s.strip() for s in skip_sources.split(",") if s.strip()]
+    skip = split_names(skip_sources)
     try:
         plain = protocol_scores(nlp, examples, protocol, min_docs=min_docs, skip=skip)
         with_context = protocol_scores(
@@ -364,7 +365,7 @@ def whitespace_command(
     name, path = named_student(student)
     nlp = load_student(path)
     draw = random.Random(seed)
-    skip = [s.strip() for s in skip_sources.split(",") if s.strip()]
+    skip = split_names(skip_sources)
     with tempfile.TemporaryDirectory() as tmp:
         spaced_path = Path(tmp) / "spaced.spacy"
         to_docbin(with_white_space(doc, rate, draw) for doc in read_docbin(dev, nlp.vocab)).to_disk(spaced_path)

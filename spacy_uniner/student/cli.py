@@ -29,6 +29,7 @@ from tqdm import tqdm
 from wasabi import msg
 
 from ..align import find_spans
+from ..data.catalogue import split_names
 from ..data.docs import LABELS_ATTR, copy_tokens, to_docbin
 from ..errors import Errors
 from ..labels import normalize_labels
@@ -241,7 +242,7 @@ def student_pool(
     every non-benchmark catalogue dataset (never CrossNER, MIT or a test split)."""
     from .pool import build_pool, gliner_records, write_pool
 
-    names = [n.strip() for n in datasets.split(",") if n.strip()] or None
+    names = split_names(datasets) or None
     pool = build_pool(
         data_dir,
         catalogue,
@@ -477,7 +478,7 @@ def student_select(
 
     if protocol not in PROTOCOLS:
         raise typer.BadParameter(Errors.E627.format(value=protocol))
-    skip = [name.strip() for name in skip_sources.split(",") if name.strip()]
+    skip = split_names(skip_sources)
     results: Dict[str, Dict[str, Any]] = {}
     released: Dict[str, float] = {}
     for item in candidates:
@@ -602,7 +603,7 @@ def student_self_label(
     from .selection import load_student
     from .self_label import self_label_pool
 
-    names = [n.strip() for n in sources.split(",") if n.strip()]
+    names = split_names(sources)
     try:
         summary = self_label_pool(pool, output, load_student(model), names, min_score, batch_size)
     except ValueError as err:

@@ -45,7 +45,7 @@ from spacy.training import Example
 from spacy.vocab import Vocab
 from tqdm import tqdm
 
-from ..data.catalogue import DEFAULT_CATALOGUE, DatasetSpec, load_catalogue, load_dataset
+from ..data.catalogue import DEFAULT_CATALOGUE, DatasetSpec, load_catalogue, load_dataset, split_names
 from ..data.docs import LABELS_ATTR, SOURCE_KEY, copy_tokens, is_partial, to_docbin
 from ..data.readers import QUERIED_TYPES_KEY, read_definitions
 from ..errors import Errors
@@ -278,7 +278,7 @@ def dev_from_sources(examples: List[Example], sources: str, stats: Optional[Dict
             k for k, v in (stats or {}).get("sources", {}).items() if isinstance(v, dict) and v.get("llm_annotated")
         }
     else:
-        wanted = {s.strip() for s in sources.split(",") if s.strip()}
+        wanted = set(split_names(sources))
     kept = [eg for eg in examples if eg.reference.user_data.get(SOURCE_KEY) in wanted]
     if not kept:
         found = sorted({str(eg.reference.user_data.get(SOURCE_KEY)) for eg in examples})
