@@ -35,6 +35,7 @@ from spacy_uniner.data.docs import SOURCE_KEY, read_docbin
 from spacy_uniner.pipes.span.model import SpanScores
 from spacy_uniner.student.augment import read_hierarchy, read_synonyms
 from spacy_uniner.student.bootstrap import paired_bootstrap
+from spacy_uniner.student.neighbours import linked_names
 from spacy_uniner.student.selection import (
     all_types_examples,
     load_student,
@@ -50,13 +51,7 @@ app = typer.Typer(no_args_is_help=True)
 
 def related_names(hierarchy: Dict[str, str], synonyms: Dict[str, List[str]]) -> Dict[str, Set[str]]:
     """Lowercased name -> the names never its rival: its synonyms and its broader and finer names."""
-    related: Dict[str, Set[str]] = defaultdict(set)
-    groups = [[fine, broad] for fine, broad in hierarchy.items()] + [[k, *v] for k, v in synonyms.items()]
-    for group in groups:
-        names = {n.lower() for n in group}
-        for name in names:
-            related[name] |= names - {name}
-    return dict(related)
+    return linked_names([*hierarchy.items(), *([k, *v] for k, v in synonyms.items())])
 
 
 def rival_names(pool: Path, size: int) -> List[str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Collection, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Collection, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from spacy.vocab import Vocab
 
@@ -90,11 +90,7 @@ def type_neighbours(
     names = [n for n in dict.fromkeys(names) if n.lower() not in coarse]
     if len(names) < 2:
         return {}
-    same: Dict[str, set] = {}
-    for name, others in (synonyms or {}).items():
-        group = {name.lower(), *(o.lower() for o in others)}
-        for member in group:
-            same.setdefault(member, set()).update(group)
+    same = linked_names([name, *others] for name, others in (synonyms or {}).items())
     words = [frozenset(_WORD.findall(n.lower())) for n in names]
     similarity = embed_type_names(names, encoder)
     similarity = similarity @ similarity.T
@@ -112,6 +108,17 @@ def type_neighbours(
         if near:
             table[name] = near
     return table
+
+
+def linked_names(groups: Iterable[Iterable[str]]) -> Dict[str, Set[str]]:
+    """Lowercased name -> the other names it shares a group with (synonyms, or a fine name and
+    its broader one), lowercased."""
+    linked: Dict[str, Set[str]] = {}
+    for group in groups:
+        names = {n.lower() for n in group}
+        for name in names:
+            linked.setdefault(name, set()).update(names - {name})
+    return linked
 
 
 def _nested(a: frozenset, b: frozenset) -> bool:
