@@ -6,6 +6,7 @@
         --type-names DATA/raw/ufet_crowd/types.txt
     python benchmarks/student_shapes.py context NESTED.spacy v11=shipped --context person,location,organization
     python benchmarks/student_shapes.py whitespace training/pool/dev.spacy v11=shipped
+    python benchmarks/student_shapes.py codes DATA v11=shipped --datasets conllpp,wikiann_en --try MISC=miscellaneous
 
 ``long-docs`` (dev data: choose ``window_length`` here, never on an eval file): per pool
 source, ``--join`` consecutive dev passages become one doc, with and without sentence
@@ -21,6 +22,9 @@ before decoding; `student select`'s scores with and without them, side by side, 
 paired bootstrap. ``whitespace`` (dev data): each dev doc as is and with the white space of
 reports and web text that spaCy keeps as tokens (a line break after each sentence-final
 period, a run of spaces after ``--rate`` of the other tokens); `student select`'s scores of both.
+``codes`` (dev splits of catalogue datasets tagged with label codes, the codes kept): span F1
+asking the codes as written (a mapping ``{"PER": "PER"}``), as a list of labels (spaCy label
+codes read as their type names, ``labels.LABEL_CODES``), and with each ``--try CODE=TEXT``.
 """
 
 from __future__ import annotations
@@ -42,9 +46,10 @@ from spacy.util import minibatch
 from tqdm import tqdm
 from wasabi import msg
 
-from spacy_uniner.data.catalogue import split_names
+from spacy_uniner.data.catalogue import load_catalogue, split_names
 from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY, read_docbin, to_docbin
-from spacy_uniner.data.readers import read_uniner_eval
+from spacy_uniner.data.readers import read_docs, read_uniner_eval
+from spacy_uniner.labels import LABEL_CODES
 from spacy_uniner.pipes.span.model import SpanScores
 from spacy_uniner.student.bootstrap import paired_bootstrap
 from spacy_uniner.student.selection import (
@@ -378,6 +383,62 @@ def whitespace_command(
                 raise typer.BadParameter(str(err)) from err
     rows = _side_by_side(views["as is"], views["with white space"])
     msg.table(rows, header=["protocol", "dev source", f"{name}: as is", "with white space"], divider=True)
+
+
+def _tried(values: Sequence[str], codes: Sequence[str]) -> List[Tuple[str, str]]:
+    """``--try CODE=TEXT`` options as (code, text) pairs, checked against the datasets' codes."""
+    pairs = []
+    for value in values:
+        code, _, text = value.partition("=")
+        if not text.strip() or code not in codes:
+            raise typer.BadParameter(f"--try {value!r}: give CODE=TEXT with CODE one of {', '.join(codes)}")
+        pairs.append((code, text.strip()))
+    return pairs
+
+
+@app.command("codes")
+def codes_command(
+    data_dir: Path = typer.Argument(..., help="DATA: the folder `weasel run fetch-pool` fills"),
+    student: str = typer.Argument("shipped", help="NAME=PIPELINE (or NAME=shipped)"),
+    datasets: str = typer.Option("conllpp,wikiann_en", help="Comma-separated catalogue datasets with a dev split"),
+    tries: List[str] = typer.Option([], "--try", help="CODE=TEXT: also ask CODE as TEXT (repeatable)"),
+    limit: int = typer.Option(400, help="Dev passages per dataset"),
+    output: Optional[Path] = typer.Option(None, help="Write {dataset: {asked: {f1, per_code}}} here (JSON)"),
+) -> None:
+    """Span F1 on dev passages whose gold labels are codes (PER, ORG, LOC, MISC), asked as
+    written, as a list of labels, and with each tried type text."""
+    name, path = named_student(student)
+    nlp = load_student(path)
+    catalogue = load_catalogue()
+    dev: Dict[str, List[Doc]] = {}
+    for dataset in split_names(datasets):
+        spec = catalogue.get(dataset)
+        files = spec.files("dev") if spec is not None else None
+        if not files:
+            raise typer.BadParameter(f"{dataset!r} is no catalogue dataset with a dev split")
+        dev[dataset] = [d for f in files for d in read_docs(data_dir / f.path, spec.format, nlp.vocab)][:limit]
+    tried = _tried(tries, sorted({e.label_ for docs in dev.values() for d in docs for e in d.ents}))
+    rows = []
+    records: Dict[str, Dict[str, dict]] = defaultdict(dict)
+    for dataset, docs in dev.items():
+        codes = sorted({e.label_ for d in docs for e in d.ents})
+        gold = [{(e.start_char, e.end_char, e.label_) for e in d.ents} for d in docs]
+        ways: Dict[str, object] = {"as written": {c: c for c in codes}, "list of labels": codes}
+        for code, text in tried:
+            if code in codes:
+                ways[f"{code} as {text!r}"] = {c: text if c == code else LABEL_CODES.get(c, c) for c in codes}
+        for way, labels in ways.items():
+            found = _found(nlp, docs, labels)  # type: ignore[arg-type]
+            per_code = [
+                _f1([{f for f in x if f[2] == c} for x in found], [{g for g in y if g[2] == c} for y in gold])
+                for c in codes
+            ]
+            by_code = " / ".join(f"{c} {100 * f:.1f}" for c, f in zip(codes, per_code))
+            rows.append([dataset, len(docs), way, f"{100 * _f1(found, gold):.1f}", by_code])
+            records[dataset][way] = {"f1": _f1(found, gold), "per_code": dict(zip(codes, per_code))}
+    msg.table(rows, header=["dataset", "passages", "asked", f"{name}: span F1", "F1 per code"], divider=True)
+    if output is not None:
+        srsly.write_json(output, records)
 
 
 if __name__ == "__main__":

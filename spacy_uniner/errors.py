@@ -424,6 +424,11 @@ class Warnings(metaclass=ErrorsWithCodes):
         "{count} model answer(s) could not be parsed as a JSON list and gave no "
         "entities (first: {example!r}). See `{component}.stats`."
     )
+    W002 = (
+        "Labels {codes} are spaCy label codes, which models read poorly as type names: asked as "
+        "{read}, with `ent.label_` kept. To ask other words, give a mapping from label to type "
+        'text ({{"ORG": "company"}}); a mapping is asked as written.'
+    )
 
     # Response cache
     W101 = "{path}: dropped a torn final line ({size} bytes) left by an interrupted run."

@@ -34,3 +34,20 @@ def test_invalid_labels_raise_clear_errors(labels, message):
 def test_wrong_type():
     with pytest.raises(TypeError, match="E005"):
         normalize_labels("person")
+
+
+def test_a_list_asks_spacy_label_codes_as_type_names_with_a_warning():
+    with pytest.warns(UserWarning, match=r"W002.*'PER', 'GPE'"):
+        labels = normalize_labels(["PER", "GPE", "city"])
+    assert labels == {"PER": "person", "GPE": "country, city or state", "city": "city"}
+    assert list(labels) == ["PER", "GPE", "city"]  # the labels (ent.label_) and their order are kept
+
+
+def test_a_mapping_is_asked_as_written(recwarn):
+    assert normalize_labels({"PER": "PER", "ORG": "company"}) == {"PER": "PER", "ORG": "company"}
+    assert not [w for w in recwarn if "W002" in str(w.message)]
+
+
+def test_a_code_and_its_type_name_in_one_list_ask_the_same_question():
+    with pytest.warns(UserWarning, match="W002"), pytest.raises(ValueError, match="E004"):
+        normalize_labels(["PER", "person"])

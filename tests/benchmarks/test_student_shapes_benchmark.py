@@ -88,3 +88,18 @@ def test_joined_passages_keep_their_offsets_in_each_join(shapes, shipped_student
         assert len(blank_lines) == (2 if join == "paras" else 0)
     doc, _ = shapes._joined(passages, "sents")
     assert [s.text.strip() for s in doc.sents] == [p.text for p in passages]
+
+
+def test_codes_command_asks_the_codes_as_written_as_a_list_and_as_tried(shapes, shipped_student, shared_dir, tmp_path):
+    args = ["codes", str(shared_dir / "data"), "v=shipped", "--datasets", "conllpp", "--limit", "12"]
+    result = CliRunner().invoke(shapes.app, [*args, "--try", "PER=human", "--output", str(tmp_path / "c.json")])
+    assert result.exit_code == 0, result.output
+    records = srsly.read_json(tmp_path / "c.json")["conllpp"]
+    assert set(records) == {"as written", "list of labels", "PER as 'human'"}
+    assert records["list of labels"]["f1"] > records["as written"]["f1"]
+    assert set(records["as written"]["per_code"]) <= {"PER", "ORG", "LOC", "MISC"}
+    for bad in ("GPE=country", "PER=", "PER"):
+        failed = CliRunner().invoke(shapes.app, [*args, "--try", bad])
+        assert failed.exit_code != 0 and "CODE=TEXT" in failed.output
+    unknown = CliRunner().invoke(shapes.app, [*args[:3], "--datasets", "nothing_here"])
+    assert unknown.exit_code != 0 and "dev split" in unknown.output

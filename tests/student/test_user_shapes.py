@@ -232,3 +232,35 @@ def test_marker_and_special_token_strings_are_read_as_text(shipped):
     assert counts == {tokenizer.cls_token_id: 1, tokenizer.sep_token_id: 1, ent: 2, sep: 1}
     found = pipe(doc, labels=types)
     assert ("Ann Lee", "person") in [(e.text, e.label_) for e in found.ents]
+
+
+def test_spacy_label_codes_find_what_their_type_names_find(shared_dir):
+    """Users of spaCy's pipelines ask ["PER", "ORG", "LOC"]: a list of codes is asked as type
+    names (ent.label_ kept), which the student reads far better than the codes themselves."""
+    from spacy_uniner.data.readers import read_docs
+
+    nlp = spacy.blank("en")
+    docs = read_docs(shared_dir / "data/raw/conllpp/conllpp_dev.txt", "conll2003", nlp.vocab)[:60]
+    docs = [d for d in docs if any(e.label_ != "MISC" for e in d.ents)]
+    with pytest.warns(UserWarning, match="W002"):
+        nlp.add_pipe(NAME, config={"labels": ["PER", "ORG", "LOC"]})
+    pipe = nlp.get_pipe(NAME)
+    written = {"PER": "PER", "ORG": "ORG", "LOC": "LOC"}
+    names = {"PER": "person", "ORG": "organization", "LOC": "location"}
+
+    def found(labels=None):
+        out = [pipe(nlp.make_doc(d.text), labels=labels) for d in docs]
+        return [{(e.start_char, e.end_char, e.label_) for e in doc.ents} for doc in out]
+
+    def f1(pred):
+        gold = [{(e.start_char, e.end_char, e.label_) for e in d.ents if e.label_ != "MISC"} for d in docs]
+        tp = sum(len(p & g) for p, g in zip(pred, gold))
+        return 2 * tp / (sum(map(len, pred)) + sum(map(len, gold)))
+
+    codes = found()
+    added = spacy.blank("en").add_pipe(NAME)
+    for label in ("PER", "ORG", "LOC", "PER"):
+        added.add_label(label)  # as spaCy's NER users add labels
+    assert pipe.labels == added.labels == names
+    assert codes == found(names) and {label for doc in codes for _, _, label in doc} == set(names)
+    assert f1(codes) >= f1(found(written)) + 0.2

@@ -23,7 +23,7 @@ from thinc.api import Config, Model, set_dropout_rate
 
 from ...data.docs import only_mentions_known
 from ...errors import Errors, Warnings
-from ...labels import LabelsInput
+from ...labels import LabelsInput, normalize_labels
 from ..base import EntsFilter, OpenNERPipe, ScoredSpan
 from ..scorer import DEFAULT_SCORE_WEIGHTS, make_uniner_scorer  # noqa: F401  (registers the scorer)
 from .batch import length_chunks
@@ -320,11 +320,10 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
         return target, known
 
     def add_label(self, label: str) -> int:
-        labels = self.labels
-        if label in labels:
+        """Ask ``label`` too, read as a list's label is (a spaCy label code as its type name)."""
+        if label in self._labels:
             return 0
-        labels[label] = label
-        self.set_labels(labels)
+        self.set_labels({**self._labels, **normalize_labels([label])})
         return 1
 
 
