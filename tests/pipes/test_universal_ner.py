@@ -281,3 +281,16 @@ def test_predict_leaves_the_docs_unchanged():
     assert answers.parsed == {"person": ["Ada"]}
     pipe.set_annotations(doc, answers, ["person"])
     assert doc._.uniner_answers == {"person": ["Ada"]} and ents(doc) == [("Ada", "person", 0)]
+
+
+def test_gold_label_codes_are_asked_as_type_names():
+    """Gold ents labelled with spaCy codes (PER) set labels whose question is the type name."""
+    nlp = make_nlp(None, {"person": '["Ada"]'})
+    doc = nlp.make_doc("Ada met Bob.")
+    gold = Example.from_dict(doc, {"entities": [(0, 3, "PER")]})
+    with pytest.warns(UserWarning, match="W002"):
+        nlp.initialize(lambda: [gold])
+    ner = nlp.get_pipe("universal_ner")
+    assert ner.labels == {"PER": "person"}
+    assert ents(nlp("Ada met Bob.")) == [("Ada", "PER", 0)]
+    assert QUESTION.match(ner.model.prompts[-1].split("</s>")[-1]).group(1) == "person"
