@@ -45,25 +45,47 @@ def pool_type_names(train: Path, max_types: int = 50) -> Tuple[Counter, Set[Tupl
     return counts, cotyped
 
 
+class SentenceEmbedder:
+    """Unit-length mean-pooled embeddings of a frozen sentence encoder (the default encoder's
+    packaged copy when installed), cached by text; texts over ``max_length`` sub-words are cut."""
+
+    def __init__(self, encoder: str, max_length: int = 256, batch_size: int = 256):
+        from transformers import AutoModel, AutoTokenizer
+
+        from ..pipes.span.model import resolve_encoder
+
+        path = resolve_encoder(encoder)
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.model = AutoModel.from_pretrained(path).eval()
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self._cache: Dict[str, "torch.Tensor"] = {}
+
+    def __call__(self, texts: Sequence[str], progress: bool = False) -> "torch.Tensor":
+        """One row per text."""
+        import torch
+        from tqdm import tqdm
+
+        new = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        starts = range(0, len(new), self.batch_size)
+        with torch.no_grad():
+            for start in tqdm(starts, desc="Embedding texts", unit="batch", disable=not progress):
+                chunk = new[start : start + self.batch_size]
+                inputs = self.tokenizer(
+                    chunk, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+                )
+                hidden = self.model(**inputs).last_hidden_state
+                mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
+                self._cache.update(zip(chunk, pooled))
+        if not texts:
+            return torch.zeros((0, self.model.config.hidden_size))
+        return torch.stack([self._cache[t] for t in texts])
+
+
 def embed_type_names(names: Sequence[str], encoder: str, batch_size: int = 256) -> "torch.Tensor":
     """Unit-length mean-pooled embeddings of ``names`` (one row each), with a progress bar."""
-    import torch
-    from tqdm import tqdm
-    from transformers import AutoModel, AutoTokenizer
-
-    from ..pipes.span.model import resolve_encoder
-
-    path = resolve_encoder(encoder)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModel.from_pretrained(path).eval()
-    rows = []
-    with torch.no_grad():
-        for start in tqdm(range(0, len(names), batch_size), desc="Embedding type names", unit="batch"):
-            inputs = tokenizer(list(names[start : start + batch_size]), padding=True, return_tensors="pt")
-            hidden = model(**inputs).last_hidden_state
-            mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            rows.append(torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1))
-    return torch.cat(rows)
+    return SentenceEmbedder(encoder, batch_size=batch_size)(names, progress=True)
 
 
 def type_neighbours(

@@ -1,0 +1,204 @@
+"""The passage's topic at decoding: does adding how close the passage is to a type name (the
+frozen sentence encoder the student started from) to each logit help each type alone?
+
+    python benchmarks/student_topic.py NESTED.spacy v11=shipped --min-docs 10
+    python benchmarks/student_topic.py training/pool-v8/dev.spacy v11=shipped \
+        --skip-sources ufet_crowd,fabner_train,pilener_guidelines
+
+Asked one type alone, the student claims a related type's mentions: its scores barely rank a
+`politician` above another person (benchmarks/student_typing.py). The sentence encoder it
+started from (all-MiniLM-L6-v2, mean-pooled, frozen) puts a passage about politics near the
+name `politician`. Each dev doc is asked as `student select` asks it (all its types together,
+and each alone), and ``alpha`` times the cosine of the passage's and each asked name's
+embeddings is added to that name's logits on every span; thresholds are chosen per variant.
+With ``--neighbours`` the term is relative: the name's cosine less the mean cosine of its
+near names in the pool (``student neighbours``), so a passage about sport lowers `politician`
+against `athlete` without a domain-wide shift. With ``--centred POOL`` it is double-centred:
+less the passage's mean cosine to the pool's frequent names and the name's mean cosine to a
+sample of pool passages (plus their overall mean), keeping only how much closer this passage
+is to this name than passages and names are on average. It prints the lower of the two protocols, both
+protocols, and a paired bootstrap against ``alpha`` 0 (the student as it is). Dev data only:
+never choose on an eval file.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy
+import srsly
+import typer
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.vocab import Vocab
+from wasabi import msg
+
+from spacy_uniner.data.catalogue import split_names
+from spacy_uniner.data.docs import read_docbin
+from spacy_uniner.pipes.span.model import DEFAULT_ENCODER, SpanScores
+from spacy_uniner.student.bootstrap import paired_bootstrap
+from spacy_uniner.student.neighbours import SentenceEmbedder, pool_type_names
+from spacy_uniner.student.selection import (
+    all_types_examples,
+    load_student,
+    named_student,
+    protocol_scores,
+    scores_record,
+)
+from spacy_uniner.student.threshold import CandidateSource
+
+NAME = "universal_ner_span"
+app = typer.Typer(no_args_is_help=True)
+Key = Tuple[str, Tuple[Tuple[str, str], ...]]
+
+
+class TopicCandidates:
+    """Candidate sources with a topic term, all sharing one cache of the student's scores.
+    With ``neighbours`` (``{name: nearby names}``) the term is relative: a name's closeness to
+    the passage less the mean closeness of its neighbours (none: no term)."""
+
+    def __init__(
+        self,
+        nlp: Language,
+        embed: SentenceEmbedder,
+        neighbours: Optional[Dict[str, List[str]]] = None,
+        reference: Optional[Tuple[Sequence[str], Sequence[str]]] = None,
+    ):
+        self.pipe = nlp.get_pipe(NAME)
+        self.embed = embed
+        self.neighbours = neighbours
+        self._own: Dict[Key, SpanScores] = {}
+        self._centre = None
+        if reference is not None:  # (names V, passages Q): the term is double-centred
+            names, passages = (embed(list(texts)) for texts in reference)
+            self._centre = (names, passages, float((passages @ names.T).mean()))
+
+    def topic(self, text: str, names: Sequence[str]) -> numpy.ndarray:
+        """The term per name, before its weight: cos(passage, name), relative to the name's
+        neighbours, or double-centred on the reference names and passages."""
+        passage = self.embed([text])[0]
+        asked = self.embed(list(names))
+        closeness = (asked @ passage).numpy()
+        if self._centre is not None:
+            ref_names, ref_passages, overall = self._centre
+            by_passage = float((ref_names @ passage).mean())
+            by_name = (ref_passages @ asked.T).mean(0).numpy()
+            return closeness - by_passage - by_name + overall
+        if self.neighbours is None:
+            return closeness
+        relative = numpy.zeros(len(names), dtype="float32")
+        for i, name in enumerate(names):
+            near = self.neighbours.get(name, [])
+            if near:
+                relative[i] = closeness[i] - float((self.embed(near) @ passage).mean())
+        return relative
+
+    def source(self, alpha: float) -> CandidateSource:
+        """Each query's candidates with ``alpha`` x the topic term added to its logits."""
+
+        def candidates(docs: Sequence[Doc], label_maps: Sequence[Dict[str, str]], floor: float):
+            self._score(docs, label_maps)
+            found = []
+            for doc, label_map in zip(docs, label_maps):
+                scores = self._own[_key(doc, label_map)]
+                if alpha and label_map:
+                    term = alpha * self.topic(doc.text, list(label_map.values()))
+                    logits = numpy.asarray(scores.logits) + term[None, :].astype("float32")
+                    scores = SpanScores(scores.starts, scores.ends, logits)
+                found.append(self.pipe.candidates(scores, label_map, floor=floor))
+            return found
+
+        return candidates
+
+    def _score(self, docs: Sequence[Doc], label_maps: Sequence[Dict[str, str]]) -> None:
+        todo = {_key(d, m): (d, m) for d, m in zip(docs, label_maps) if _key(d, m) not in self._own}
+        if todo:
+            pairs = list(todo.values())
+            for key, scores in zip(todo, self.pipe.span_scores([d for d, _ in pairs], [m for _, m in pairs])):
+                self._own[key] = scores
+
+
+def _reference(pool: Path, n_names: int, n_passages: int) -> Tuple[List[str], List[str]]:
+    """The pool's ``n_names`` type names in the most train passages, and ``n_passages`` of its
+    train passages drawn with seed 0."""
+    train = pool / "train.spacy"
+    if not train.is_file():
+        raise typer.BadParameter(f"no train.spacy in {pool}: pass the folder `student pool` wrote")
+    counts, _ = pool_type_names(train)
+    texts = [doc.text for doc in read_docbin(train, Vocab())]
+    rng = random.Random(0)
+    return [n for n, _ in counts.most_common(n_names)], rng.sample(texts, min(n_passages, len(texts)))
+
+
+def _key(doc: Doc, label_map: Dict[str, str]) -> Key:
+    return doc.text, tuple(label_map.items())
+
+
+@app.command()
+def main(
+    dev: Path = typer.Argument(
+        ..., help="A dev view: the pool's dev.spacy, or NESTED.spacy (benchmarks/nested_dev.py)"
+    ),
+    student: str = typer.Argument("shipped", help="NAME=PIPELINE (or NAME=shipped)"),
+    alphas: str = typer.Option("5,10,20", help="Weights of the topic term, in logits (comma-separated)"),
+    protocol: str = typer.Option("both", help="all, single or both, as `student select`"),
+    min_docs: int = typer.Option(20, help="Sources with fewer dev docs are left out"),
+    skip_sources: str = typer.Option("", help="Comma-separated pool sources to leave out"),
+    neighbours: Optional[Path] = typer.Option(
+        None, help="The pool's neighbours.json (`student neighbours`): the term relative to each name's neighbours"
+    ),
+    centred: Optional[Path] = typer.Option(
+        None, help="The pool folder: the term double-centred on its frequent names and a sample of its passages"
+    ),
+    reference_names: int = typer.Option(200, help="With --centred: the pool's names in the most passages"),
+    reference_passages: int = typer.Option(2000, help="With --centred: train passages drawn (seed 0)"),
+    output: Optional[Path] = typer.Option(None, help="Write every variant's select record here"),
+) -> None:
+    """Each dev doc asked as `student select` asks it, without and with the topic term."""
+    try:
+        weights = [float(x) for x in alphas.split(",") if x.strip()]
+    except ValueError:
+        weights = []
+    if not weights or min(weights) <= 0:
+        raise typer.BadParameter(f"--alphas {alphas!r}: give comma-separated weights above 0, e.g. 5,10,20")
+    name, path = named_student(student)
+    nlp = load_student(path)
+    if neighbours is not None and not neighbours.is_file():
+        raise typer.BadParameter(f"no file {neighbours}: run `student neighbours POOL` and pass POOL/neighbours.json")
+    table = srsly.read_json(neighbours) if neighbours is not None else None
+    reference = _reference(centred, reference_names, reference_passages) if centred is not None else None
+    if table is not None and reference is not None:
+        raise typer.BadParameter("give --neighbours or --centred, not both")
+    cache = TopicCandidates(nlp, SentenceEmbedder(DEFAULT_ENCODER), table, reference)
+    kind = "relative topic" if table is not None else "centred topic" if reference is not None else "topic"
+    examples = all_types_examples(dev, nlp)
+    skip = split_names(skip_sources)
+    records, rows = {}, []
+    for alpha in [0.0, *weights]:
+        label = f"{name} {kind} {alpha:g}" if alpha else name
+        try:
+            scores = protocol_scores(nlp, examples, protocol, min_docs=min_docs, skip=skip, source=cache.source(alpha))
+        except ValueError as err:
+            raise typer.BadParameter(str(err)) from err
+        records[label] = record = scores_record(scores)
+        row = [label, f"{100 * record['score']:.2f}"]
+        row += [f"{100 * s.macro_f1:.2f} ({s.threshold:g})" for s in scores.values()]
+        if alpha:
+            result = paired_bootstrap(record, records[name], 1000, 0)
+            row.append(
+                f"{100 * result.difference:+.2f} [{100 * result.low:+.2f}, {100 * result.high:+.2f}], "
+                f"{100 * result.share_better:.1f}%"
+            )
+        else:
+            row.append("")
+        rows.append(row)
+    header = ["decoding", "lower of two", *scores, "minus alpha 0 [95%], resamples won"]
+    msg.table(rows, header=header, divider=True)
+    if output is not None:
+        srsly.write_json(output, records)
+
+
+if __name__ == "__main__":
+    app()
