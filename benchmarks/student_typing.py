@@ -14,7 +14,10 @@ its own mentions scores above one of a sibling's; 0.5 is chance) and, at the stu
 threshold, the share of its own mentions found and of its siblings' mentions claimed. A
 mention that is no candidate span scores below every candidate. The summary is the macro AUC
 over types and sources, each later student against the first, with a paired bootstrap over
-passages (resampled within each group of sibling types). Dev data only: never choose on an eval file.
+passages (resampled within each group of sibling types). With ``--topic 5,10`` it also scores
+each student's logits plus each weight times the cosine of the passage's and the type name's
+embeddings (the frozen sentence encoder the student started from), and that cosine alone (as
+``topic alone``): how much of the typing the passage's topic holds. Dev data only: never choose on an eval file.
 """
 
 from __future__ import annotations
@@ -34,11 +37,14 @@ from tqdm import tqdm
 from wasabi import msg
 
 from spacy_uniner.data.docs import SOURCE_KEY, is_partial, read_docbin
+from spacy_uniner.pipes.span.model import DEFAULT_ENCODER
 from spacy_uniner.student.augment import read_hierarchy
+from spacy_uniner.student.neighbours import SentenceEmbedder
 from spacy_uniner.student.selection import load_student, named_student
 
 NAME = "universal_ner_span"
 MISSING = -1e9  # the logit of a mention that is no candidate span
+TOPIC_ALONE = "topic alone"
 
 
 @dataclass
@@ -129,10 +135,26 @@ def weighted_auc(
         return numpy.where(pairs > 0, won / numpy.maximum(pairs, 1e-12), numpy.nan)
 
 
+def topic_terms(embed: SentenceEmbedder, group: Group, asked: str) -> List[List[float]]:
+    """Per passage, the cosine of its and ``asked``'s frozen sentence embeddings, per gold mention."""
+    closeness = (embed([doc.text for doc in group.docs]) @ embed([asked])[0]).tolist()
+    return [[c] * len(gold) for c, gold in zip(closeness, group.gold)]
+
+
+def _weights(text: str) -> List[float]:
+    try:
+        weights = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        weights = [-1.0]
+    if any(w <= 0 for w in weights):
+        raise typer.BadParameter(f"--topic {text!r}: give comma-separated weights above 0, e.g. 5,10,20")
+    return weights
+
+
 def _type_row(item: dict) -> list:
     """A per-type table row (after the student's name)."""
     kind = f"{item['broader']}: {item['type']}"
-    found, claimed = f"{100 * item['found']:.1f}", f"{100 * item['claimed']:.1f}"
+    found, claimed = (f"{100 * item[k]:.1f}" if item[k] is not None else "-" for k in ("found", "claimed"))
     return [item["source"], kind, f"{item['auc']:.3f}", found, claimed, item["own"], item["siblings"]]
 
 
@@ -143,6 +165,9 @@ def main(
     min_mentions: int = typer.Option(10, help="A fine type needs this many dev mentions in its source"),
     max_docs: int = typer.Option(200, help="At most this many passages per group"),
     resamples: int = typer.Option(1000, help="Paired bootstrap resamples (0: none)"),
+    topic: str = typer.Option(
+        "", help="Also each student's logits plus these weights x cos(passage, type name) (comma-separated)"
+    ),
     output: Optional[Path] = typer.Option(None, help="Write the per-type figures here (JSON)"),
 ) -> None:
     """Each fine type asked alone on its own and its siblings' dev mentions: AUC, found,
@@ -163,49 +188,68 @@ def main(
     record: Dict[str, List[dict]] = {}  # per student: its per-type figures
     macro: Dict[str, float] = {}
     resampled: Dict[str, Optional[numpy.ndarray]] = {}  # per student: its macro AUC per resample
-    for name, path in named:
+    weights = _weights(topic)
+    embed = SentenceEmbedder(DEFAULT_ENCODER) if weights else None
+    queries = [(i, g, t) for i, g in enumerate(groups) for t in g.types]
+    variants: Dict[str, List[List[List[float]]]] = {}  # per variant: per query, per passage, mention scores
+    for n, (name, path) in enumerate(named):
         nlp = load_student(path)
         threshold = nlp.get_pipe(NAME).threshold
         cut = float(numpy.log(threshold / (1 - threshold)))
-        per_type, boot = [], []
-        queries = [(i, g, t) for i, g in enumerate(groups) for t in g.types]
-        for i, group, asked in tqdm(queries, desc=f"{name}: types asked alone", unit="type"):
-            own_scores, sib_scores = split_scores(group, asked, mention_logits(nlp, group, asked))
-            wins, own, sibling = pair_matrix(own_scores, sib_scores)
-            if not own.sum() or not sibling.sum():
-                continue
-            found = numpy.mean([x >= cut for row in own_scores for x in row])
-            claimed = numpy.mean([x >= cut for row in sib_scores for x in row])
-            auc = float(weighted_auc(wins, own, sibling, numpy.ones((1, len(own))))[0])
-            per_type.append(
-                {
-                    "source": group.source,
-                    "broader": group.broader,
-                    "type": asked,
-                    "auc": auc,
-                    "found": float(found),
-                    "claimed": float(claimed),
-                    "own": int(own.sum()),
-                    "siblings": int(sibling.sum()),
-                }
-            )
-            boot.append((group.source, weighted_auc(wins, own, sibling, draws[i])))
-        record[name] = per_type
-        by_source: Dict[str, List[float]] = defaultdict(list)
-        for item in per_type:
-            by_source[item["source"]].append(item["auc"])
-        macro[name] = float(numpy.mean([numpy.mean(v) for v in by_source.values()]))
-        boot_by_source: Dict[str, List[numpy.ndarray]] = defaultdict(list)
-        for source, values in boot:
-            boot_by_source[source].append(values)
-        with warnings.catch_warnings():  # a resample may hold no pair of a type: NaN, left out
-            warnings.simplefilter("ignore", RuntimeWarning)
-            resampled[name] = (
-                numpy.mean([numpy.nanmean(numpy.stack(v), axis=0) for v in boot_by_source.values()], axis=0)
-                if resamples
-                else None
-            )
-        rows += [[name, *_type_row(item)] for item in per_type]
+        logits = [
+            mention_logits(nlp, g, t) for _, g, t in tqdm(queries, desc=f"{name}: types asked alone", unit="type")
+        ]
+        variants[name] = logits
+        if embed is not None:
+            terms = [topic_terms(embed, g, t) for _, g, t in queries]
+            if n == 0:
+                variants[TOPIC_ALONE] = terms
+            for alpha in weights:
+                variants[f"{name} + topic {alpha:g}"] = [
+                    [[x + alpha * c for x, c in zip(row, crow)] for row, crow in zip(q, tq)]
+                    for q, tq in zip(logits, terms)
+                ]
+        for variant in [v for v in variants if v not in record]:
+            per_type, boot = [], []
+            for (i, group, asked), scores in zip(queries, variants[variant]):
+                own_scores, sib_scores = split_scores(group, asked, scores)
+                wins, own, sibling = pair_matrix(own_scores, sib_scores)
+                if not own.sum() or not sibling.sum():
+                    continue
+                found, claimed = None, None  # no threshold for the cosine alone
+                if variant != TOPIC_ALONE:
+                    found = float(numpy.mean([x >= cut for row in own_scores for x in row]))
+                    claimed = float(numpy.mean([x >= cut for row in sib_scores for x in row]))
+                auc = float(weighted_auc(wins, own, sibling, numpy.ones((1, len(own))))[0])
+                per_type.append(
+                    {
+                        "source": group.source,
+                        "broader": group.broader,
+                        "type": asked,
+                        "auc": auc,
+                        "found": found,
+                        "claimed": claimed,
+                        "own": int(own.sum()),
+                        "siblings": int(sibling.sum()),
+                    }
+                )
+                boot.append((group.source, weighted_auc(wins, own, sibling, draws[i])))
+            record[variant] = per_type
+            by_source: Dict[str, List[float]] = defaultdict(list)
+            for item in per_type:
+                by_source[item["source"]].append(item["auc"])
+            macro[variant] = float(numpy.mean([numpy.mean(v) for v in by_source.values()]))
+            boot_by_source: Dict[str, List[numpy.ndarray]] = defaultdict(list)
+            for source, values in boot:
+                boot_by_source[source].append(values)
+            with warnings.catch_warnings():  # a resample may hold no pair of a type: NaN, left out
+                warnings.simplefilter("ignore", RuntimeWarning)
+                resampled[variant] = (
+                    numpy.mean([numpy.nanmean(numpy.stack(v), axis=0) for v in boot_by_source.values()], axis=0)
+                    if resamples
+                    else None
+                )
+            rows += [[variant, *_type_row(item)] for item in per_type]
     header = [
         "student",
         "dev source",
@@ -219,7 +263,7 @@ def main(
     msg.table(rows, header=header, divider=True)
     summary = []
     base = named[0][0]
-    for name, _ in named:
+    for name in variants:
         line = [name, f"{macro[name]:.3f}"]
         if name != base and resamples:
             diff = resampled[name] - resampled[base]

@@ -102,3 +102,25 @@ def test_command_prints_each_type_and_refuses_a_view_without_siblings(typing, sh
     bad = CliRunner().invoke(app, [*args, "--min-mentions", "5"])
     words = " ".join(bad.output.replace("│", " ").split())  # the error box wraps its lines
     assert bad.exit_code == 2 and "no source of" in words and "lower --min-mentions" in words
+
+
+def test_topic_variants_add_the_weighted_cosine_to_each_students_logits(typing, shipped_student, tmp_path):
+    docs = _docs(shipped_student)
+    to_docbin(docs).to_disk(tmp_path / "dev.spacy")
+    srsly.write_json(tmp_path / "h.json", {"athlete": "person", "politician": "person"})
+    args = [str(tmp_path / "dev.spacy"), str(tmp_path / "h.json"), "a=shipped", "--min-mentions", "2"]
+    app = typer.Typer()
+    app.command()(typing.main)
+    out_path = str(tmp_path / "o.json")
+    run = CliRunner().invoke(app, [*args, "--resamples", "20", "--topic", "1e-12,50", "--output", out_path])
+    assert run.exit_code == 0, run.output
+    out = srsly.read_json(out_path)
+    assert set(out["macro_auc"]) == {"a", "a + topic 1e-12", "a + topic 50", "topic alone"}
+    assert out["macro_auc"]["a + topic 1e-12"] == out["macro_auc"]["a"]
+    assert all(t["found"] is None for t in out["types"]["topic alone"])
+    group = typing.sibling_groups(docs, {"athlete": "person", "politician": "person"}, 2, 200)[0]
+    terms = typing.topic_terms(typing.SentenceEmbedder(typing.DEFAULT_ENCODER), group, "athlete")
+    assert [len(t) for t in terms] == [len(g) for g in group.gold] and len({row[0] for row in terms}) > 1
+    for bad in ("0", "x"):
+        failed = CliRunner().invoke(app, [*args, "--topic", bad])
+        assert failed.exit_code == 2 and "--topic" in failed.output
