@@ -34,14 +34,12 @@ from spacy_uniner.data.catalogue import split_names
 from spacy_uniner.data.docs import SOURCE_KEY, read_docbin
 from spacy_uniner.pipes.span.model import SpanScores
 from spacy_uniner.student.augment import read_hierarchy, read_synonyms
-from spacy_uniner.student.bootstrap import paired_bootstrap
 from spacy_uniner.student.neighbours import linked_names
 from spacy_uniner.student.selection import (
     all_types_examples,
+    decoding_variants,
     load_student,
     named_student,
-    protocol_scores,
-    scores_record,
 )
 from spacy_uniner.student.threshold import CandidateSource
 
@@ -170,28 +168,13 @@ def main(
     cache = RivalCandidates(nlp, rivals, related)
     examples = all_types_examples(dev, nlp)
     skip = split_names(skip_sources)
-    variants = [(name, 0, 0.0)] + [(f"{name} rivals {n} margin {m:g}", n, m) for n in size_list for m in margin_list]
-    records, rows = {}, []
-    for label, size, margin in variants:
-        try:
-            scores = protocol_scores(
-                nlp, examples, protocol, min_docs=min_docs, skip=skip, source=cache.source(size, margin)
-            )
-        except ValueError as err:
-            raise typer.BadParameter(str(err)) from err
-        records[label] = record = scores_record(scores)
-        row = [label, f"{100 * record['score']:.2f}"]
-        row += [f"{100 * s.macro_f1:.2f} ({s.threshold:g})" for s in scores.values()]
-        if size:
-            result = paired_bootstrap(record, records[name], 1000, 0)
-            row.append(
-                f"{100 * result.difference:+.2f} [{100 * result.low:+.2f}, {100 * result.high:+.2f}], "
-                f"{100 * result.share_better:.1f}%"
-            )
-        else:
-            row.append("")
-        rows.append(row)
-    header = ["decoding", "lower of two", *scores, "minus no rivals [95%], resamples won"]
+    sources = {name: cache.source(0, 0.0)}
+    sources.update({f"{name} rivals {n} margin {m:g}": cache.source(n, m) for n in size_list for m in margin_list})
+    try:
+        records, rows, protocols = decoding_variants(nlp, examples, protocol, sources, min_docs=min_docs, skip=skip)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
+    header = ["decoding", "lower of two", *protocols, "minus no rivals [95%], resamples won"]
     msg.table(rows, header=header, divider=True)
     if output is not None:
         srsly.write_json(output, records)

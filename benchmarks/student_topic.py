@@ -38,14 +38,12 @@ from wasabi import msg
 from spacy_uniner.data.catalogue import split_names
 from spacy_uniner.data.docs import read_docbin
 from spacy_uniner.pipes.span.model import DEFAULT_ENCODER, SpanScores
-from spacy_uniner.student.bootstrap import paired_bootstrap
 from spacy_uniner.student.neighbours import SentenceEmbedder, pool_type_names
 from spacy_uniner.student.selection import (
     all_types_examples,
+    decoding_variants,
     load_student,
     named_student,
-    protocol_scores,
-    scores_record,
 )
 from spacy_uniner.student.threshold import CandidateSource
 
@@ -175,26 +173,12 @@ def main(
     kind = "relative topic" if table is not None else "centred topic" if reference is not None else "topic"
     examples = all_types_examples(dev, nlp)
     skip = split_names(skip_sources)
-    records, rows = {}, []
-    for alpha in [0.0, *weights]:
-        label = f"{name} {kind} {alpha:g}" if alpha else name
-        try:
-            scores = protocol_scores(nlp, examples, protocol, min_docs=min_docs, skip=skip, source=cache.source(alpha))
-        except ValueError as err:
-            raise typer.BadParameter(str(err)) from err
-        records[label] = record = scores_record(scores)
-        row = [label, f"{100 * record['score']:.2f}"]
-        row += [f"{100 * s.macro_f1:.2f} ({s.threshold:g})" for s in scores.values()]
-        if alpha:
-            result = paired_bootstrap(record, records[name], 1000, 0)
-            row.append(
-                f"{100 * result.difference:+.2f} [{100 * result.low:+.2f}, {100 * result.high:+.2f}], "
-                f"{100 * result.share_better:.1f}%"
-            )
-        else:
-            row.append("")
-        rows.append(row)
-    header = ["decoding", "lower of two", *scores, "minus alpha 0 [95%], resamples won"]
+    sources = {f"{name} {kind} {alpha:g}" if alpha else name: cache.source(alpha) for alpha in [0.0, *weights]}
+    try:
+        records, rows, protocols = decoding_variants(nlp, examples, protocol, sources, min_docs=min_docs, skip=skip)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
+    header = ["decoding", "lower of two", *protocols, "minus alpha 0 [95%], resamples won"]
     msg.table(rows, header=header, divider=True)
     if output is not None:
         srsly.write_json(output, records)

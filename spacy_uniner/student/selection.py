@@ -17,6 +17,7 @@ from spacy.training import Example
 
 from ..data.docs import SOURCE_KEY
 from ..errors import Errors
+from .bootstrap import paired_bootstrap
 from .corpus import dev_examples
 from .threshold import DEFAULT_GRID, CandidateSource, DevDecoder
 
@@ -164,6 +165,40 @@ def scores_record(by_protocol: Dict[str, SourceScores], released: Optional[float
             for key, r in by_protocol.items()
         },
     }
+
+
+def decoding_variants(
+    nlp: Language,
+    examples: Sequence[Example],
+    protocol: str,
+    sources: Dict[str, CandidateSource],
+    min_docs: int = 20,
+    skip: Sequence[str] = (),
+) -> Tuple[Dict[str, Dict[str, Any]], List[List[str]], List[str]]:
+    """Each decoding variant (``{label: candidate source}``, the first the baseline) scored as
+    `student select` scores a candidate. Returns the select records by label, table rows
+    (label, lower of the protocols, each protocol's macro F1 (threshold), and the paired
+    bootstrap against the baseline: difference [95%], resamples won) and the protocol names."""
+    records: Dict[str, Dict[str, Any]] = {}
+    rows: List[List[str]] = []
+    names: List[str] = []
+    base = next(iter(sources))
+    for label, source in sources.items():
+        scores = protocol_scores(nlp, examples, protocol, min_docs=min_docs, skip=skip, source=source)
+        names = list(scores)
+        records[label] = record = scores_record(scores)
+        row = [label, f"{100 * record['score']:.2f}"]
+        row += [f"{100 * s.macro_f1:.2f} ({s.threshold:g})" for s in scores.values()]
+        if label == base:
+            row.append("")
+        else:
+            result = paired_bootstrap(record, records[base], 1000, 0)
+            row.append(
+                f"{100 * result.difference:+.2f} [{100 * result.low:+.2f}, {100 * result.high:+.2f}], "
+                f"{100 * result.share_better:.1f}%"
+            )
+        rows.append(row)
+    return records, rows, names
 
 
 def shared_threshold(records: Sequence[Dict[str, Any]]) -> Tuple[float, float]:
