@@ -16,7 +16,10 @@ near names in the pool (``student neighbours``), so a passage about sport lowers
 against `athlete` without a domain-wide shift. With ``--centred POOL`` it is double-centred:
 less the passage's mean cosine to the pool's frequent names and the name's mean cosine to a
 sample of pool passages (plus their overall mean), keeping only how much closer this passage
-is to this name than passages and names are on average. It prints the lower of the two protocols, both
+is to this name than passages and names are on average. With ``--gate-from POOL`` a gate is
+also fitted on pool train passages (never on dev): logistic regression of gold on the
+student's logit and the topic term weighted by a linear function of the name's embedding, so
+the data decide for which names the topic counts. It prints the lower of the two protocols, both
 protocols, and a paired bootstrap against ``alpha`` 0 (the student as it is). Dev data only:
 never choose on an eval file.
 """
@@ -24,6 +27,8 @@ never choose on an eval file.
 from __future__ import annotations
 
 import random
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -32,11 +37,12 @@ import srsly
 import typer
 from spacy.language import Language
 from spacy.tokens import Doc
+from spacy.training import Example
 from spacy.vocab import Vocab
 from wasabi import msg
 
 from spacy_uniner.data.catalogue import split_names
-from spacy_uniner.data.docs import read_docbin
+from spacy_uniner.data.docs import is_partial, read_docbin, to_docbin
 from spacy_uniner.pipes.span.model import DEFAULT_ENCODER, SpanScores
 from spacy_uniner.student.neighbours import SentenceEmbedder, pool_type_names
 from spacy_uniner.student.selection import (
@@ -93,22 +99,54 @@ class TopicCandidates:
                 relative[i] = closeness[i] - float((self.embed(near) @ passage).mean())
         return relative
 
-    def source(self, alpha: float) -> CandidateSource:
-        """Each query's candidates with ``alpha`` x the topic term added to its logits."""
+    def source(self, alpha: float = 0.0, gate: Optional["Gate"] = None) -> CandidateSource:
+        """Each query's candidates with ``alpha`` x the topic term added to its logits, or
+        with the learned ``gate`` applied to them."""
 
         def candidates(docs: Sequence[Doc], label_maps: Sequence[Dict[str, str]], floor: float):
             self._score(docs, label_maps)
             found = []
             for doc, label_map in zip(docs, label_maps):
                 scores = self._own[_key(doc, label_map)]
-                if alpha and label_map:
-                    term = alpha * self.topic(doc.text, list(label_map.values()))
-                    logits = numpy.asarray(scores.logits) + term[None, :].astype("float32")
-                    scores = SpanScores(scores.starts, scores.ends, logits)
+                if (alpha or gate is not None) and label_map:
+                    names = list(label_map.values())
+                    logits = numpy.asarray(scores.logits)
+                    if gate is None:
+                        logits = logits + (alpha * self.topic(doc.text, names))[None, :].astype("float32")
+                    else:
+                        logits = gate.apply(logits, self.embed(names).numpy(), self.topic(doc.text, names))
+                    scores = SpanScores(scores.starts, scores.ends, logits.astype("float32"))
                 found.append(self.pipe.candidates(scores, label_map, floor=floor))
             return found
 
         return candidates
+
+    def gate_data(
+        self, examples: Sequence[Example], floor: float
+    ) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+        """Per (candidate span at or above ``floor``, asked name) of ``examples`` asked all their
+        types: the student's logit, the topic term, the name's embedding and whether it is gold."""
+        cut = float(numpy.log(floor / (1 - floor)))
+        logits, terms, names, gold = [], [], [], []
+        for eg in examples:
+            label_map = self.pipe.label_map(eg.reference)
+            if not label_map:
+                continue
+            doc = eg.predicted
+            self._score([doc], [label_map])
+            scores = self._own[_key(doc, label_map)]
+            z = numpy.asarray(scores.logits)
+            texts = list(label_map.values())
+            term, embedded = self.topic(doc.text, texts), self.embed(texts).numpy()
+            truth = {(e.start, e.end, e.label_) for e in eg.reference.ents}
+            rows, cols = numpy.nonzero(z >= cut)
+            labels = list(label_map)
+            for r, c in zip(rows, cols):
+                logits.append(z[r, c])
+                terms.append(term[c])
+                names.append(embedded[c])
+                gold.append((int(scores.starts[r]), int(scores.ends[r]), labels[c]) in truth)
+        return numpy.asarray(logits), numpy.asarray(terms), numpy.asarray(names), numpy.asarray(gold, dtype=float)
 
     def _score(self, docs: Sequence[Doc], label_maps: Sequence[Dict[str, str]]) -> None:
         todo = {_key(d, m): (d, m) for d, m in zip(docs, label_maps) if _key(d, m) not in self._own}
@@ -116,6 +154,49 @@ class TopicCandidates:
             pairs = list(todo.values())
             for key, scores in zip(todo, self.pipe.span_scores([d for d, _ in pairs], [m for _, m in pairs])):
                 self._own[key] = scores
+
+
+@dataclass
+class Gate:
+    """A learned topic term: ``scale`` x logit + (``weights`` . name embedding + ``offset``)
+    x cos(passage, name) + ``bias``, so how much the topic counts depends on the name."""
+
+    scale: float
+    weights: numpy.ndarray
+    offset: float
+    bias: float
+
+    def alpha(self, names: numpy.ndarray) -> numpy.ndarray:
+        """The topic's weight for each embedded name."""
+        return names @ self.weights + self.offset
+
+    def apply(self, logits: numpy.ndarray, names: numpy.ndarray, terms: numpy.ndarray) -> numpy.ndarray:
+        return self.scale * logits + (self.alpha(names) * terms)[None, :] + self.bias
+
+
+def fit_gate(
+    logits: numpy.ndarray, terms: numpy.ndarray, names: numpy.ndarray, gold: numpy.ndarray, l2: float = 1e-2
+) -> Gate:
+    """The gate of least logistic loss on the rows of :meth:`TopicCandidates.gate_data` (L2 on
+    the name weights), from the student as it is (scale 1, no topic)."""
+    import torch
+
+    z, c, e, y = (torch.as_tensor(x, dtype=torch.float32) for x in (logits, terms, names, gold))
+    scale, offset, bias = (torch.tensor([v], requires_grad=True) for v in (1.0, 0.0, 0.0))
+    weights = torch.zeros(e.shape[1], requires_grad=True)
+    params = [scale, weights, offset, bias]
+    optimizer = torch.optim.LBFGS(params, max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        out = scale * z + (e @ weights + offset) * c + bias
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(out, y) + l2 * (weights**2).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    scale, weights, offset, bias = (p.detach() for p in params)
+    return Gate(float(scale), weights.numpy(), float(offset), float(bias))
 
 
 def _reference(pool: Path, n_names: int, n_passages: int) -> Tuple[List[str], List[str]]:
@@ -128,6 +209,26 @@ def _reference(pool: Path, n_names: int, n_passages: int) -> Tuple[List[str], Li
     texts = [doc.text for doc in read_docbin(train, Vocab())]
     rng = random.Random(0)
     return [n for n, _ in counts.most_common(n_names)], rng.sample(texts, min(n_passages, len(texts)))
+
+
+def _fitted_gate(cache: TopicCandidates, nlp: Language, pool: Path, n_passages: int, l2: float) -> Gate:
+    """The gate fitted on ``n_passages`` fully annotated pool train passages, each asked all its types."""
+    train = pool / "train.spacy"
+    if not train.is_file():
+        raise typer.BadParameter(f"no train.spacy in {pool}: pass the folder `student pool` wrote")
+    docs = [d for d in read_docbin(train, nlp.vocab) if not is_partial(d) and d.ents]
+    sample = random.Random(0).sample(docs, min(n_passages, len(docs)))
+    with tempfile.TemporaryDirectory() as tmp:
+        to_docbin(sample).to_disk(Path(tmp) / "sample.spacy")
+        examples = all_types_examples(Path(tmp) / "sample.spacy", nlp)
+    data = cache.gate_data(examples, floor=0.05)
+    gate = fit_gate(*data, l2=l2)
+    msg.info(
+        f"Gate fitted on {len(data[0])} (span, type) rows of {len(sample)} train passages "
+        f"({int(data[3].sum())} gold): scale {gate.scale:.3f}, offset {gate.offset:.3f}, bias {gate.bias:.3f}, "
+        f"|weights| {float(numpy.linalg.norm(gate.weights)):.3f}"
+    )
+    return gate
 
 
 def _key(doc: Doc, label_map: Dict[str, str]) -> Key:
@@ -152,6 +253,11 @@ def main(
     ),
     reference_names: int = typer.Option(200, help="With --centred: the pool's names in the most passages"),
     reference_passages: int = typer.Option(2000, help="With --centred: train passages drawn (seed 0)"),
+    gate_from: Optional[Path] = typer.Option(
+        None, help="The pool folder: also a gate fitted on its train passages (how much the topic counts per name)"
+    ),
+    gate_passages: int = typer.Option(1500, help="With --gate-from: fully annotated train passages drawn (seed 0)"),
+    gate_l2: float = typer.Option(1e-2, help="With --gate-from: L2 penalty on the gate's name weights"),
     output: Optional[Path] = typer.Option(None, help="Write every variant's select record here"),
 ) -> None:
     """Each dev doc asked as `student select` asks it, without and with the topic term."""
@@ -174,6 +280,9 @@ def main(
     examples = all_types_examples(dev, nlp)
     skip = split_names(skip_sources)
     sources = {f"{name} {kind} {alpha:g}" if alpha else name: cache.source(alpha) for alpha in [0.0, *weights]}
+    if gate_from is not None:
+        gate = _fitted_gate(cache, nlp, gate_from, gate_passages, gate_l2)
+        sources[f"{name} {kind} learned gate"] = cache.source(gate=gate)
     try:
         records, rows, protocols = decoding_variants(nlp, examples, protocol, sources, min_docs=min_docs, skip=skip)
     except ValueError as err:

@@ -92,3 +92,46 @@ def test_the_centred_term_removes_the_passage_and_name_means(topic, embed, shipp
     on_reference = numpy.stack([cache.topic(text, names) for text in passages])
     assert on_reference.mean() == pytest.approx(0.0, abs=1e-6)  # centred on its own reference
     assert numpy.allclose(on_reference.mean(0), 0.0, atol=1e-6) and numpy.allclose(on_reference.mean(1), 0.0, atol=1e-6)
+
+
+def test_a_fitted_gate_weights_the_topic_by_name(topic):
+    rng = numpy.random.default_rng(0)
+    n = 4000
+    names = numpy.eye(2)[rng.integers(0, 2, n)]  # two names, one-hot embeddings
+    z, c = rng.normal(0, 2, n), rng.uniform(-0.5, 0.5, n)
+    true = z + 8.0 * c * names[:, 0]  # the topic counts for the first name only
+    gold = (rng.uniform(size=n) < 1 / (1 + numpy.exp(-true))).astype(float)
+    gate = topic.fit_gate(z, c, names, gold, l2=1e-4)
+    alpha = gate.alpha(numpy.eye(2))
+    assert alpha[0] > 5.0 and abs(alpha[1]) < 2.0 and 0.8 < gate.scale < 1.2 and abs(gate.bias) < 0.3
+
+
+def test_a_gate_applied_at_decoding(topic, embed, shipped_student):
+    cache = topic.TopicCandidates(shipped_student, embed)
+    doc = shipped_student.make_doc(TEXT)
+    asked = {"P": "politician", "A": "athlete"}
+    none = topic.Gate(1.0, numpy.zeros(384), 0.0, 0.0)
+    assert cache.source(gate=none)([doc], [asked], 0.01) == cache.source(0.0)([doc], [asked], 0.01)
+    flat = topic.Gate(1.0, numpy.zeros(384), 5.0, 0.0)
+    assert cache.source(gate=flat)([doc], [asked], 0.01) == cache.source(5.0)([doc], [asked], 0.01)
+
+
+def test_command_fits_a_gate_on_pool_train_passages(topic, shipped_student, tmp_path):
+    docs = []
+    for i, (source, name) in enumerate([("a", "politician"), ("b", "athlete")] * 3):
+        doc = shipped_student.make_doc(f"{TEXT[:-2]} on day {i} .")
+        doc.ents = [Span(doc, 2, 4, label=name)]
+        doc._.set(LABELS_ATTR, ["politician", "athlete"])
+        doc.user_data[SOURCE_KEY] = source
+        docs.append(doc)
+    (tmp_path / "pool").mkdir()
+    to_docbin(docs).to_disk(tmp_path / "pool" / "train.spacy")
+    to_docbin(docs).to_disk(tmp_path / "dev.spacy")
+    args = [str(tmp_path / "dev.spacy"), "v=shipped", "--min-docs", "3", "--alphas", "5"]
+    out = str(tmp_path / "g.json")
+    result = CliRunner().invoke(topic.app, [*args, "--gate-from", str(tmp_path / "pool"), "--output", out])
+    assert result.exit_code == 0, result.output
+    assert set(srsly.read_json(out)) == {"v", "v topic 5", "v topic learned gate"}
+    assert "Gate fitted on" in result.output and "of 6 train passages" in result.output
+    missing = CliRunner().invoke(topic.app, [*args, "--gate-from", str(tmp_path)])
+    assert missing.exit_code != 0 and "no train.spacy" in missing.output
