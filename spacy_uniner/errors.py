@@ -455,6 +455,12 @@ class Warnings(metaclass=ErrorsWithCodes):
         "(`window_length` {window_length}, less the type prompt when `max_length` is short) and were "
         "not scored: they contain a very long token (a URL, code). Raise `window_length` to score them."
     )
+    W203 = (
+        "The span student's encoder {encoder!r} reads English, and this pipeline's language is "
+        "{lang!r}: expect few entities. For other languages, train the student on your data "
+        "from a multilingual encoder (model settings `encoder` and `pretrained = null`, "
+        "docs/student.md), or use `universal_ner` with a multilingual LLM."
+    )
 
     # Distillation (distill/)
     W501 = (

@@ -264,3 +264,11 @@ def test_spacy_label_codes_find_what_their_type_names_find(shared_dir):
     assert pipe.labels == added.labels == names
     assert codes == found(names) and {label for doc in codes for _, _, label in doc} == set(names)
     assert f1(codes) >= f1(found(written)) + 0.2
+
+
+def test_a_pipeline_in_another_language_is_warned_that_the_encoder_reads_english():
+    with pytest.warns(UserWarning, match=r"W203.*'de'"):
+        spacy.blank("de").add_pipe(NAME, config={"labels": ["Person"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        spacy.blank("en").add_pipe(NAME, config={"labels": ["person"]})

