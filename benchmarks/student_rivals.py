@@ -30,9 +30,8 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from wasabi import msg
 
-from spacy_uniner.data.catalogue import split_names
+from spacy_uniner.data.catalogue import split_names, split_numbers
 from spacy_uniner.data.docs import SOURCE_KEY, read_docbin
-from spacy_uniner.pipes.span.model import SpanScores
 from spacy_uniner.student.augment import read_hierarchy, read_synonyms
 from spacy_uniner.student.neighbours import linked_names
 from spacy_uniner.student.selection import (
@@ -41,7 +40,7 @@ from spacy_uniner.student.selection import (
     load_student,
     named_student,
 )
-from spacy_uniner.student.threshold import CandidateSource
+from spacy_uniner.student.threshold import CachedSpanScores, CandidateSource
 
 NAME = "universal_ner_span"
 app = typer.Typer(no_args_is_help=True)
@@ -78,7 +77,7 @@ class RivalCandidates:
         self.pipe = nlp.get_pipe(NAME)
         self.rivals = list(rivals)
         self.related = related
-        self._own: Dict[Tuple[str, Tuple[Tuple[str, str], ...]], SpanScores] = {}
+        self.scores = CachedSpanScores(self.pipe)
         self._rival: Dict[str, Tuple[Dict[Tuple[int, int], int], numpy.ndarray]] = {}
 
     def source(self, size: int, margin: float) -> CandidateSource:
@@ -86,22 +85,18 @@ class RivalCandidates:
         outscores by more than ``margin`` (logits); ``size`` 0: no rivals."""
 
         def candidates(docs: Sequence[Doc], label_maps: Sequence[Dict[str, str]], floor: float):
-            self._score(docs, label_maps, size > 0)
+            if size:
+                self._score_rivals(docs)
             found = []
-            for doc, label_map in zip(docs, label_maps):
-                own = self.pipe.candidates(self._own[_key(doc, label_map)], label_map, floor=floor)
+            for doc, label_map, scores in zip(docs, label_maps, self.scores(docs, label_maps)):
+                own = self.pipe.candidates(scores, label_map, floor=floor)
                 found.append(self._unrivalled(doc, label_map, own, size, margin) if size else own)
             return found
 
         return candidates
 
-    def _score(self, docs: Sequence[Doc], label_maps: Sequence[Dict[str, str]], rivals: bool) -> None:
-        todo = {_key(d, m): (d, m) for d, m in zip(docs, label_maps) if _key(d, m) not in self._own}
-        if todo:
-            pairs = list(todo.values())
-            for key, scores in zip(todo, self.pipe.span_scores([d for d, _ in pairs], [m for _, m in pairs])):
-                self._own[key] = scores
-        new = {d.text: d for d in docs if rivals and d.text not in self._rival}
+    def _score_rivals(self, docs: Sequence[Doc]) -> None:
+        new = {d.text: d for d in docs if d.text not in self._rival}
         if new:
             asked = {f"rival {i}": name for i, name in enumerate(self.rivals)}
             for text, scores in zip(new, self.pipe.span_scores(list(new.values()), [asked] * len(new))):
@@ -125,13 +120,9 @@ class RivalCandidates:
         return kept
 
 
-def _key(doc: Doc, label_map: Dict[str, str]) -> Tuple[str, Tuple[Tuple[str, str], ...]]:
-    return doc.text, tuple(label_map.items())
-
-
 def _numbers(text: str, kind, option: str) -> List:
     try:
-        values = [kind(x) for x in text.split(",") if x.strip()]
+        values = split_numbers(text, kind)
     except ValueError:
         values = []
     if not values:

@@ -49,7 +49,7 @@ from wasabi import msg
 from spacy_uniner.data.catalogue import load_catalogue, split_names
 from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY, read_docbin, to_docbin
 from spacy_uniner.data.readers import read_docs, read_uniner_eval
-from spacy_uniner.labels import LABEL_CODES
+from spacy_uniner.labels import normalize_labels
 from spacy_uniner.pipes.span.model import SpanScores
 from spacy_uniner.student.bootstrap import paired_bootstrap
 from spacy_uniner.student.selection import (
@@ -426,7 +426,7 @@ def codes_command(
         ways: Dict[str, object] = {"as written": {c: c for c in codes}, "list of labels": codes}
         for code, text in tried:
             if code in codes:
-                ways[f"{code} as {text!r}"] = {c: text if c == code else LABEL_CODES.get(c, c) for c in codes}
+                ways[f"{code} as {text!r}"] = {**normalize_labels(codes), code: text}
         for way, labels in ways.items():
             found = _found(nlp, docs, labels)  # type: ignore[arg-type]
             per_code = [

@@ -41,7 +41,7 @@ from spacy.training import Example
 from spacy.vocab import Vocab
 from wasabi import msg
 
-from spacy_uniner.data.catalogue import split_names
+from spacy_uniner.data.catalogue import split_names, split_numbers
 from spacy_uniner.data.docs import is_partial, read_docbin, to_docbin
 from spacy_uniner.pipes.span.model import DEFAULT_ENCODER, SpanScores
 from spacy_uniner.student.neighbours import SentenceEmbedder, pool_type_names
@@ -51,11 +51,10 @@ from spacy_uniner.student.selection import (
     load_student,
     named_student,
 )
-from spacy_uniner.student.threshold import CandidateSource
+from spacy_uniner.student.threshold import CachedSpanScores, CandidateSource
 
 NAME = "universal_ner_span"
 app = typer.Typer(no_args_is_help=True)
-Key = Tuple[str, Tuple[Tuple[str, str], ...]]
 
 
 class TopicCandidates:
@@ -73,7 +72,7 @@ class TopicCandidates:
         self.pipe = nlp.get_pipe(NAME)
         self.embed = embed
         self.neighbours = neighbours
-        self._own: Dict[Key, SpanScores] = {}
+        self.scores = CachedSpanScores(self.pipe)
         self._centre = None
         if reference is not None:  # (names V, passages Q): the term is double-centred
             names, passages = (embed(list(texts)) for texts in reference)
@@ -104,10 +103,8 @@ class TopicCandidates:
         with the learned ``gate`` applied to them."""
 
         def candidates(docs: Sequence[Doc], label_maps: Sequence[Dict[str, str]], floor: float):
-            self._score(docs, label_maps)
             found = []
-            for doc, label_map in zip(docs, label_maps):
-                scores = self._own[_key(doc, label_map)]
+            for doc, label_map, scores in zip(docs, label_maps, self.scores(docs, label_maps)):
                 if (alpha or gate is not None) and label_map:
                     names = list(label_map.values())
                     logits = numpy.asarray(scores.logits)
@@ -128,13 +125,11 @@ class TopicCandidates:
         types: the student's logit, the topic term, the name's embedding and whether it is gold."""
         cut = float(numpy.log(floor / (1 - floor)))
         logits, terms, names, gold = [], [], [], []
-        for eg in examples:
-            label_map = self.pipe.label_map(eg.reference)
-            if not label_map:
-                continue
+        asked = [(eg, self.pipe.label_map(eg.reference)) for eg in examples]
+        asked = [(eg, m) for eg, m in asked if m]
+        all_scores = self.scores([eg.predicted for eg, _ in asked], [m for _, m in asked])
+        for (eg, label_map), scores in zip(asked, all_scores):
             doc = eg.predicted
-            self._score([doc], [label_map])
-            scores = self._own[_key(doc, label_map)]
             z = numpy.asarray(scores.logits)
             texts = list(label_map.values())
             term, embedded = self.topic(doc.text, texts), self.embed(texts).numpy()
@@ -147,13 +142,6 @@ class TopicCandidates:
                 names.append(embedded[c])
                 gold.append((int(scores.starts[r]), int(scores.ends[r]), labels[c]) in truth)
         return numpy.asarray(logits), numpy.asarray(terms), numpy.asarray(names), numpy.asarray(gold, dtype=float)
-
-    def _score(self, docs: Sequence[Doc], label_maps: Sequence[Dict[str, str]]) -> None:
-        todo = {_key(d, m): (d, m) for d, m in zip(docs, label_maps) if _key(d, m) not in self._own}
-        if todo:
-            pairs = list(todo.values())
-            for key, scores in zip(todo, self.pipe.span_scores([d for d, _ in pairs], [m for _, m in pairs])):
-                self._own[key] = scores
 
 
 @dataclass
@@ -231,10 +219,6 @@ def _fitted_gate(cache: TopicCandidates, nlp: Language, pool: Path, n_passages: 
     return gate
 
 
-def _key(doc: Doc, label_map: Dict[str, str]) -> Key:
-    return doc.text, tuple(label_map.items())
-
-
 @app.command()
 def main(
     dev: Path = typer.Argument(
@@ -262,7 +246,7 @@ def main(
 ) -> None:
     """Each dev doc asked as `student select` asks it, without and with the topic term."""
     try:
-        weights = [float(x) for x in alphas.split(",") if x.strip()]
+        weights = split_numbers(alphas)
     except ValueError:
         weights = []
     if not weights or min(weights) <= 0:

@@ -36,6 +36,7 @@ from spacy.tokens import Doc
 from tqdm import tqdm
 from wasabi import msg
 
+from spacy_uniner.data.catalogue import split_numbers
 from spacy_uniner.data.docs import SOURCE_KEY, is_partial, read_docbin
 from spacy_uniner.pipes.span.model import DEFAULT_ENCODER
 from spacy_uniner.student.augment import read_hierarchy
@@ -143,7 +144,7 @@ def topic_terms(embed: SentenceEmbedder, group: Group, asked: str) -> List[List[
 
 def _weights(text: str) -> List[float]:
     try:
-        weights = [float(x) for x in text.split(",") if x.strip()]
+        weights = split_numbers(text)
     except ValueError:
         weights = [-1.0]
     if any(w <= 0 for w in weights):

@@ -7,7 +7,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import srsly
 from spacy.tokens import Doc
@@ -159,6 +159,11 @@ def load_catalogue(path: str | Path | None = None, lock: str | Path | None = Non
 def split_names(text: str) -> list[str]:
     """``"uniner,mit_movie_eng"`` -> ``["uniner", "mit_movie_eng"]`` (the CLI's list style)."""
     return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def split_numbers(text: str, kind: Callable[[str], Any] = float) -> list:
+    """``"5,10,20"`` -> ``[5.0, 10.0, 20.0]`` (the CLI's list style); ValueError on a non-number."""
+    return [kind(value) for value in split_names(text)]
 
 
 def select(names: Iterable[str], catalogue: dict[str, DatasetSpec]) -> list[str]:

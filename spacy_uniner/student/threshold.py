@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from ..errors import Errors
 from ..pipes.span.component import SpanStudent
+from ..pipes.span.model import SpanScores
 
 # Finer at the low end: students trained on little data are often under-confident.
 DEFAULT_GRID = (0.002, 0.005, 0.01, 0.02, 0.03, 0.04) + tuple(round(0.05 * i, 2) for i in range(1, 20))
@@ -23,6 +24,24 @@ _Candidate = Tuple[int, int, str, float, str]
 # Candidates (start, end, label, probability) at or above ``floor`` of each doc under its
 # {label: type text} map: the student's own by default; a peer model can stand in for it.
 CandidateSource = Callable[[Sequence[Doc], Sequence[Dict[str, str]], float], List[List[Tuple[int, int, str, float]]]]
+
+
+class CachedSpanScores:
+    """The student's span scores of each (doc text, label map), computed once: decoding
+    variants that only change what is done with the scores share them."""
+
+    def __init__(self, pipe: SpanStudent):
+        self.pipe = pipe
+        self._scores: Dict[Tuple[str, Tuple[Tuple[str, str], ...]], SpanScores] = {}
+
+    def __call__(self, docs: Sequence[Doc], label_maps: Sequence[Dict[str, str]]) -> List[SpanScores]:
+        """The scores of each doc under its label map; only those not seen before are computed."""
+        keys = [(doc.text, tuple(m.items())) for doc, m in zip(docs, label_maps)]
+        todo = {key: (doc, m) for key, doc, m in zip(keys, docs, label_maps) if key not in self._scores}
+        if todo:
+            pairs = list(todo.values())
+            self._scores.update(zip(todo, self.pipe.span_scores([d for d, _ in pairs], [m for _, m in pairs])))
+        return [self._scores[key] for key in keys]
 
 
 @dataclass

@@ -135,3 +135,16 @@ def test_command_fits_a_gate_on_pool_train_passages(topic, shipped_student, tmp_
     assert "Gate fitted on" in result.output and "of 6 train passages" in result.output
     missing = CliRunner().invoke(topic.app, [*args, "--gate-from", str(tmp_path)])
     assert missing.exit_code != 0 and "no train.spacy" in missing.output
+
+
+def test_cached_span_scores_compute_each_query_once(shipped_student):
+    from spacy_uniner.student.threshold import CachedSpanScores
+
+    pipe = shipped_student.get_pipe("universal_ner_span")
+    cache = CachedSpanScores(pipe)
+    doc, other = shipped_student.make_doc(TEXT), shipped_student.make_doc("Bo Chen ran in Paris .")
+    asked = {"P": "politician"}
+    (first,) = cache([doc], [asked])
+    again, new, alone = cache([doc, other, doc], [asked, asked, {"A": "athlete"}])
+    assert again is first and new is not first and alone is not first
+    assert numpy.allclose(numpy.asarray(first.logits), numpy.asarray(pipe.span_scores([doc], [asked])[0].logits))

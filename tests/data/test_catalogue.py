@@ -172,3 +172,13 @@ def test_a_missing_or_disagreeing_lock_file_names_the_fix(tmp_path):
     srsly.write_json(lock, {"brat": {}})
     with pytest.raises(ValueError, match=r"^\[E806\] .*datasets\.lock\.json: expected a top-level 'datasets'"):
         load_catalogue(cat, lock)
+
+
+def test_cli_lists_split_on_commas():
+    from spacy_uniner.data.catalogue import split_names, split_numbers
+
+    assert split_names(" a, b ,,c ") == ["a", "b", "c"]
+    assert split_numbers("5, 10,") == [5.0, 10.0] and split_numbers("50,100", int) == [50, 100]
+    assert split_numbers(" , ") == []
+    with pytest.raises(ValueError):
+        split_numbers("5,x")
