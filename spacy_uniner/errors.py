@@ -461,6 +461,11 @@ class Warnings(metaclass=ErrorsWithCodes):
         "from a multilingual encoder (model settings `encoder` and `pretrained = null`, "
         "docs/student.md), or use `universal_ner` with a multilingual LLM."
     )
+    W204 = (
+        "The student {name!r} was trained with type_encoding {trained!r} and is read "
+        "{asked!r}: expect poor scores until it is trained so. To predict with it as released, "
+        "leave the model setting `type_encoding` unset (null)."
+    )
 
     # Distillation (distill/)
     W501 = (

@@ -34,7 +34,14 @@ from ..data.docs import LABELS_ATTR, copy_tokens, to_docbin
 from ..errors import Errors
 from ..labels import normalize_labels
 from ..pipes.base import OpenNERPipe
-from ..pipes.span.model import DEFAULT_ENCODER, DEFAULT_PRETRAINED, PRETRAINED_META, lineage, pretrained_path
+from ..pipes.span.model import (
+    DEFAULT_ENCODER,
+    DEFAULT_PRETRAINED,
+    PRETRAINED_META,
+    lineage,
+    pretrained_path,
+    type_encoding,
+)
 from ..pipes.span.weights import MAX_SHARD_SIZE
 from .corpus import StudentCorpus, dev_examples
 from .threshold import tune_thresholds
@@ -376,9 +383,13 @@ def student_export(
         "name": name,
         "encoder": attrs["encoder"],
         "model": {
-            k: attrs[k]
-            for k in ("max_width", "hidden_width", "word_shapes", "max_length", "window_overlap")
-            if k in attrs
+            **{
+                k: attrs[k]
+                for k in ("max_width", "hidden_width", "word_shapes", "max_length", "window_overlap")
+                if k in attrs
+            },
+            # Only a bi-encoder says so: students released before the option read names jointly.
+            **({"type_encoding": "separate"} if type_encoding(pipe.model) == "separate" else {}),
         },
         "dtype": "float16",
         "threshold_on_dev": threshold,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pickle
 import random
+import warnings
 from pathlib import Path
 
 import numpy
 import pytest
 import spacy
+import srsly
 import torch
 from spacy.tokens import Doc, Span
 from spacy.training import Example
@@ -16,6 +19,7 @@ from thinc.api import Adam
 
 from spacy_uniner.data.docs import LABELS_ATTR, to_docbin
 from spacy_uniner.pipes.span.batch import (
+    ENT_MARKER,
     SHAPE_DIGIT,
     SHAPE_LOWER,
     SHAPE_MIXED,
@@ -23,9 +27,17 @@ from spacy_uniner.pipes.span.batch import (
     SHAPE_TITLE,
     SHAPE_UPPER,
     length_chunks,
+    make_batch,
     word_shape,
 )
-from spacy_uniner.pipes.span.model import SpanScores, build_span_type_matcher
+from spacy_uniner.pipes.span.model import (
+    PRETRAINED_META,
+    SpanScores,
+    build_span_type_matcher,
+    student_tensors,
+    type_encoding,
+    write_pretrained,
+)
 from spacy_uniner.spans import token_windows
 from spacy_uniner.student.corpus import StudentCorpus
 from spacy_uniner.student.threshold import tune_thresholds
@@ -334,6 +346,7 @@ def test_labels_from_call_doc_and_config():
         ({"window_overlap": 4, "max_width": 8}, "window_overlap"),
         ({"dropout": 1.5}, "dropout"),
         ({"encoder_dtype": "float16"}, "encoder_dtype"),
+        ({"type_encoding": "cross"}, "E008.*type_encoding"),
     ],
 )
 def test_bad_model_config_errors(cfg, match):
@@ -479,3 +492,97 @@ def test_only_spans_near_a_known_mention_count_in_an_entity_typing_doc(trained):
     assert (masked[~overlaps] == 0).all() and (masked[overlaps] != 0).all()
     numpy.testing.assert_allclose(masked[overlaps], full[overlaps])
     assert 0 < masked_loss < full_loss
+
+
+# -- separate type encoding (a bi-encoder): each name read alone, the text without them --
+BI_TEXT = "Ann Lee met the novelist Bo Chen in Paris and Lyon on Monday ."
+OTHERS = [f"type {i}" for i in range(40)] + ["city", "writer"]
+
+
+def batch_of(nlp, doc, types, encoding):
+    pipe = nlp.get_pipe(NAME)
+    attrs = pipe.model.attrs
+    args = (attrs["max_width"], attrs["max_length"], attrs["window_overlap"], attrs["window_length"], 25)
+    return make_batch(pipe.model.shims[0].tokenizer, [(doc, types)], attrs["suggester"], *args, encoding)
+
+
+@pytest.fixture(scope="module")
+def separate(exact_torch):
+    torch.manual_seed(0)
+    nlp = small_student(labels=["person"], encoder_dtype="float32", type_encoding="separate", save_dtype="float32")
+    nlp.initialize()
+    return nlp
+
+
+def test_a_type_scores_the_same_whatever_else_is_asked(separate):
+    """Read separately, a type's score of a span is the same asked alone or among 42 others;
+    read jointly, the other names in the prompt move it."""
+    doc = separate.make_doc(BI_TEXT)
+    (alone,) = span_scores(separate, [doc])
+    pipe = separate.get_pipe(NAME)
+    pipe.model.shims[0]._name_cache.clear()  # computed again, among other (longer) names
+    (among,) = pipe.span_scores([doc], [{n: n for n in ["person", *OTHERS]}])
+    numpy.testing.assert_allclose(among.logits[:, 0], alone.logits[:, 0], rtol=1e-5, atol=1e-5)
+    torch.manual_seed(0)
+    joint = small_student(labels=["person"], encoder_dtype="float32")
+    joint.initialize()
+    (j_alone,) = span_scores(joint, [doc])
+    (j_among,) = joint.get_pipe(NAME).span_scores([doc], [{n: n for n in ["person", *OTHERS]}])
+    assert numpy.abs(j_among.logits[:, 0] - j_alone.logits[:, 0]).max() > 1e-3
+
+
+def test_the_text_is_encoded_once_and_each_name_once(separate):
+    doc = separate.make_doc(BI_TEXT)
+    types = ["person", *OTHERS, "person"[::-1]]
+    tokenizer = separate.get_pipe(NAME).model.shims[0].tokenizer
+    ent = tokenizer.convert_tokens_to_ids(ENT_MARKER)
+    batch = batch_of(separate, doc, types, "separate")
+    ids, names = batch.tensors[0], batch.name_tensors[0]
+    assert ids.shape[0] == 1 and ent not in ids[0].tolist()  # one window, no type prompt
+    assert batch.names == sorted(set(types)) and names.shape[0] == len(types)
+    assert all(row.tolist().count(ent) == 1 for row in names)
+    joint = batch_of(separate, doc, types, "joint")
+    assert joint.tensors[0].shape[0] == 2 and not joint.name_tensors  # 43 types: two groups of at most 25
+
+
+def test_separate_training_lowers_the_loss(politics):
+    torch.manual_seed(0)
+    random.seed(0)
+    nlp = small_student(type_encoding="separate")
+    examples = examples_for(nlp, politics)
+    nlp.initialize(lambda: examples)
+    optimizer = Adam(3e-4, grad_clip=1.0, use_averages=False)
+    (before,) = span_scores(nlp, politics[:1])  # the names' queries are cached for prediction
+    losses = [nlp.update(random.sample(examples, 4), sgd=optimizer, losses={})[NAME] for _ in range(30)]
+    assert numpy.mean(losses[-5:]) < 0.5 * numpy.mean(losses[:5])
+    (after,) = span_scores(nlp, politics[:1])  # an update drops the cached queries
+    nlp.get_pipe(NAME).model.shims[0]._name_cache.clear()
+    (fresh,) = span_scores(nlp, politics[:1])
+    assert numpy.abs(after.logits - before.logits).max() > 1e-3
+    numpy.testing.assert_allclose(after.logits, fresh.logits, rtol=1e-5, atol=1e-5)
+
+
+def test_the_encoding_is_saved_pickled_and_read_from_a_released_student(separate, tmp_path):
+    doc = separate.make_doc(BI_TEXT)
+    (before,) = span_scores(separate, [doc])
+    separate.to_disk(tmp_path / "pipe")
+    for nlp in (spacy.load(tmp_path / "pipe"), pickle.loads(pickle.dumps(separate))):
+        assert type_encoding(nlp.get_pipe(NAME).model) == "separate"
+        (after,) = span_scores(nlp, [nlp.make_doc(BI_TEXT)])
+        numpy.testing.assert_allclose(after.logits, before.logits, rtol=1e-5, atol=1e-5)
+    # A released student says how it reads names; a pipe over it reads them so unless told otherwise.
+    shim = separate.get_pipe(NAME).model.shims[0]
+    meta = {"name": "bi", "encoder": shim.cfg["encoder"], "model": {"type_encoding": "separate"}}
+    folder = write_pretrained(student_tensors(shim._model, 0, torch.float32), tmp_path / "released", meta)
+    assert srsly.read_json(folder / PRETRAINED_META)["model"]["type_encoding"] == "separate"
+    for asked, warns in ((None, False), ("separate", False), ("joint", True)):
+        nlp = spacy.blank("en")
+        model = {"pretrained": str(folder), "encoder_dtype": "float32", "freeze_vocab": False, "type_encoding": asked}
+        pipe = nlp.add_pipe(NAME, config={"labels": ["person"], "model": model})
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            pipe.ensure_model()
+        assert type_encoding(pipe.model) == (asked or "separate")
+        assert any("W204" in str(w.message) for w in caught) == warns
+    (released,) = span_scores(nlp, [nlp.make_doc(BI_TEXT)])  # read jointly: other scores
+    assert numpy.abs(released.logits - before.logits).max() > 1e-3

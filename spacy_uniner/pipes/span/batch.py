@@ -1,8 +1,11 @@
 """Queries -> encoder inputs for the span/type matcher (data processing, no weights).
 
-The type names are encoded together with the text::
+With ``joint`` type encoding the type names are encoded together with the text::
 
     [CLS] <<ENT>> person <<ENT>> city <<SEP>> word word word ... [SEP]
+
+With ``separate`` type encoding (a bi-encoder) each distinct name is encoded alone,
+``[CLS] <<ENT>> person [SEP]``, and the text without them, ``[CLS] word word ... [SEP]``.
 
 Many types are asked in groups (one row per group and window), long docs in windows near
 the length the student was trained on (each sentence alone when the doc has sentences);
@@ -13,9 +16,9 @@ cannot see capitalisation, so every text sub-word carries its word's shape class
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Callable, List, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy
 import torch
@@ -26,6 +29,7 @@ from ...spans import token_windows
 
 ENT_MARKER = "<<ENT>>"
 SEP_MARKER = "<<SEP>>"
+TYPE_ENCODINGS = ("joint", "separate")
 Query = Tuple[Doc, Sequence[str]]
 Suggester = Callable[[Doc], Tuple[numpy.ndarray, numpy.ndarray]]
 # Word-shape classes; 0 is every prompt, marker and padding position.
@@ -57,6 +61,8 @@ class Batch:
     index: torch.Tensor  # (4, n_entries): window, start, width - 1, type
     spans: List[Tuple[numpy.ndarray, numpy.ndarray]]
     sizes: List[Tuple[int, int]]  # (n_spans, n_types) per doc
+    names: List[str] = field(default_factory=list)  # separate encoding: the distinct names, in ``name_tensors`` order
+    name_tensors: Tuple[torch.Tensor, ...] = ()  # separate encoding: ids, mask, pooling of each name
 
 
 def type_groups(type_lengths: Sequence[int], max_types: int, budget: int) -> List[Tuple[int, int]]:
@@ -83,14 +89,18 @@ def make_batch(
     overlap: int,
     window_length: int,
     max_types: int,
+    type_encoding: str = "joint",
 ) -> Batch:
     """Encoder inputs for ``queries`` and the (row, start, width, type) index of every scored
-    pair. A doc's types are asked in groups of at most ``max_types`` (any number of types
-    works, and a type's score depends little on how many others are asked); its text is cut
-    into windows of at most ``window_length`` sub-words (:func:`text_windows`). Each row is
-    one group's type prompt then one window; every span is scored in the window where it lies
-    farthest from an edge."""
+    pair. A doc's text is cut into windows of at most ``window_length`` sub-words
+    (:func:`text_windows`); every span is scored in the window where it lies farthest from
+    an edge. ``joint``: a doc's types are asked in groups of at most ``max_types`` (any number
+    of types works, and a type's score depends little on how many others are asked), each row
+    one group's type prompt then one window. ``separate``: each row is one window alone, and
+    each distinct type name of the batch is encoded once, on its own (``Batch.name_tensors``);
+    a row's type columns index those names."""
     ent_id, sep_id = tokenizer.convert_tokens_to_ids([ENT_MARKER, SEP_MARKER])
+    separate = type_encoding == "separate"
     all_types = sorted({t for _, types in queries for t in types})
     for type_name in all_types:
         if not isinstance(type_name, str) or not type_name.strip():
@@ -98,13 +108,15 @@ def make_batch(
     # Type names and text are read as text: a "[SEP]" or "<<SEP>>" in them is no marker.
     encode = partial(tokenizer, add_special_tokens=False, split_special_tokens=True)
     type_pieces = dict(zip(all_types, encode(all_types)["input_ids"])) if all_types else {}
-    # The type prompts take at most half of the input; the text gets the rest, up to window_length.
-    prompt_budget = max_length // 2 - 2
+    # Joint: the type prompts take at most half of the input; the text gets the rest, up to
+    # window_length. Separate: a name is encoded alone, with its marker, [CLS] and [SEP].
+    prompt_budget = max_length - 2 if separate else max_length // 2 - 2
     for type_name in all_types:
         if len(type_pieces[type_name]) + 1 > prompt_budget:
             raise ValueError(
                 Errors.E403.format(name=type_name, n=len(type_pieces[type_name]), budget=prompt_budget - 1)
             )
+    name_index = {name: i for i, name in enumerate(all_types)}
     rows: List[Tuple[List[int], List[int], List[int], List[int], List[int]]] = []  # ids, type_pos, first, last, shapes
     name_lengths: List[List[int]] = []
     index_parts: List[numpy.ndarray] = []
@@ -112,15 +124,19 @@ def make_batch(
     skipped = 0
     for doc, types in queries:
         lengths_of_types = [len(type_pieces[t]) for t in types]
-        groups = type_groups(lengths_of_types, max_types, prompt_budget)
-        prompts = []
-        for g_start, g_end in groups:
-            prompt, type_pos = [tokenizer.cls_token_id], []
-            for type_name in types[g_start:g_end]:
-                type_pos.append(len(prompt))
-                prompt += [ent_id] + type_pieces[type_name]
-            prompt.append(sep_id)
-            prompts.append((prompt, type_pos))
+        if separate:  # one row per window; its type columns are the names' places in the batch
+            groups = [(0, len(types))]
+            prompts = [([tokenizer.cls_token_id], [name_index[t] for t in types])]
+        else:
+            groups = type_groups(lengths_of_types, max_types, prompt_budget)
+            prompts = []
+            for g_start, g_end in groups:
+                prompt, type_pos = [tokenizer.cls_token_id], []
+                for type_name in types[g_start:g_end]:
+                    type_pos.append(len(prompt))
+                    prompt += [ent_id] + type_pieces[type_name]
+                prompt.append(sep_id)
+                prompts.append((prompt, type_pos))
         longest_prompt = max((len(p) for p, _ in prompts), default=2)
         budget = min(window_length, max_length - longest_prompt - 1)
         words = [t.text for t in doc]
@@ -169,8 +185,33 @@ def make_batch(
     if skipped:
         warnings.warn(Warnings.W202.format(count=skipped, window_length=window_length), stacklevel=2)
     index = numpy.concatenate(index_parts, axis=1) if index_parts else numpy.zeros((4, 0), dtype="int64")
-    tensors = pad(rows, name_lengths, tokenizer.pad_token_id) if rows else ()  # no doc asked any type
-    return Batch(tensors, torch.from_numpy(index), spans_out, sizes)
+    if not rows:  # no doc asked any type
+        return Batch((), torch.from_numpy(index), spans_out, sizes)
+    if not separate:
+        return Batch(pad(rows, name_lengths, tokenizer.pad_token_id), torch.from_numpy(index), spans_out, sizes)
+    names = [[tokenizer.cls_token_id, ent_id, *type_pieces[t], tokenizer.sep_token_id] for t in all_types]
+    return Batch(
+        pad(rows, None, tokenizer.pad_token_id),
+        torch.from_numpy(index),
+        spans_out,
+        sizes,
+        all_types,
+        pad_names(names, tokenizer.pad_token_id),
+    )
+
+
+def pad_names(names: List[List[int]], pad_id: int) -> Tuple[torch.Tensor, ...]:
+    """Right-padded name inputs ``[CLS] <<ENT>> name [SEP]``: ids, mask and the mean-pooling
+    weights over each name's sub-words."""
+    length = max(len(n) for n in names)
+    ids = numpy.full((len(names), length), pad_id, dtype="int64")
+    mask = numpy.zeros((len(names), length), dtype="int64")
+    pool = numpy.zeros((len(names), length), dtype="float32")
+    for i, row in enumerate(names):
+        ids[i, : len(row)] = row
+        mask[i, : len(row)] = 1
+        pool[i, 2 : len(row) - 1] = 1.0 / max(1, len(row) - 3)
+    return tuple(torch.from_numpy(a) for a in (ids, mask, pool))
 
 
 def text_units(doc: Doc) -> List[Tuple[int, int]]:
@@ -224,9 +265,13 @@ def too_long_spans(doc: Doc, starts: numpy.ndarray, ends: numpy.ndarray) -> int:
 
 
 def pad(
-    rows: List[Tuple[List[int], List[int], List[int], List[int], List[int]]], name_lengths: List[List[int]], pad_id: int
+    rows: List[Tuple[List[int], List[int], List[int], List[int], List[int]]],
+    name_lengths: Optional[List[List[int]]],
+    pad_id: int,
 ) -> Tuple[torch.Tensor, ...]:
-    """Right-padded tensors: ids, mask, type positions, type-name pooling, word bounds, shapes."""
+    """Right-padded tensors: ids, mask, type positions, type-name pooling, word bounds, shapes.
+    Without ``name_lengths`` (separate type encoding) the type positions are the row's names'
+    places in the batch and the pooling is empty."""
     n_rows = len(rows)
     length = max(len(r[0]) for r in rows)
     n_types = max(1, max(len(r[1]) for r in rows))
@@ -234,7 +279,7 @@ def pad(
     ids = numpy.full((n_rows, length), pad_id, dtype="int64")
     mask = numpy.zeros((n_rows, length), dtype="int64")
     type_pos = numpy.zeros((n_rows, n_types), dtype="int64")
-    type_pool = numpy.zeros((n_rows, n_types, length), dtype="float32")
+    type_pool = numpy.zeros((n_rows, n_types, length if name_lengths is not None else 0), dtype="float32")
     first = numpy.zeros((n_rows, n_words), dtype="int64")
     last = numpy.zeros((n_rows, n_words), dtype="int64")
     shapes = numpy.full((n_rows, length), SHAPE_PROMPT, dtype="int64")
@@ -243,7 +288,7 @@ def pad(
         shapes[i, : len(row_shapes)] = row_shapes
         mask[i, : len(row_ids)] = 1
         type_pos[i, : len(row_types)] = row_types
-        for t, (pos, n) in enumerate(zip(row_types, name_lengths[i])):
+        for t, (pos, n) in enumerate(zip(row_types, name_lengths[i] if name_lengths is not None else ())):
             type_pool[i, t, pos + 1 : pos + 1 + n] = 1.0 / max(1, n)
         first[i, : len(row_first)] = row_first
         last[i, : len(row_last)] = row_last

