@@ -14,9 +14,10 @@ from conftest import span_module
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _release(tmp_path, name: str, seed: int, max_width: int = 12):
+def _release(tmp_path, name: str, seed: int, max_width: int = 12, **settings):
     module, base_vocab = span_module(seed, max_width=max_width)
-    meta = {"name": name, "encoder": "sentence-transformers/all-MiniLM-L6-v2", "model": {"max_width": max_width}}
+    model = {"max_width": max_width, **settings}
+    meta = {"name": name, "encoder": "sentence-transformers/all-MiniLM-L6-v2", "model": model}
     return export_pretrained(module, tmp_path / name, meta, base_vocab), module
 
 
@@ -49,6 +50,9 @@ def test_bad_averages_name_the_fix(tmp_path):
     (a, _), (b, _) = _release(tmp_path, "a", 1), _release(tmp_path, "wide", 2, max_width=8)
     with pytest.raises(ValueError, match="E631"):
         average_students([str(a), str(b)], tmp_path / "x")
+    bi, _ = _release(tmp_path, "bi", 3, type_encoding="separate")  # a joint and a separate student
+    with pytest.raises(ValueError, match="E631.*type_encoding"):
+        average_students([str(a), str(bi)], tmp_path / "x")
     with pytest.raises(ValueError, match="E630"):
         average_students([str(a), str(a)], tmp_path / "x", weights=[1, 2, 3])
     with pytest.raises(ValueError, match="E630"):
