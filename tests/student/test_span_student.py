@@ -543,6 +543,9 @@ def test_the_text_is_encoded_once_and_each_name_once(separate):
     assert all(row.tolist().count(ent) == 1 for row in names)
     joint = batch_of(separate, doc, types, "joint")
     assert joint.tensors[0].shape[0] == 2 and not joint.name_tensors  # 43 types: two groups of at most 25
+    none, one = separate.get_pipe(NAME).span_scores([doc, doc], [{}, {"city": "city"}])  # a doc asking nothing
+    assert none.logits.shape[1] == 0 and one.logits.shape[1] == 1 and len(one.starts) == len(none.starts) > 0
+    assert batch_of(separate, doc, [], "separate").tensors == ()
 
 
 def test_separate_training_lowers_the_loss(politics):

@@ -125,8 +125,8 @@ def make_batch(
     for doc, types in queries:
         lengths_of_types = [len(type_pieces[t]) for t in types]
         if separate:  # one row per window; its type columns are the names' places in the batch
-            groups = [(0, len(types))]
-            prompts = [([tokenizer.cls_token_id], [name_index[t] for t in types])]
+            groups = [(0, len(types))] if types else []
+            prompts = [([tokenizer.cls_token_id], [name_index[t] for t in types])] if types else []
         else:
             groups = type_groups(lengths_of_types, max_types, prompt_budget)
             prompts = []
