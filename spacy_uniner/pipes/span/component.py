@@ -193,8 +193,9 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
         # Docs of similar length go through the encoder together: rows are padded to the longest.
         # Read jointly, a doc's text is encoded once per group of types, so many types make it
         # costlier; read separately, once.
-        per_row = self.model.attrs["max_types"] if type_encoding(self.model) == "joint" else None
-        costs = [len(doc) * (max(1, -(-len(types) // per_row)) if per_row else 1) for doc, types in queries]
+        joint = type_encoding(self.model) == "joint"
+        per_row = self.model.attrs["max_types"]
+        costs = [len(doc) * (max(1, -(-len(types) // per_row)) if joint else 1) for doc, types in queries]
         for chunk in length_chunks(costs, PADDED_WORDS):
             chunk_scores = self.model.predict([queries[i] for i in chunk])
             if len(chunk_scores) != len(chunk):

@@ -477,11 +477,13 @@ def forward(model: Model, queries: List[Query], is_train: bool) -> Tuple[List[Sp
         scores = [SpanScores(*spans, model.ops.alloc2f(*size)) for spans, size in zip(batch.spans, batch.sizes)]
         return scores, lambda d_scores: []
     device = next(shim._model.parameters()).device
-    tensors = tuple(t.to(device, non_blocking=True) for t in batch.tensors + batch.name_tensors)  # no-op on a CPU
     kwargs = {}
+    inputs = batch.tensors
     if batch.names and not is_train:  # separate type encoding: each name's query computed once
         kwargs["name_queries"] = shim.cached_name_queries(batch.names, batch.name_tensors)
-        tensors = tensors[: len(batch.tensors)]
+    else:  # separate in training: the names are encoded in the graph (joint: there are none)
+        inputs += batch.name_tensors
+    tensors = tuple(t.to(device, non_blocking=True) for t in inputs)  # a no-op on the CPU
     output, backprop_shim = shim(ArgsKwargs(args=tensors, kwargs=kwargs), is_train)
     flat = output[tuple(batch.index.to(device))]
     values = torch2xp(flat.detach().float())  # stays on the model's device, as spancat's scores do
