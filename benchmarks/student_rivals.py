@@ -24,7 +24,6 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy
 import spacy
-import srsly
 import typer
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -162,13 +161,9 @@ def main(
     sources = {name: cache.source(0, 0.0)}
     sources.update({f"{name} rivals {n} margin {m:g}": cache.source(n, m) for n in size_list for m in margin_list})
     try:
-        records, rows, protocols = decoding_variants(nlp, examples, protocol, sources, min_docs=min_docs, skip=skip)
+        decoding_variants(nlp, examples, protocol, sources, min_docs, skip, baseline="no rivals", output=output)
     except ValueError as err:
         raise typer.BadParameter(str(err)) from err
-    header = ["decoding", "lower of two", *protocols, "minus no rivals [95%], resamples won"]
-    msg.table(rows, header=header, divider=True)
-    if output is not None:
-        srsly.write_json(output, records)
 
 
 if __name__ == "__main__":

@@ -268,13 +268,9 @@ def main(
         gate = _fitted_gate(cache, nlp, gate_from, gate_passages, gate_l2)
         sources[f"{name} {kind} learned gate"] = cache.source(gate=gate)
     try:
-        records, rows, protocols = decoding_variants(nlp, examples, protocol, sources, min_docs=min_docs, skip=skip)
+        decoding_variants(nlp, examples, protocol, sources, min_docs, skip, baseline="alpha 0", output=output)
     except ValueError as err:
         raise typer.BadParameter(str(err)) from err
-    header = ["decoding", "lower of two", *protocols, "minus alpha 0 [95%], resamples won"]
-    msg.table(rows, header=header, divider=True)
-    if output is not None:
-        srsly.write_json(output, records)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import spacy
+import srsly
 from spacy.language import Language
 from spacy.training import Example
+from wasabi import msg
 
 from ..data.docs import SOURCE_KEY
 from ..errors import Errors
@@ -174,11 +176,14 @@ def decoding_variants(
     sources: Dict[str, CandidateSource],
     min_docs: int = 20,
     skip: Sequence[str] = (),
-) -> Tuple[Dict[str, Dict[str, Any]], List[List[str]], List[str]]:
-    """Each decoding variant (``{label: candidate source}``, the first the baseline) scored as
-    `student select` scores a candidate. Returns the select records by label, table rows
-    (label, lower of the protocols, each protocol's macro F1 (threshold), and the paired
-    bootstrap against the baseline: difference [95%], resamples won) and the protocol names."""
+    baseline: str = "the first",
+    output: Optional[Path] = None,
+) -> Dict[str, Dict[str, Any]]:
+    """Each decoding variant (``{label: candidate source}``, the first the baseline, named
+    ``baseline`` in the table) scored as `student select` scores a candidate, and printed as a
+    table: label, lower of the protocols, each protocol's macro F1 (threshold), and the paired
+    bootstrap against the baseline (difference [95%], resamples won). Returns the select
+    records by label, also written to ``output`` (for `student bootstrap`)."""
     records: Dict[str, Dict[str, Any]] = {}
     rows: List[List[str]] = []
     names: List[str] = []
@@ -198,7 +203,11 @@ def decoding_variants(
                 f"{100 * result.share_better:.1f}%"
             )
         rows.append(row)
-    return records, rows, names
+    header = ["decoding", "lower of two", *names, f"minus {baseline} [95%], resamples won"]
+    msg.table(rows, header=header, divider=True)
+    if output is not None:
+        srsly.write_json(output, records)
+    return records
 
 
 def shared_threshold(records: Sequence[Dict[str, Any]]) -> Tuple[float, float]:
