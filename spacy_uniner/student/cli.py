@@ -388,8 +388,8 @@ def student_export(
                 for k in ("max_width", "hidden_width", "word_shapes", "max_length", "window_overlap")
                 if k in attrs
             },
-            # Only a bi-encoder says so: students released before the option read names jointly.
-            **({"type_encoding": "separate"} if type_encoding(pipe.model) == "separate" else {}),
+            # Only a student reading names apart says so: those released before the option read them jointly.
+            **({"type_encoding": encoding} if (encoding := type_encoding(pipe.model)) != "joint" else {}),
         },
         "dtype": "float16",
         "threshold_on_dev": threshold,

@@ -548,10 +548,11 @@ def test_the_text_is_encoded_once_and_each_name_once(separate):
     assert batch_of(separate, doc, [], "separate").tensors == ()
 
 
-def test_separate_training_lowers_the_loss(politics):
+@pytest.mark.parametrize("encoding", ["separate", "late"])
+def test_separate_training_lowers_the_loss(politics, encoding):
     torch.manual_seed(0)
     random.seed(0)
-    nlp = small_student(type_encoding="separate")
+    nlp = small_student(type_encoding=encoding)
     examples = examples_for(nlp, politics)
     nlp.initialize(lambda: examples)
     optimizer = Adam(3e-4, grad_clip=1.0, use_averages=False)
@@ -563,6 +564,10 @@ def test_separate_training_lowers_the_loss(politics):
     (fresh,) = span_scores(nlp, politics[:1])
     assert numpy.abs(after.logits - before.logits).max() > 1e-3
     numpy.testing.assert_allclose(after.logits, fresh.logits, rtol=1e-5, atol=1e-5)
+    block = nlp.get_pipe(NAME).model.shims[0]._model.context
+    assert (block is None) == (encoding == "separate")
+    if block is not None:  # the late block learned: its output is no longer zero
+        assert block.attention.out_proj.weight.abs().max() > 0
 
 
 def test_the_encoding_is_saved_pickled_and_read_from_a_released_student(separate, tmp_path):
@@ -589,3 +594,91 @@ def test_the_encoding_is_saved_pickled_and_read_from_a_released_student(separate
         assert any("W204" in str(w.message) for w in caught) == warns
     (released,) = span_scores(nlp, [nlp.make_doc(BI_TEXT)])  # read jointly: other scores
     assert numpy.abs(released.logits - before.logits).max() > 1e-3
+
+
+# -- late type encoding: names read alone, then each attends to its window's text --
+def zero_block(nlp):
+    block = nlp.get_pipe(NAME).model.shims[0]._model.context
+    with torch.no_grad():
+        saved = block.attention.out_proj.weight.clone()
+        block.attention.out_proj.weight.zero_()
+    return saved
+
+
+@pytest.fixture(scope="module")
+def late(exact_torch):
+    torch.manual_seed(0)
+    nlp = small_student(labels=["person"], encoder_dtype="float32", type_encoding="late", save_dtype="float32")
+    nlp.initialize()
+    block = nlp.get_pipe(NAME).model.shims[0]._model.context
+    assert block.attention.out_proj.weight.abs().max() == 0  # at start, the block adds nothing
+    with torch.no_grad():  # as after training: its output no longer zero
+        torch.nn.init.normal_(block.attention.out_proj.weight, std=0.2)
+    return nlp
+
+
+def test_late_names_read_the_text_but_not_each_other(late):
+    """Read late, a type's score is the same alone or among 42 other names (the names do not
+    attend to each other; fp32 round-off aside, as the matrices' shapes differ); the block
+    changes the scores, and with its output at zero they are those of the same weights read
+    separately."""
+    doc = late.make_doc(BI_TEXT)
+    (alone,) = span_scores(late, [doc])
+    pipe = late.get_pipe(NAME)
+    pipe.model.shims[0]._name_cache.clear()
+    (among,) = pipe.span_scores([doc], [{n: n for n in ["person", *OTHERS]}])
+    numpy.testing.assert_allclose(among.logits[:, 0], alone.logits[:, 0], rtol=1e-5, atol=1e-4)
+    separate = small_student(labels=["person"], encoder_dtype="float32", type_encoding="separate")
+    separate.initialize()
+    state = {k: v for k, v in pipe.model.shims[0]._model.state_dict().items() if not k.startswith("context.")}
+    separate.get_pipe(NAME).model.shims[0]._model.load_state_dict(state)
+    (read_apart,) = span_scores(separate, [doc])
+    saved = zero_block(late)
+    try:
+        (unread,) = span_scores(late, [doc])
+    finally:
+        with torch.no_grad():
+            pipe.model.shims[0]._model.context.attention.out_proj.weight.copy_(saved)
+    numpy.testing.assert_allclose(unread.logits, read_apart.logits, rtol=1e-5, atol=1e-4)
+    assert numpy.abs(alone.logits - read_apart.logits).max() > 1e-3
+
+
+def test_late_encoding_is_saved_pickled_and_read_from_a_released_student(late, tmp_path):
+    doc = late.make_doc(BI_TEXT)
+    (before,) = span_scores(late, [doc])
+    late.to_disk(tmp_path / "pipe")
+    for nlp in (spacy.load(tmp_path / "pipe"), pickle.loads(pickle.dumps(late))):
+        assert type_encoding(nlp.get_pipe(NAME).model) == "late"
+        (after,) = span_scores(nlp, [nlp.make_doc(BI_TEXT)])
+        numpy.testing.assert_allclose(after.logits, before.logits, rtol=1e-5, atol=1e-4)
+    shim = late.get_pipe(NAME).model.shims[0]
+    meta = {"name": "late", "encoder": shim.cfg["encoder"], "model": {"type_encoding": "late"}}
+    folder = write_pretrained(student_tensors(shim._model, 0, torch.float32), tmp_path / "released", meta)
+    for asked, warns in ((None, False), ("separate", True)):
+        nlp = spacy.blank("en")
+        model = {"pretrained": str(folder), "encoder_dtype": "float32", "freeze_vocab": False, "type_encoding": asked}
+        pipe = nlp.add_pipe(NAME, config={"labels": ["person"], "model": model})
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            pipe.ensure_model()
+        assert any("W204" in str(w.message) for w in caught) == warns
+        assert (pipe.model.shims[0]._model.context is None) == warns  # read separately: the block is left out
+        (released,) = span_scores(nlp, [nlp.make_doc(BI_TEXT)])
+        assert numpy.allclose(released.logits, before.logits, rtol=1e-5, atol=1e-4) == (not warns)
+
+
+def test_a_separate_student_is_read_late_without_a_warning(separate, tmp_path):
+    """The late block starts at zero over a bi-encoder's weights: the same scores, no W204."""
+    shim = separate.get_pipe(NAME).model.shims[0]
+    meta = {"name": "bi", "encoder": shim.cfg["encoder"], "model": {"type_encoding": "separate"}}
+    folder = write_pretrained(student_tensors(shim._model, 0, torch.float32), tmp_path / "bi", meta)
+    nlp = spacy.blank("en")
+    model = {"pretrained": str(folder), "encoder_dtype": "float32", "freeze_vocab": False, "type_encoding": "late"}
+    pipe = nlp.add_pipe(NAME, config={"labels": ["person"], "model": model})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pipe.ensure_model()
+    assert not any("W204" in str(w.message) for w in caught)
+    (as_late,) = span_scores(nlp, [nlp.make_doc(BI_TEXT)])
+    (as_separate,) = span_scores(separate, [separate.make_doc(BI_TEXT)])
+    numpy.testing.assert_allclose(as_late.logits, as_separate.logits, rtol=1e-5, atol=1e-4)

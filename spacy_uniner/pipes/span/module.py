@@ -1,13 +1,15 @@
 """The torch module of the span/type matcher: an encoder plus span and type heads.
 
 Each type is represented by the hidden state of its ``<<ENT>>`` marker plus the mean of its
-name's sub-words (read with the text, or alone with separate type encoding), each span (up to
+name's sub-words (read with the text, or alone with separate or late type encoding), each span (up to
 ``max_width`` tokens) by the first sub-word of its first token and the last sub-word of its
 last token. A span/type score is
 ``q_t . gelu(A h_start + B h_end + w_width)``, an MLP over the span whose output layer is
 folded into the type projection, so scoring every (span, type) pair costs one small matrix
 product. A learned word-shape embedding, zero at start, is added to the text's sub-words.
-The encoder may run under bf16 autocast (``encoder_dtype``); the heads stay in fp32.
+With late type encoding a name read alone then attends to its window's text
+(:class:`NameContext`) before the type head. The encoder may run under bf16 autocast
+(``encoder_dtype``); the heads stay in fp32.
 """
 
 from __future__ import annotations
@@ -38,6 +40,25 @@ def resolve_encoder_dtype(name: str, device_type: str = "cpu") -> torch.dtype:
     return torch.bfloat16 if native else torch.float32
 
 
+class NameContext(nn.Module):
+    """Late interaction: each name's state, read alone, attends to the text of its window
+    (one pre-norm cross-attention block, no attention between names, so a name's query
+    depends on the text but not on the other names asked). Its output starts at zero, so
+    the weights of a student that read names separately start unchanged."""
+
+    def __init__(self, width: int, heads: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.attention = nn.MultiheadAttention(width, heads, batch_first=True)
+        nn.init.zeros_(self.attention.out_proj.weight)
+        nn.init.zeros_(self.attention.out_proj.bias)
+
+    def forward(self, names: torch.Tensor, text: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+        """names (W, T, D), text (W, L, D), text_mask (W, L) -> names (W, T, D) that have read the text."""
+        read, _ = self.attention(self.norm(names), text, text, key_padding_mask=text_mask == 0, need_weights=False)
+        return names + read
+
+
 class SpanTypeModule(nn.Module):
     """The torch part: encoder plus span and type heads."""
 
@@ -49,6 +70,7 @@ class SpanTypeModule(nn.Module):
         dropout: float,
         word_shapes: bool = True,
         encoder_dtype: str = "float32",
+        name_context: bool = False,
     ):
         super().__init__()
         self.encoder_dtype = encoder_dtype
@@ -64,6 +86,8 @@ class SpanTypeModule(nn.Module):
         self.types = nn.Sequential(
             nn.Linear(width, hidden_width), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden_width, hidden_width)
         )
+        heads = encoder.config.num_attention_heads
+        self.context = NameContext(width, heads) if name_context else None
         # Start from a low prior: almost every (span, type) pair is a negative.
         self.bias = nn.Parameter(torch.full((1,), -5.0))
         self.max_width = max_width
@@ -80,11 +104,13 @@ class SpanTypeModule(nn.Module):
                 hidden = self.encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
         return self.dropout(hidden.float())
 
-    def name_queries(self, name_ids: torch.Tensor, name_mask: torch.Tensor, name_pool: torch.Tensor) -> torch.Tensor:
-        """(U, H) type queries of names encoded alone, ``[CLS] <<ENT>> name [SEP]``: the
-        marker's hidden state plus the mean of the name's sub-words, through the type head."""
+    def name_rows(self, name_ids: torch.Tensor, name_mask: torch.Tensor, name_pool: torch.Tensor) -> torch.Tensor:
+        """Names encoded alone, ``[CLS] <<ENT>> name [SEP]``: the marker's hidden state plus
+        the mean of the name's sub-words. Separate: (U, H) type queries, through the type
+        head; late: (U, D) states, which read the text before the type head."""
         names = self.encode(name_ids, name_mask, torch.zeros_like(name_ids))  # the prompt's shape class
-        return self.types(names[:, 1] + torch.einsum("um,umd->ud", name_pool, names))
+        states = names[:, 1] + torch.einsum("um,umd->ud", name_pool, names)
+        return states if self.context is not None else self.types(states)
 
     def forward(
         self,
@@ -98,7 +124,7 @@ class SpanTypeModule(nn.Module):
         name_ids: Optional[torch.Tensor] = None,  # (U, M) separate type encoding: each name alone
         name_mask: Optional[torch.Tensor] = None,  # (U, M)
         name_pool: Optional[torch.Tensor] = None,  # (U, M) mean-pooling weights over the name's sub-words
-        name_queries: Optional[torch.Tensor] = None,  # (U, H) or, instead of the three above, their queries
+        name_rows: Optional[torch.Tensor] = None,  # instead of the three above, their ``name_rows``
     ) -> torch.Tensor:
         """Return logits of shape (W, N, max_width, T): span (n, n + k) against type t."""
         hidden = self.encode(input_ids, attention_mask, shape_ids)
@@ -107,10 +133,12 @@ class SpanTypeModule(nn.Module):
         def gather(pos: torch.Tensor) -> torch.Tensor:
             return torch.gather(hidden, 1, pos.unsqueeze(-1).expand(-1, -1, dim))
 
-        if name_queries is not None:  # separate encoding, the names' queries given (prediction)
-            queries = name_queries[type_pos]
-        elif name_ids is not None:  # separate encoding
-            queries = self.name_queries(name_ids, name_mask, name_pool)[type_pos]
+        if name_ids is not None:  # separate or late encoding, in training
+            name_rows = self.name_rows(name_ids, name_mask, name_pool)
+        if name_rows is not None and self.context is not None:  # late: each name reads its window
+            queries = self.types(self.context(name_rows[type_pos], hidden, attention_mask))
+        elif name_rows is not None:  # separate
+            queries = name_rows[type_pos]
         else:
             queries = self.types(gather(type_pos) + torch.bmm(type_pool, hidden))  # (W, T, H)
         starts = self.start(gather(word_start))  # (W, N, H)
