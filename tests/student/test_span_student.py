@@ -570,28 +570,43 @@ def test_separate_training_lowers_the_loss(politics, encoding):
         assert block.attention.out_proj.weight.abs().max() > 0
 
 
+def release(nlp, folder, encoding):
+    """Write ``nlp``'s student as a released folder whose meta says ``encoding``."""
+    shim = nlp.get_pipe(NAME).model.shims[0]
+    meta = {"name": encoding, "encoder": shim.cfg["encoder"], "model": {"type_encoding": encoding}}
+    return write_pretrained(student_tensors(shim._model, 0, torch.float32), folder, meta)
+
+
+def read_released(folder, asked):
+    """A pipeline over a released student read with ``type_encoding = asked``, and whether it warned W204."""
+    nlp = spacy.blank("en")
+    model = {"pretrained": str(folder), "encoder_dtype": "float32", "freeze_vocab": False, "type_encoding": asked}
+    pipe = nlp.add_pipe(NAME, config={"labels": ["person"], "model": model})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pipe.ensure_model()
+    return nlp, any("W204" in str(w.message) for w in caught)
+
+
+def assert_saved_and_pickled(nlp, encoding, path, atol):
+    (before,) = span_scores(nlp, [nlp.make_doc(BI_TEXT)])
+    nlp.to_disk(path)
+    for loaded in (spacy.load(path), pickle.loads(pickle.dumps(nlp))):
+        assert type_encoding(loaded.get_pipe(NAME).model) == encoding
+        (after,) = span_scores(loaded, [loaded.make_doc(BI_TEXT)])
+        numpy.testing.assert_allclose(after.logits, before.logits, rtol=1e-5, atol=atol)
+    return before
+
+
 def test_the_encoding_is_saved_pickled_and_read_from_a_released_student(separate, tmp_path):
-    doc = separate.make_doc(BI_TEXT)
-    (before,) = span_scores(separate, [doc])
-    separate.to_disk(tmp_path / "pipe")
-    for nlp in (spacy.load(tmp_path / "pipe"), pickle.loads(pickle.dumps(separate))):
-        assert type_encoding(nlp.get_pipe(NAME).model) == "separate"
-        (after,) = span_scores(nlp, [nlp.make_doc(BI_TEXT)])
-        numpy.testing.assert_allclose(after.logits, before.logits, rtol=1e-5, atol=1e-5)
+    before = assert_saved_and_pickled(separate, "separate", tmp_path / "pipe", 1e-5)
     # A released student says how it reads names; a pipe over it reads them so unless told otherwise.
-    shim = separate.get_pipe(NAME).model.shims[0]
-    meta = {"name": "bi", "encoder": shim.cfg["encoder"], "model": {"type_encoding": "separate"}}
-    folder = write_pretrained(student_tensors(shim._model, 0, torch.float32), tmp_path / "released", meta)
+    folder = release(separate, tmp_path / "released", "separate")
     assert srsly.read_json(folder / PRETRAINED_META)["model"]["type_encoding"] == "separate"
     for asked, warns in ((None, False), ("separate", False), ("joint", True)):
-        nlp = spacy.blank("en")
-        model = {"pretrained": str(folder), "encoder_dtype": "float32", "freeze_vocab": False, "type_encoding": asked}
-        pipe = nlp.add_pipe(NAME, config={"labels": ["person"], "model": model})
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            pipe.ensure_model()
-        assert type_encoding(pipe.model) == (asked or "separate")
-        assert any("W204" in str(w.message) for w in caught) == warns
+        nlp, warned = read_released(folder, asked)
+        assert type_encoding(nlp.get_pipe(NAME).model) == (asked or "separate")
+        assert warned == warns
     (released,) = span_scores(nlp, [nlp.make_doc(BI_TEXT)])  # read jointly: other scores
     assert numpy.abs(released.logits - before.logits).max() > 1e-3
 
@@ -644,41 +659,20 @@ def test_late_names_read_the_text_but_not_each_other(late):
 
 
 def test_late_encoding_is_saved_pickled_and_read_from_a_released_student(late, tmp_path):
-    doc = late.make_doc(BI_TEXT)
-    (before,) = span_scores(late, [doc])
-    late.to_disk(tmp_path / "pipe")
-    for nlp in (spacy.load(tmp_path / "pipe"), pickle.loads(pickle.dumps(late))):
-        assert type_encoding(nlp.get_pipe(NAME).model) == "late"
-        (after,) = span_scores(nlp, [nlp.make_doc(BI_TEXT)])
-        numpy.testing.assert_allclose(after.logits, before.logits, rtol=1e-5, atol=1e-4)
-    shim = late.get_pipe(NAME).model.shims[0]
-    meta = {"name": "late", "encoder": shim.cfg["encoder"], "model": {"type_encoding": "late"}}
-    folder = write_pretrained(student_tensors(shim._model, 0, torch.float32), tmp_path / "released", meta)
+    before = assert_saved_and_pickled(late, "late", tmp_path / "pipe", 1e-4)
+    folder = release(late, tmp_path / "released", "late")
     for asked, warns in ((None, False), ("separate", True)):
-        nlp = spacy.blank("en")
-        model = {"pretrained": str(folder), "encoder_dtype": "float32", "freeze_vocab": False, "type_encoding": asked}
-        pipe = nlp.add_pipe(NAME, config={"labels": ["person"], "model": model})
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            pipe.ensure_model()
-        assert any("W204" in str(w.message) for w in caught) == warns
-        assert (pipe.model.shims[0]._model.context is None) == warns  # read separately: the block is left out
+        nlp, warned = read_released(folder, asked)
+        assert warned == warns
+        assert (nlp.get_pipe(NAME).model.shims[0]._model.context is None) == warns  # read separately: no block
         (released,) = span_scores(nlp, [nlp.make_doc(BI_TEXT)])
         assert numpy.allclose(released.logits, before.logits, rtol=1e-5, atol=1e-4) == (not warns)
 
 
 def test_a_separate_student_is_read_late_without_a_warning(separate, tmp_path):
     """The late block starts at zero over a bi-encoder's weights: the same scores, no W204."""
-    shim = separate.get_pipe(NAME).model.shims[0]
-    meta = {"name": "bi", "encoder": shim.cfg["encoder"], "model": {"type_encoding": "separate"}}
-    folder = write_pretrained(student_tensors(shim._model, 0, torch.float32), tmp_path / "bi", meta)
-    nlp = spacy.blank("en")
-    model = {"pretrained": str(folder), "encoder_dtype": "float32", "freeze_vocab": False, "type_encoding": "late"}
-    pipe = nlp.add_pipe(NAME, config={"labels": ["person"], "model": model})
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        pipe.ensure_model()
-    assert not any("W204" in str(w.message) for w in caught)
+    nlp, warned = read_released(release(separate, tmp_path / "bi", "separate"), "late")
+    assert not warned
     (as_late,) = span_scores(nlp, [nlp.make_doc(BI_TEXT)])
     (as_separate,) = span_scores(separate, [separate.make_doc(BI_TEXT)])
     numpy.testing.assert_allclose(as_late.logits, as_separate.logits, rtol=1e-5, atol=1e-4)
