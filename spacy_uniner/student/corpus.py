@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Union
 
 import numpy
 from spacy.language import Language
@@ -61,7 +61,7 @@ def create_student_corpus(
     gold_preproc: bool = False,
     limit: int = 0,
     seed: int = 0,
-    sources: Sequence[str] = (),
+    sources: Union[str, Sequence[str]] = (),
     join: Optional[Any] = None,
 ) -> Callable[[Language], Iterator[Example]]:
     """Read student training data from DocBins written by ``to_docbin``.
@@ -73,8 +73,8 @@ def create_student_corpus(
     gold_preproc: keep the data's tokens instead of re-tokenizing the text.
     limit: read at most this many docs (0: all).
     seed: seeds the generators that the shuffle and the augmenters draw from.
-    sources: read only the docs of these pool sources (``student pool`` names; none: all), e.g.
-        a last stage on the LLM-annotated passages alone.
+    sources: read only the docs of these pool sources (``student pool`` names, a list or one
+        comma-separated string; none: all), e.g. a last stage on the LLM-annotated passages alone.
     join: a registered join step (``[corpora.train.join]``, e.g.
         ``spacy_uniner.join_passages.v1``) that reads some docs annotated alike as one doc
         without sentence boundaries, before the augmenters run; none reads each doc alone.
@@ -91,6 +91,12 @@ def create_student_corpus(
     )
 
 
+def source_names(sources: Union[str, Sequence[str]]) -> Set[str]:
+    """Pool source names from a list or one comma-separated string (as ``--set`` gives it)."""
+    names = sources.split(",") if isinstance(sources, str) else sources
+    return {name.strip() for name in names if name.strip()}
+
+
 class StudentCorpus:
     """Iterate Examples whose docs carry (augmented) type names; see ``create_student_corpus``."""
 
@@ -103,7 +109,7 @@ class StudentCorpus:
         gold_preproc: bool = False,
         limit: int = 0,
         seed: int = 0,
-        sources: Sequence[str] = (),
+        sources: Union[str, Sequence[str]] = (),
         join: Optional[Joiner] = None,
     ) -> None:
         if not path.exists():
@@ -122,7 +128,7 @@ class StudentCorpus:
         self.shuffle = shuffle
         self.gold_preproc = gold_preproc
         self.limit = limit
-        self.sources = set(sources)
+        self.sources = source_names(sources)
         self.random = random.Random(seed)
         self.rng = numpy.random.default_rng(seed)
         self._stats: Optional[CorpusStatistics] = None

@@ -24,8 +24,9 @@ import itertools
 import json
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Set
 
+import srsly
 from spacy import util
 from spacy.util import registry
 
@@ -81,6 +82,7 @@ def pretrain(
     resolved = registry.resolve(config.interpolate()["training"])
     corpora = registry.resolve(config.interpolate()["corpora"])
     train_corpus = corpora["train"]
+    check_sources(getattr(train_corpus, "sources", set()), pool)
     optimizer = resolved["optimizer"]
     batcher = resolved["batcher"]
     dropout = float(resolved["dropout"])
@@ -126,6 +128,18 @@ def pretrain(
                     losses = {}
             epoch += 1
     return saved
+
+
+def check_sources(sources: Set[str], pool: Path) -> None:
+    """Every source the reader names must be one of the pool's (E312), so a misspelt name
+    cannot silently drop its source from training."""
+    stats = pool / "stats.json"
+    if not sources or not stats.exists():
+        return
+    known = set(srsly.read_json(stats).get("sources", {}))
+    unknown = sorted(sources - known)
+    if unknown:
+        raise ValueError(Errors.E312.format(unknown=unknown, pool=pool, known=", ".join(sorted(known))))
 
 
 def _setup(gpu_id: int) -> Dict[str, object]:

@@ -487,6 +487,8 @@ def test_sources_reads_only_the_named_pool_sources(tmp_path):
     corpus = create_student_corpus(tmp_path / "train.spacy", sources=["llm"])
     texts = [eg.reference.text for eg in corpus(nlp)]
     assert texts == [docs[i].text for i in (1, 3, 4)]
+    joined = create_student_corpus(tmp_path / "train.spacy", sources="llm, wiki")  # one string, as --set gives it
+    assert len(list(joined(nlp))) == 5
     assert len(list(create_student_corpus(tmp_path / "train.spacy")(nlp))) == 5
     with pytest.raises(ValueError, match="E309"):
         list(create_student_corpus(tmp_path / "train.spacy", sources=["nowhere"])(nlp))

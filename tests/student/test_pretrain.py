@@ -60,3 +60,21 @@ def test_gpu_id_without_a_usable_gpu_is_a_coded_error_before_any_work(tmp_path):
     with pytest.raises(ValueError, match=r"E633.*--gpu-id -1"):
         pretrain(ROOT / "configs" / "student-pretrain.cfg", tmp_path / "no-pool", tmp_path / "out", 0.1, gpu_id=0)
     assert not (tmp_path / "out").exists()  # stopped before reading the pool or writing anything
+
+
+def test_a_misspelt_source_is_a_coded_error_before_training(tmp_path):
+    """A reader source the pool's stats.json does not list would silently drop from training."""
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    nlp = spacy.blank("en")
+    doc = nlp.make_doc("Ann Lee met Bo in Rome .")
+    doc._.set(LABELS_ATTR, ["person"])
+    for split in ("train", "dev"):
+        to_docbin([doc]).to_disk(pool / f"{split}.spacy")
+    (pool / "hierarchy.json").write_text("{}")
+    (pool / "synonyms.json").write_text("{}")
+    (pool / "stats.json").write_text(json.dumps({"sources": {"wiki": {"passages": 1}, "llm": {"passages": 0}}}))
+    overrides = {"corpora.train.sources": "wiki,wikk"}  # as `--set corpora.train.sources=wiki,wikk` gives it
+    with pytest.raises(ValueError, match=r"E312.*\['wikk'\].*llm, wiki"):
+        pretrain(ROOT / "configs" / "student-pretrain.cfg", pool, tmp_path / "out", 0.1, overrides=overrides)
+    assert not (tmp_path / "out").exists()
