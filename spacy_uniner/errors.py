@@ -133,14 +133,14 @@ class Errors(metaclass=ErrorsWithCodes):
         "lists them under `sources`), or leave `sources` empty to read every doc."
     )
     E310 = "`{setting}` of the join step {name} must be {what}, got {value!r}."
-    E312 = (
-        "The training reader's sources {unknown} are not sources of the pool {pool} (its stats.json "
-        "lists: {known}): check their spelling in `corpora.train.sources`."
-    )
     E311 = (
         "The `join` step of the student reader is {type_name}, not a join step: give the "
         '[corpora.train.join] block an `@misc = "spacy_uniner.join_passages.v1"` line '
         "(see spacy_uniner/student/join.py)."
+    )
+    E312 = (
+        "The training reader's sources {unknown} are not sources of the pool {pool} (its stats.json "
+        "lists: {known}): check their spelling in `corpora.train.sources`."
     )
 
     # Span/type matcher model (pipes/span/model.py)

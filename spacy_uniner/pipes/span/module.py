@@ -116,7 +116,7 @@ class SpanTypeModule(nn.Module):
         self,
         input_ids: torch.Tensor,  # (W, L)
         attention_mask: torch.Tensor,  # (W, L)
-        type_pos: torch.Tensor,  # (W, T) positions of the <<ENT>> markers (separate: indices into the names)
+        type_pos: torch.Tensor,  # (W, T) positions of the <<ENT>> markers (separate, late: indices into the names)
         type_pool: torch.Tensor,  # (W, T, L) mean-pooling weights over each type name's sub-words
         word_start: torch.Tensor,  # (W, N) first sub-word of each token
         word_end: torch.Tensor,  # (W, N) last sub-word of each token
