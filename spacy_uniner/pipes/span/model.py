@@ -191,13 +191,11 @@ class SpanTypeShim(PyTorchShim):
                 raise OSError(Errors.E406.format(name=source))
             vocab = AutoModel.from_pretrained(path).get_input_embeddings().weight.detach()
             encoder.get_input_embeddings().weight.data[: vocab.shape[0]] = vocab
+        module = self._build(encoder, name_context=self.cfg.get("type_encoding") == "late")
         if "state" in msg:  # pipelines saved before the compact format: a full fp32 state dict
-            module = self._build(encoder)
             module.load_state_dict(torch.load(io.BytesIO(msg["state"]), map_location="cpu", weights_only=True))
         else:
-            tensors = load(msg["weights"])
-            module = self._build(encoder, name_context=has_name_context(tensors))
-            load_student_tensors(module, tensors, "the saved pipeline")
+            load_student_tensors(module, load(msg["weights"]), "the saved pipeline")
         self.set_module(module, tokenizer)
         return self
 
@@ -351,25 +349,18 @@ def init(model: Model, X: Optional[List[Query]] = None, Y: Any = None) -> None:
     tokenizer.add_special_tokens({"additional_special_tokens": [ENT_MARKER, SEP_MARKER]})
     encoder.resize_token_embeddings(len(tokenizer), mean_resizing=False)
     shim = model.shims[0]
-    meta, tensors = (
-        read_pretrained(model.attrs["pretrained"], model.attrs) if model.attrs.get("pretrained") else ({}, {})
-    )
+    pretrained = model.attrs.get("pretrained")
+    path, meta, tensors = read_pretrained(pretrained, model.attrs) if pretrained else (None, {}, {})
     trained_encoding = meta.get("model", {}).get("type_encoding", "joint")
     encoding = model.attrs.get("type_encoding") or trained_encoding
     if encoding != "late":  # a late student read otherwise leaves its block out (W204 below)
         tensors = {key: value for key, value in tensors.items() if not key.startswith("context.")}
     module = shim._build(encoder, name_context=encoding == "late")
-    if tensors:
-        load_student_tensors(module, tensors, str(pretrained_path(model.attrs["pretrained"])))
+    if pretrained:
+        load_student_tensors(module, tensors, str(path))
     # Late over a separate student starts with the same scores (its block's output is zero).
-    if (
-        model.attrs.get("pretrained")
-        and encoding != trained_encoding
-        and (trained_encoding, encoding) != LATE_OVER_SEPARATE
-    ):
-        warnings.warn(
-            Warnings.W204.format(name=model.attrs["pretrained"], trained=trained_encoding, asked=encoding), stacklevel=2
-        )
+    if pretrained and encoding != trained_encoding and (trained_encoding, encoding) != LATE_OVER_SEPARATE:
+        warnings.warn(Warnings.W204.format(name=pretrained, trained=trained_encoding, asked=encoding), stacklevel=2)
     shim.cfg = {**(shim.cfg or {}), "base_vocab": int(base_vocab), "encoder": name, "type_encoding": encoding}
     shim.set_module(module, tokenizer)
 
@@ -386,21 +377,16 @@ def pretrained_path(name: str) -> Path:
     raise OSError(Errors.E622.format(name=name, shipped=", ".join(names) or "none"))
 
 
-def read_pretrained(name: str, attrs: Optional[dict] = None) -> Tuple[dict, dict]:
-    """A pretrained student's metadata and tensors (safetensors: tensors only, no code runs),
-    for :func:`load_student_tensors`; its settings are checked against the model's ``attrs``."""
+def read_pretrained(name: str, attrs: Optional[dict] = None) -> Tuple[Path, dict, dict]:
+    """A pretrained student's folder, metadata and tensors (safetensors: tensors only, no code
+    runs), for :func:`load_student_tensors`; its settings are checked against the model's ``attrs``."""
     path = pretrained_path(name)
     meta = srsly.read_json(path / PRETRAINED_META)
     settings = meta.get("model", {})
     for key in ("max_width", "hidden_width", "word_shapes"):
         if attrs is not None and key in settings and key in attrs and settings[key] != attrs[key]:
             raise ValueError(Errors.E623.format(path=path, detail=f"{key} = {settings[key]!r}, not {attrs[key]!r}"))
-    return meta, read_weights(path)
-
-
-def has_name_context(tensors: dict) -> bool:
-    """Whether saved tensors carry a late-interaction block (a student trained with late type encoding)."""
-    return any(key.startswith("context.") for key in tensors)
+    return path, meta, read_weights(path)
 
 
 def student_tensors(module: SpanTypeModule, base_vocab: int, dtype: torch.dtype) -> dict:
