@@ -75,14 +75,15 @@ def main(
 ) -> None:
     records = {}
     rows = []
+    nlp = load_student(model)
+    pipe = nlp.get_pipe(NAME)
+    pipe.ensure_model()
+    shim = pipe.model.shims[0]
+    ent_id, sep_id = shim.tokenizer.convert_tokens_to_ids([ENT_MARKER, SEP_MARKER])
+    examples = all_types_examples(dev, nlp)
     for k in split_numbers(joint_layers, int):
-        nlp = load_student(model)
-        pipe = nlp.get_pipe(NAME)
-        pipe.ensure_model()
-        shim = pipe.model.shims[0]
-        ent_id, sep_id = shim.tokenizer.convert_tokens_to_ids([ENT_MARKER, SEP_MARKER])
         shim._model.encode = types.MethodType(deferred_encode(k, ent_id, sep_id), shim._model)
-        by_protocol = protocol_scores(nlp, all_types_examples(dev, nlp), "both", min_docs=min_docs)
+        by_protocol = protocol_scores(nlp, examples, "both", min_docs=min_docs)
         records[f"k{k}"] = scores_record(by_protocol)
         if output is not None:
             srsly.write_json(output, records)
