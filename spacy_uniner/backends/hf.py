@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from .. import protocol
 from ..errors import Errors
+from ..forking import fork_safe_torch
 from ..registry import registry
 from .decoding import SharedPrefixDecoder, encode_queries, plan_chunks
 from .loading import load_tokenizer
@@ -110,6 +111,7 @@ class HuggingFaceBackend:
         return [len(ids) for ids in encoded]
 
     def generate(self, prompts: Sequence[tuple[str, str]]) -> List[str]:
+        fork_safe_torch()
         if self.prefix_sharing:
             return self._generate_shared(prompts)
         return self._generate_per_query(prompts)

@@ -23,6 +23,7 @@ from thinc.api import Config, Model, set_dropout_rate
 
 from ...data.docs import only_mentions_known
 from ...errors import Errors, Warnings
+from ...forking import fork_safe_torch
 from ...labels import LabelsInput, normalize_labels
 from ..base import EntsFilter, OpenNERPipe, ScoredSpan
 from ..scorer import DEFAULT_SCORE_WEIGHTS, make_uniner_scorer  # noqa: F401  (registers the scorer)
@@ -188,6 +189,7 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
     def span_scores(self, docs: Sequence[Doc], label_maps: Sequence[Dict[str, str]]) -> List[SpanScores]:
         """The matcher's scores of every candidate span against each doc's type texts."""
         self.ensure_model()
+        fork_safe_torch()
         queries = [(doc, list(m.values())) for doc, m in zip(docs, label_maps)]
         scores: List[Optional[SpanScores]] = [None] * len(queries)
         # Docs of similar length go through the encoder together: rows are padded to the longest.
