@@ -7,6 +7,7 @@
     python benchmarks/student_shapes.py context NESTED.spacy v11=shipped --context person,location,organization
     python benchmarks/student_shapes.py whitespace training/pool/dev.spacy v11=shipped
     python benchmarks/student_shapes.py codes DATA v11=shipped --datasets conllpp,wikiann_en --try MISC=miscellaneous
+    python benchmarks/student_shapes.py processes training/pool/dev.spacy v11=shipped --source multiconer2_en
 
 ``long-docs`` (dev data: choose ``window_length`` here, never on an eval file): per pool
 source, ``--join`` consecutive dev passages become one doc, with and without sentence
@@ -25,10 +26,15 @@ period, a run of spaces after ``--rate`` of the other tokens); `student select`'
 ``codes`` (dev splits of catalogue datasets tagged with label codes, the codes kept): span F1
 asking the codes as written (a mapping ``{"PER": "PER"}``), as a list of labels (spaCy label
 codes read as their type names, ``labels.LABEL_CODES``), and with each ``--try CODE=TEXT``.
+``processes`` (dev data): passages/s of one process on all torch threads against
+``nlp.pipe(n_process=N)`` with forked workers (one torch thread each) and spawned ones (torch's
+default threads each, loading the pipeline first), and whether their entities equal the one process's.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import random
 import resource
 import tempfile
@@ -439,6 +445,53 @@ def codes_command(
     msg.table(rows, header=["dataset", "passages", "asked", f"{name}: span F1", "F1 per code"], divider=True)
     if output is not None:
         srsly.write_json(output, records)
+
+
+@app.command("processes")
+def processes_command(
+    dev_path: Path = typer.Argument(..., help="The pool's dev.spacy"),
+    student: str = typer.Argument("shipped", help="NAME=PIPELINE (or NAME=shipped)"),
+    source: str = typer.Option(..., help="The pool source whose dev passages are read"),
+    limit: int = typer.Option(400, help="Passages (repeated when the source has fewer)"),
+    max_types: int = typer.Option(13, help="The source's most frequent types asked"),
+    n_process: int = typer.Option(2, help="Worker processes"),
+    batch_size: int = typer.Option(32, help="nlp.pipe's batch size"),
+) -> None:
+    """Passages/s in one process and in forked and spawned workers."""
+    import torch
+
+    name, path = named_student(student)
+    docs, types = _dev_docs(dev_path, source, limit, max_types)
+    texts = [docs[i % len(docs)].text for i in range(limit)]
+    with tempfile.TemporaryDirectory() as folder:
+        load_student(path).to_disk(folder)  # what a spawned worker loads
+        rows, reference = [], None
+        for way, method, workers in (
+            ("one process", None, 1),
+            ("forked", "fork", n_process),
+            ("spawned", "spawn", n_process),
+        ):
+            if method is not None and method not in multiprocessing.get_all_start_methods():
+                continue
+            nlp = load_student(folder)
+            list(
+                nlp.pipe(texts[:4], component_cfg={NAME: {"labels": types}})
+            )  # load the weights (and use the threads) first
+            before = multiprocessing.get_start_method(allow_none=True)
+            if method is not None:
+                multiprocessing.set_start_method(method, force=True)
+            start = time.perf_counter()
+            got = nlp.pipe(texts, n_process=workers, batch_size=batch_size, component_cfg={NAME: {"labels": types}})
+            found = [{(e.start_char, e.end_char, e.label_) for e in doc.ents} for doc in got]
+            seconds = time.perf_counter() - start
+            multiprocessing.set_start_method(before, force=True)
+            reference = reference or found
+            threads = {None: f"{torch.get_num_threads()}", "fork": "1 each"}.get(method, "torch's default each")
+            same = "yes" if found == reference else f"F1 {100 * _f1(found, reference):.1f}"
+            rows.append([way, workers, threads, f"{len(texts) / seconds:.1f}", same])
+    header = ["how", "processes", "torch threads", f"{name}: passages/s", "entities as one process"]
+    msg.table(rows, header=header, divider=True)
+    msg.info(f"{len(texts)} passages of {source!r}, {len(types)} types, batch {batch_size}, {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

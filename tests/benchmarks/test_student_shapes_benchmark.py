@@ -103,3 +103,14 @@ def test_codes_command_asks_the_codes_as_written_as_a_list_and_as_tried(shapes, 
         assert failed.exit_code != 0 and "CODE=TEXT" in failed.output
     unknown = CliRunner().invoke(shapes.app, [*args[:3], "--datasets", "nothing_here"])
     assert unknown.exit_code != 0 and "dev split" in unknown.output
+
+
+def test_processes_command_reads_alike_in_one_process_and_in_workers(shapes, shipped_student, tmp_path):
+    _dev(shipped_student, tmp_path / "dev.spacy")
+    args = ["processes", str(tmp_path / "dev.spacy"), "v=shipped", "--source", "a", "--limit", "6", "--batch-size", "2"]
+    result = CliRunner().invoke(shapes.app, args)
+    assert result.exit_code == 0, result.output
+    ways = ("one process", "forked", "spawned")
+    rows = [line.split() for line in result.output.splitlines() if line.startswith(ways)]
+    assert [r[0] for r in rows] == ["one", "forked", "spawned"][: len(rows)] and len(rows) >= 2
+    assert all(r[-1] == "yes" for r in rows)  # the workers find what one process finds
