@@ -70,6 +70,13 @@ class ResponseCache:
                 continue
             self.records[key] = record
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its open file and lock: the copy opens the file when it appends."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_file", "_lock")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _file=None, _lock=threading.Lock())
+
     def __contains__(self, key: object) -> bool:
         return key in self.records
 

@@ -30,6 +30,13 @@ class RequestCounter:
         self._lock = threading.Lock()
         self._local = threading.local()
 
+    def __getstate__(self) -> dict:
+        return {"counts": self.counts}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__()
+        self.counts = state["counts"]
+
     def add(self, name: str, amount: int = 1) -> None:
         with self._lock:
             self.counts[name] += amount

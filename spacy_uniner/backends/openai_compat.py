@@ -107,7 +107,8 @@ class OpenAICompatibleBackend:
         self._tokenizer_checked = False
         self.http = RequestCounter()
         self.stats = self.http.counts
-        self.client = openai_client(
+        self._make_client = partial(
+            openai_client,
             api_key=key,
             base_url=self.base_url,
             timeout=self.timeout,
@@ -115,6 +116,7 @@ class OpenAICompatibleBackend:
             counter=self.http,
             on_response=[no_retry_for_rejected_ids] if self.send_tokens else [],
         )
+        self._client, self._client_pid = self._make_client(), os.getpid()
         self._settings = {
             "model": model,
             "base_url": self.base_url,
@@ -126,6 +128,18 @@ class OpenAICompatibleBackend:
             "llamacpp_slots": llamacpp_slots,
             "extra_body": extra_body,
         }
+
+    def __getstate__(self) -> Dict[str, Any]:
+        """Pickled without the client (its connections and locks); the copy opens its own."""
+        return {**self.__dict__, "_client": None, "_client_pid": None}
+
+    @property
+    def client(self) -> Any:
+        """This process's ``openai`` client: a forked worker (``nlp.pipe(n_process=2)``) opens
+        its own connections, since sharing the parent's keep-alive sockets mixes responses."""
+        if self._client_pid != os.getpid():
+            self._client, self._client_pid = self._make_client(), os.getpid()
+        return self._client
 
     def _load_tokenizer(self, name: Optional[str], prompt_format: str) -> Any:
         """The given tokenizer; else, unless prompts go as text, the model's if it is local."""

@@ -9,6 +9,8 @@ is the component's ``cache`` block (``spacy_uniner.DiskCache.v1``) around this b
 
 import json
 import logging
+import multiprocessing
+import pickle
 import re
 import threading
 import time
@@ -284,6 +286,33 @@ def test_pipeline_round_trip_keeps_the_endpoint_settings(server, tmp_path):
     assert isinstance(model, OpenAICompatibleBackend)
     assert model.base_url == server.url and model.max_new_tokens == 32
     assert found_ents(loaded(TEXTS[0])) == expected_ents(TEXTS[0])
+
+
+def test_pipeline_pickles_with_its_cache_and_counts(server, tmp_path):
+    cache = str(tmp_path / "cache")
+    nlp = make_nlp(server, cache=cache)
+    first = [found_ents(doc) for doc in nlp.pipe(TEXTS[:3])]
+    copy = pickle.loads(pickle.dumps(nlp))  # no client, lock or open file travels
+    ner = copy.get_pipe("universal_ner")
+    assert ner.model.stats["requests"] == 3 * len(LABELS)  # the counts travel
+    assert [found_ents(doc) for doc in copy.pipe(TEXTS)] == [expected_ents(text) for text in TEXTS]
+    assert ner.cache.stats["hits"] == 3 * len(LABELS) and first == [expected_ents(t) for t in TEXTS[:3]]
+    assert len(server.log) == len(TEXTS) * len(LABELS)  # the copy asked only the new prompts
+    assert len(list(srsly.read_jsonl(tmp_path / "cache" / ANSWERS_FILE))) == len(server.log)
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork start method")
+def test_forked_workers_open_their_own_connections(server):
+    """Forked workers that shared the parent's keep-alive connections read each other's responses."""
+    nlp = make_nlp(server)
+    assert [found_ents(doc) for doc in nlp.pipe(TEXTS)] == [expected_ents(text) for text in TEXTS]  # connections open
+    method = multiprocessing.get_start_method(allow_none=True)
+    multiprocessing.set_start_method("fork", force=True)
+    try:
+        docs = list(nlp.pipe(TEXTS * 4, n_process=2, batch_size=2))
+    finally:
+        multiprocessing.set_start_method(method, force=True)
+    assert [found_ents(doc) for doc in docs] == [expected_ents(text) for text in TEXTS * 4]
 
 
 def test_permanently_failing_server_raises_a_clear_error(server):
