@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy
 import pytest
@@ -79,6 +80,21 @@ def test_nlp_pipe_with_two_spawned_processes(shipped, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     got = [[tuple(e) for e in doc] for doc in json.loads(done.stdout.strip().splitlines()[-1])]
     assert got == ents(shipped, TEXTS * 2)
+
+
+def test_threads_calling_one_pipe_get_what_each_call_gets_alone(shipped):
+    """Web servers call one pipeline from a pool of threads; a prediction must not run with
+    the dropout another thread's call switched back on."""
+    pipe = shipped.get_pipe(NAME)
+    label_sets = [["person"], ["city"], ["company", "product"], LABELS]
+    jobs = [(text, labels) for text in TEXTS * 8 for labels in label_sets]
+
+    def found(job):
+        return [(e.start_char, e.end_char, e.label_) for e in pipe(shipped.make_doc(job[0]), labels=job[1]).ents]
+
+    alone = [found(job) for job in jobs]
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(found, jobs)) == alone
 
 
 def test_nlp_evaluate(shipped):

@@ -98,7 +98,8 @@ class SpanTypeShim(PyTorchShim):
     def cached_name_rows(self, names: List[str], name_tensors: Tuple[torch.Tensor, ...]) -> torch.Tensor:
         """The ``name_rows`` of ``names`` (separate or late type encoding) for prediction: each
         name is encoded once while the weights stay, so many types cost little more than a few."""
-        missing = [i for i, name in enumerate(names) if name not in self._name_cache]
+        found = {name: self._name_cache.get(name) for name in names}  # another thread may clear the cache
+        missing = [i for i, name in enumerate(names) if found[name] is None]
         if missing:
             device = next(self._model.parameters()).device
             rows = torch.as_tensor(missing)
@@ -106,11 +107,20 @@ class SpanTypeShim(PyTorchShim):
             self._model.eval()
             with torch.no_grad():
                 computed = self._model.name_rows(ids, mask, pool)
-            self._model.train()
+            found.update((names[i], row) for i, row in zip(missing, computed))
             if len(self._name_cache) + len(missing) > NAME_CACHE_SIZE:
                 self._name_cache.clear()
-            self._name_cache.update((names[i], row) for i, row in zip(missing, computed))
-        return torch.stack([self._name_cache[name] for name in names])
+            self._name_cache.update((names[i], found[names[i]]) for i in missing)
+        return torch.stack([found[name] for name in names])
+
+    def predict(self, inputs: ArgsKwargs) -> Any:
+        """The module's output in eval mode, without gradients. Unlike thinc's shim, the module
+        is left in eval mode (a training step sets train mode itself), so predictions from
+        several threads never run with another's dropout switched back on."""
+        if self._model.training:
+            self._model.eval()
+        with torch.no_grad(), torch.autocast(device_type="cuda", enabled=self._mixed_precision):
+            return self._model(*inputs.args, **inputs.kwargs)
 
     @contextlib.contextmanager
     def use_params(self, params):
