@@ -74,6 +74,10 @@ class OpenNERPipe(Pipe):
         self._labels = normalize_labels(labels)
         register_label_colors(self._labels)
 
+    def clear_labels(self) -> None:
+        """Forget the default labels: every call or doc must then give its own."""
+        self._labels = {}
+
     def initialize(
         self,
         get_examples: Optional[Callable[[], Iterable[Example]]] = None,

@@ -31,6 +31,7 @@ from spacy import util
 from spacy.util import registry
 
 from ..errors import Errors
+from ..pipes.base import OpenNERPipe
 from .neighbours import NEIGHBOURS
 
 # glibc's mallopt parameters (malloc.h)
@@ -90,6 +91,9 @@ def pretrain(
     warmup = float(config["pretraining_schedule"]["warmup_minutes"])
     util.fix_random_seed(int(config["system"]["seed"]))
     nlp.initialize(lambda: itertools.islice(train_corpus(nlp), 20), sgd=optimizer)
+    for _, pipe in nlp.pipeline:  # open types: no default labels taken from the 20 sampled docs
+        if isinstance(pipe, OpenNERPipe):
+            pipe.clear_labels()
     output.mkdir(parents=True, exist_ok=True)
     marks = sorted(float(m) for m in checkpoints if 0 < float(m) <= minutes)
     if not marks or marks[-1] != minutes:

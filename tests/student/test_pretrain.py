@@ -49,6 +49,7 @@ def test_budget_leaves_each_checkpoint_and_a_log(tmp_path):
     loaded = spacy.load(saved[-1])
     doc = loaded.get_pipe("universal_ner_span")(loaded.make_doc("Ann Lee met Bo in Rome ."), labels=["person"])
     assert all(e.label_ == "person" for e in doc.ents)  # runs and answers only what is asked
+    assert loaded.get_pipe("universal_ner_span").labels == {}  # open types: no defaults from sampled docs
 
 
 def test_gpu_id_without_a_usable_gpu_is_a_coded_error_before_any_work(tmp_path):

@@ -410,6 +410,35 @@ def test_training_config_resolves(tmp_path):
     assert example.predicted._.get(LABELS_ATTR) == ["person"]
 
 
+def test_spacy_train_gives_a_pipeline_that_answers_its_types(tmp_path):
+    """`spacy train configs/student.cfg`, as a user targets a domain: the trained pipeline
+    answers the training data's types when called without labels, and the training's scores
+    include the paper's string metric."""
+    from spacy.cli.train import train
+
+    nlp = spacy.blank("en")
+    docs = []
+    for first, last, city in [("Ann", "Lee", "Paris"), ("Bo", "Chen", "Oslo"), ("Cy", "Diaz", "Lima")]:
+        doc = nlp.make_doc(f"{first} {last} flew to {city} on Monday .")
+        doc.ents = [Span(doc, 0, 2, label="person"), Span(doc, 4, 5, label="city")]
+        docs.append(doc)
+    to_docbin(docs).to_disk(tmp_path / "d.spacy")
+    overrides = {
+        "paths.train": str(tmp_path / "d.spacy"),
+        "paths.dev": str(tmp_path / "d.spacy"),
+        "training.max_steps": 2,
+        "training.eval_frequency": 1,
+        "system.seed": 0,
+    }
+    train(ROOT / "configs" / "student.cfg", tmp_path / "out", overrides=overrides)
+    trained = spacy.load(tmp_path / "out" / "model-last")
+    assert trained.get_pipe(NAME).labels == {"city": "city", "person": "person"}
+    doc = trained("Ann Lee flew to Paris on Monday .")  # no labels given: the trained types
+    assert {e.label_ for e in doc.ents} <= {"person", "city"}
+    performance = srsly.read_json(tmp_path / "out" / "model-last" / "meta.json")["performance"]
+    assert performance["uniner_f"] > 0.5 and performance["ents_f"] > 0.5
+
+
 def test_distill_and_convert_commands(tmp_path):
     import srsly
     import typer

@@ -254,10 +254,11 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
         nlp: Optional[Language] = None,
         labels: Optional[Union[List[str], Dict[str, str]]] = None,
     ) -> None:
-        """Load the encoder and check the examples carry type names (or labels are set)."""
+        """Load the encoder; set the labels from ``labels`` or, when none are set, from the
+        examples' gold entities (so a trained pipeline answers its types by default); check
+        the examples carry type names."""
         validate_examples(get_examples(), "SpanStudent.initialize")
-        if labels is not None:
-            self.set_labels(labels)
+        super().initialize(get_examples, nlp=nlp, labels=labels)
         sample = [eg for _, eg in zip(range(10), get_examples())]
         for eg in sample:
             self.label_map(eg.reference)
