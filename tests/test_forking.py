@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -51,12 +52,23 @@ def run_forked(tmp_path, make_nlp: str) -> dict:
     )
     (tmp_path / "run.py").write_text(script, encoding="utf8")
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "TOKENIZERS_PARALLELISM")}
-    done = subprocess.run(
-        [sys.executable, str(tmp_path / "run.py")], capture_output=True, text=True, timeout=300, env=env
+    run = subprocess.Popen(
+        [sys.executable, str(tmp_path / "run.py")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,  # its hung workers go with it
     )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert FORK_WARNING not in done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    try:
+        stdout, stderr = run.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.communicate()
+        pytest.fail("the workers hung")
+    assert run.returncode == 0, stderr[-2000:]
+    assert FORK_WARNING not in stderr
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def test_span_student_in_forked_workers(tmp_path):

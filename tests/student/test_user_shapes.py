@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import random
 import subprocess
 import sys
 import textwrap
@@ -95,6 +96,27 @@ def test_threads_calling_one_pipe_get_what_each_call_gets_alone(shipped):
     alone = [found(job) for job in jobs]
     with ThreadPoolExecutor(4) as pool:
         assert list(pool.map(found, jobs)) == alone
+
+
+def test_the_order_of_the_labels_does_not_change_the_answer(shipped):
+    """The types are read in one canonical order: the same labels listed in another order,
+    in one group or in several, give the same scores."""
+    pipe = shipped.get_pipe(NAME)
+
+    def scored(labels):
+        doc = pipe(shipped.make_doc(TEXTS[0]), labels=labels)
+        return sorted(
+            zip(
+                ((s.start, s.end, s.label_) for s in doc.spans[pipe.spans_key]),
+                doc.spans[pipe.spans_key].attrs["scores"],
+            )
+        )
+
+    assert scored(LABELS) == scored(LABELS[::-1]) and scored(LABELS)
+    many = LABELS + [f"kind of thing number {i}" for i in range(40)]  # two groups of at most 25
+    shuffled = many[:]
+    random.Random(0).shuffle(shuffled)
+    assert scored(many) == scored(shuffled)
 
 
 def test_nlp_evaluate(shipped):
