@@ -39,7 +39,9 @@ def student_with(deferred, joint_layers):
 
 
 def person_logits(pipe, doc, others=None):
-    (scores,) = pipe.span_scores([doc], [{"p": "person", **(others or {})}])
+    """The model's scores of ``person`` asked first, then ``others`` in their order (the
+    component itself reads any order in one canonical order)."""
+    (scores,) = pipe.model.predict([(doc, ["person", *(others or {}).values()])])
     return numpy.asarray(scores.logits)[:, 0]
 
 
