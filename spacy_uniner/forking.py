@@ -41,7 +41,7 @@ def fork_safe_torch() -> None:
     """Make processes forked from now on read with one torch thread (once per process;
     called before a model first runs, so a fork before any run keeps its threads)."""
     global _registered
-    if not _registered:
+    if not _registered and hasattr(os, "register_at_fork"):  # no fork on Windows
         os.register_at_fork(
             before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
         )
