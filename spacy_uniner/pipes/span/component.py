@@ -192,8 +192,9 @@ class SpanStudent(OpenNERPipe, TrainablePipe):
         listed in any order get the same scores."""
         self.ensure_model()
         fork_safe_torch()
-        orders = [canonical_order(list(m.values())) for m in label_maps]
-        queries = [(doc, [list(m.values())[i] for i in order]) for doc, m, order in zip(docs, label_maps, orders)]
+        asked = [list(m.values()) for m in label_maps]
+        orders = [canonical_order(types) for types in asked]
+        queries = [(doc, [types[i] for i in order]) for doc, types, order in zip(docs, asked, orders)]
         scores: List[Optional[SpanScores]] = [None] * len(queries)
         # Docs of similar length go through the encoder together: rows are padded to the longest.
         # Read jointly, a doc's text is encoded once per group of types, so many types make it
