@@ -132,3 +132,23 @@ def span_module(seed: int, pretrained=None, max_width: int = 12):
     nlp.initialize()
     shim = nlp.get_pipe("universal_ner_span").model.shims[0]
     return shim._model, shim.cfg["base_vocab"]
+
+
+def day_docs(nlp, n: int, *, source=None, label: str = "person", both: bool = False, types=None) -> list:
+    """``n`` docs "Ann Lee met Bo Chen in Paris on day i .": Ann Lee (and, with ``both``, Bo
+    Chen) a ``label``, Paris a ``city``; asked ``types`` (default: the label and ``city``),
+    from pool ``source`` when given."""
+    from spacy.tokens import Span
+
+    from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY
+
+    docs = []
+    for i in range(n):
+        doc = nlp.make_doc(f"Ann Lee met Bo Chen in Paris on day {i} .")
+        people = [Span(doc, 0, 2, label=label)] + ([Span(doc, 3, 5, label=label)] if both else [])
+        doc.ents = [*people, Span(doc, 6, 7, label="city")]
+        doc._.set(LABELS_ATTR, list(types) if types is not None else [label, "city"])
+        if source is not None:
+            doc.user_data[SOURCE_KEY] = source
+        docs.append(doc)
+    return docs

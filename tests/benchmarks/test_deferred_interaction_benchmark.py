@@ -8,13 +8,12 @@ import numpy
 import pytest
 import spacy
 import srsly
-from spacy.tokens import Span
 from typer.testing import CliRunner
 
-from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY, to_docbin
+from spacy_uniner.data.docs import to_docbin
 from spacy_uniner.pipes.span.batch import ENT_MARKER, SEP_MARKER
 
-from conftest import load_benchmark
+from conftest import day_docs, load_benchmark
 
 pytestmark = pytest.mark.usefixtures("exact_torch")
 NAME = "universal_ner_span"
@@ -61,15 +60,7 @@ def test_all_layers_joint_is_the_student_and_none_reads_each_name_apart(deferred
 
 
 def test_the_command_prints_each_depth_and_writes_select_records(deferred, tmp_path):
-    nlp = spacy.blank("en")
-    docs = []
-    for i in range(2):
-        doc = nlp.make_doc(f"Ann Lee met Bo Chen in Paris on day {i} .")
-        doc.ents = [Span(doc, 0, 2, label="person"), Span(doc, 6, 7, label="city")]
-        doc._.set(LABELS_ATTR, ["person", "city"])
-        doc.user_data[SOURCE_KEY] = "wiki"
-        docs.append(doc)
-    to_docbin(docs).to_disk(tmp_path / "dev.spacy")
+    to_docbin(day_docs(spacy.blank("en"), 2, source="wiki")).to_disk(tmp_path / "dev.spacy")
     args = [
         str(tmp_path / "dev.spacy"),
         "--joint-layers",

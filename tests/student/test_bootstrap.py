@@ -15,10 +15,12 @@ from spacy.training import Example
 from typer.testing import CliRunner
 
 from spacy_uniner.__main__ import app
-from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY, to_docbin
+from spacy_uniner.data.docs import to_docbin
 from spacy_uniner.student.bootstrap import paired_bootstrap
 from spacy_uniner.student.cli import student_select
 from spacy_uniner.student.threshold import ner_counts
+
+from conftest import day_docs
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 PROTOCOLS = ("all types", "each type alone")
@@ -79,14 +81,7 @@ def test_bootstrap_checks_its_records():
 
 
 def test_select_writes_doc_counts_that_bootstrap_reads(shipped_student, tmp_path, capsys):
-    docs = []
-    for source, label in (("a", "person"), ("b", "city")):
-        for i in range(3):
-            doc = shipped_student.make_doc(f"Ann Lee met Bo Chen in Paris on day {i} .")
-            doc.ents = [Span(doc, 0, 2, label=label if label == "person" else "person"), Span(doc, 6, 7, label="city")]
-            doc._.set(LABELS_ATTR, ["person", "city"])
-            doc.user_data[SOURCE_KEY] = source
-            docs.append(doc)
+    docs = day_docs(shipped_student, 3, source="a") + day_docs(shipped_student, 3, source="b")
     to_docbin(docs).to_disk(tmp_path / "dev.spacy")
     student_select(tmp_path / "dev.spacy", ["v=shipped"], 50, 1, "both", tmp_path / "v.json", 0, "", 200)
     assert "Paired bootstrap" not in capsys.readouterr().out  # one candidate: nothing to compare

@@ -26,6 +26,8 @@ from spacy_uniner.student.augment import (
 )
 from spacy_uniner.student.corpus import StudentCorpus, create_student_corpus, dev_examples
 
+from conftest import day_docs
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -447,12 +449,7 @@ def test_partially_annotated_docs_get_no_sampled_negatives(tmp_path):
     )
 
     nlp = spacy.blank("en")
-    docs = []
-    for i in range(20):
-        doc = nlp.make_doc(f"Ann Lee met Bo Chen in Paris on day {i} .")
-        doc.ents = [Span(doc, 0, 2, label="person"), Span(doc, 6, 7, label="city")]
-        doc._.set(LABELS_ATTR, ["person", "city"])
-        docs.append(doc)
+    docs = day_docs(nlp, 20)
     company = nlp.make_doc("Acme hired them .")
     company.ents = [Span(company, 0, 1, label="company")]
     company._.set(LABELS_ATTR, ["company"])

@@ -10,11 +10,10 @@ import numpy
 import pytest
 import spacy
 import srsly
-from spacy.tokens import Span
 from spacy.util import load_config
 
 import spacy_uniner.pipes.span.component  # noqa: F401
-from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY, to_docbin
+from spacy_uniner.data.docs import to_docbin
 from spacy_uniner.pipes.span.model import (
     DEFAULT_PRETRAINED,
     PRETRAINED_DIR,
@@ -26,7 +25,7 @@ from spacy_uniner.student.average import average_students
 from spacy_uniner.student.cli import student_export
 from spacy_uniner.student.selection import shared_threshold
 
-from conftest import ROOT
+from conftest import ROOT, day_docs
 
 SHIPPED = PRETRAINED_DIR / DEFAULT_PRETRAINED
 
@@ -91,14 +90,7 @@ def test_pretrained_name_errors():
 
 
 def _docs_from(nlp, source: str, n: int):
-    docs = []
-    for i in range(n):
-        doc = nlp.make_doc(f"Ann Lee met Bo Chen in Paris on day {i} .")
-        doc.ents = [Span(doc, 0, 2, label="person"), Span(doc, 3, 5, label="person"), Span(doc, 6, 7, label="city")]
-        doc._.set(LABELS_ATTR, ["person", "city"])
-        doc.user_data[SOURCE_KEY] = source
-        docs.append(doc)
-    return docs
+    return day_docs(nlp, n, source=source, both=True)
 
 
 def test_export_picks_the_threshold_on_open_type_dev_docs_and_loads_back(tmp_path):

@@ -6,7 +6,6 @@ import pytest
 import srsly
 import typer
 from spacy.scorer import get_ner_prf
-from spacy.tokens import Span
 from spacy.training import Example
 
 import spacy_uniner.pipes.span.component  # noqa: F401
@@ -14,18 +13,13 @@ from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY, to_docbin
 from spacy_uniner.student.cli import student_select
 from spacy_uniner.student.selection import all_types_examples, named_student, shared_threshold, source_scores
 
+from conftest import day_docs
+
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _docs(nlp, source: str, n: int, label: str, extra_types=()):
-    docs = []
-    for i in range(n):
-        doc = nlp.make_doc(f"Ann Lee met Bo Chen in Paris on day {i} .")
-        doc.ents = [Span(doc, 0, 2, label=label), Span(doc, 3, 5, label=label), Span(doc, 6, 7, label="city")]
-        doc._.set(LABELS_ATTR, [*extra_types, label, "city"])
-        doc.user_data[SOURCE_KEY] = source
-        docs.append(doc)
-    return docs
+    return day_docs(nlp, n, source=source, label=label, both=True, types=[*extra_types, label, "city"])
 
 
 def test_every_annotated_type_is_asked_positives_first(shipped_student, tmp_path):
