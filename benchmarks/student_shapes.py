@@ -474,9 +474,8 @@ def processes_command(
             if method is not None and method not in multiprocessing.get_all_start_methods():
                 continue
             nlp = load_student(folder)
-            list(
-                nlp.pipe(texts[:4], component_cfg={NAME: {"labels": types}})
-            )  # load the weights (and use the threads) first
+            # load the weights (and use the threads) first
+            list(nlp.pipe(texts[:4], component_cfg={NAME: {"labels": types}}))
             before = multiprocessing.get_start_method(allow_none=True)
             if method is not None:
                 multiprocessing.set_start_method(method, force=True)
