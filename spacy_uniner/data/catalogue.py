@@ -17,7 +17,7 @@ from weasel.util import download_file, get_checksum
 
 from ..errors import Errors, Warnings
 from . import resource_path
-from .readers import FORMATS, Query, ReadStats, read_with_stats
+from .readers import FORMATS, EvalQuery, ReadStats, read_with_stats
 
 DEFAULT_CATALOGUE = resource_path("datasets.yml")
 # Beside project.yml (commands run in the project folder): the machine-written file lists of
@@ -74,7 +74,7 @@ class Dataset:
     spec: DatasetSpec
     split: str
     docs: list[Doc]
-    queries: list[Query]
+    queries: list[EvalQuery]
     stats: ReadStats = field(default_factory=ReadStats)
 
     @property
@@ -199,7 +199,7 @@ def load_dataset(
     spec = catalogue[name]
     vocab = vocab if vocab is not None else Vocab()
     docs: list[Doc] = []
-    queries: list[Query] = []
+    queries: list[EvalQuery] = []
     stats = ReadStats()
     for data_file in spec.files(split):
         path = Path(data_dir) / data_file.path
@@ -210,12 +210,12 @@ def load_dataset(
         file_docs, file_queries, file_stats = read_with_stats(path, spec.format, vocab, spec.label_map)
         file_stats.log(path)
         if file_queries is not None:
-            queries.extend(Query(q.doc_index + len(docs), q.label, q.gold, q.id) for q in file_queries)
+            queries.extend(EvalQuery(q.doc_index + len(docs), q.label, q.gold, q.id) for q in file_queries)
         docs.extend(file_docs)
         stats += file_stats
     if spec.format != "uniner_eval":
         labels = spec.labels or sorted({s.label_ for d in docs for s in d.ents})
-        queries = [Query(i, label) for i in range(len(docs)) for label in labels]
+        queries = [EvalQuery(i, label) for i in range(len(docs)) for label in labels]
     return Dataset(spec, split, docs, queries, stats)
 
 

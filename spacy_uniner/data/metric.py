@@ -1,6 +1,6 @@
 """The UniversalNER string metric and span-level scores.
 
-:func:`parse_answer` and :func:`string_prf` reproduce the released evaluator
+:func:`parse_reference_answer` and :func:`string_prf` reproduce the released evaluator
 (``universal-ner`` ``src/eval/evaluate.py``) float for float: per (passage, type) query the
 normalised answer strings are compared as sets, positions ignored, and precision, recall and
 F1 are micro-averaged with the reference's ``1e-10`` smoothing.
@@ -45,7 +45,7 @@ def normalize_items(items: Iterable[Any]) -> list:
     return out
 
 
-def parse_answer(text: str) -> list:
+def parse_reference_answer(text: str) -> list:
     """Read a generation as the reference does: the first ``[...]`` at the very start
     (non-greedy), JSON-decoded and normalised; anything unreadable gives ``[]``."""
     try:
@@ -105,7 +105,7 @@ def string_prf(preds: Sequence[str], golds: Sequence[str]) -> PRF:
         raise ValueError(Errors.E015.format(got=len(preds), expected=len(golds)))
     prf = PRF()
     for pred, gold in zip(preds, golds):
-        prf.add(parse_answer(pred), parse_answer(gold))
+        prf.add(parse_reference_answer(pred), parse_reference_answer(gold))
     return prf
 
 
@@ -113,7 +113,7 @@ def gold_answers(doc: Doc, label: str, raw: str | None = None) -> list:
     """A query's gold answer: the eval file's raw JSON answer when given, else the texts of
     the doc's gold mentions of ``label`` (all of them, nested ones too), normalised."""
     if raw is not None:
-        return parse_answer(raw)
+        return parse_reference_answer(raw)
     spans = doc.spans[GOLD_SPANS_KEY] if GOLD_SPANS_KEY in doc.spans else doc.ents
     return normalize_items(span.text for span in spans if span.label_ == label)
 

@@ -29,7 +29,7 @@ _TEXT_PREFIX = "Text: "
 
 
 @dataclass
-class Query:
+class EvalQuery:
     """One (passage, type) query; ``gold`` is the eval file's raw JSON answer, if any."""
 
     doc_index: int
@@ -359,7 +359,7 @@ def _place(words: list[str], mention: str) -> list[tuple[int, int]]:
     return [(i, i + n) for i in range(len(words) - n + 1) if words[i : i + n] == target]
 
 
-def _read_uniner_eval(path: Path, builder: _Builder) -> list[Query]:
+def _read_uniner_eval(path: Path, builder: _Builder) -> list[EvalQuery]:
     base = len(builder.docs)
     passages: dict[str, int] = {}
     mentions: list[set[tuple[str, str]]] = []
@@ -371,7 +371,7 @@ def _read_uniner_eval(path: Path, builder: _Builder) -> list[Query]:
         label = builder.label(entity_type)
         if label is None:
             continue
-        queries.append(Query(base + index, label, gold, query_id))
+        queries.append(EvalQuery(base + index, label, gold, query_id))
         try:
             answers = json.loads(gold)
         except json.JSONDecodeError as err:
@@ -420,7 +420,7 @@ FORMATS = tuple(_READERS)
 
 def read_with_stats(
     path: str | Path, fmt: str, vocab: Vocab, label_map: dict[str, str | None] | None = None
-) -> tuple[list[Doc], list[Query] | None, ReadStats]:
+) -> tuple[list[Doc], list[EvalQuery] | None, ReadStats]:
     """Read a file (or every file of a folder, in name order) in format ``fmt``.
 
     Returns the docs, the eval file's queries (``None`` for other formats) and the counts.
@@ -447,7 +447,7 @@ def read_docs(path: str | Path, fmt: str, vocab: Vocab, label_map: dict[str, str
     return docs
 
 
-def read_uniner_eval(path: str | Path, vocab: Vocab) -> tuple[list[Doc], list[Query]]:
+def read_uniner_eval(path: str | Path, vocab: Vocab) -> tuple[list[Doc], list[EvalQuery]]:
     """Read a UniNER conversation file: one doc per distinct passage (space-tokenised, gold
     mentions placed at every occurrence) and the file's queries, in file order."""
     docs, queries, stats = read_with_stats(path, "uniner_eval", vocab)

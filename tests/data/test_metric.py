@@ -14,7 +14,7 @@ from spacy_uniner.data.metric import (
     PRF,
     normalize_answer,
     normalize_items,
-    parse_answer,
+    parse_reference_answer,
     string_prf,
 )
 from spacy_uniner.pipes.scorer import score_uniner
@@ -27,7 +27,7 @@ CASE_LINES = read_jsonl(FIXTURES / "uniner_metric_cases.jsonl") if FIXTURES.exis
 
 @pytest.mark.parametrize("row", PARSER_LINES, ids=lambda r: r["output"][:30])
 def test_parser_matches_reference(row):
-    assert parse_answer(row["output"]) == row["parsed"]
+    assert parse_reference_answer(row["output"]) == row["parsed"]
 
 
 @pytest.mark.parametrize("row", CASE_LINES, ids=lambda r: str(len(r["preds"])))
@@ -43,10 +43,10 @@ def test_fixtures_present(shared_dir):
 def test_normalisation_and_parser_details():
     assert normalize_answer("  The  U.S.A.,\tan Apple ") == "usa apple"
     assert normalize_answer("theatre anatomy") == "theatre anatomy"  # articles are whole words
-    assert parse_answer('[["A", "B."]]') == []  # the non-greedy match stops at the first "]"
+    assert parse_reference_answer('[["A", "B."]]') == []  # the non-greedy match stops at the first "]"
     assert normalize_items([["X", "Y."], ("x", "y"), "The Z"]) == [("x", "y"), "z"]
-    assert parse_answer("[1]") == []  # the reference drops the whole answer on any error
-    assert parse_answer(' ["x"]') == []  # anchored at the start
+    assert parse_reference_answer("[1]") == []  # the reference drops the whole answer on any error
+    assert parse_reference_answer(' ["x"]') == []  # anchored at the start
 
 
 def test_prf_zero_division_and_length_check():

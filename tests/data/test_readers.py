@@ -12,7 +12,7 @@ from spacy.vocab import Vocab
 from weasel.util import get_checksum
 
 from spacy_uniner.data.catalogue import load_catalogue, load_dataset, select
-from spacy_uniner.data.metric import gold_answers, parse_answer
+from spacy_uniner.data.metric import gold_answers, parse_reference_answer
 from spacy_uniner.data.readers import (
     FORMATS,
     GOLD_SPANS_KEY,
@@ -201,7 +201,7 @@ def test_raw_crossner_agrees_with_the_eval_file(shared_dir, catalogue):
     assert set(ev.labels) == set(raw.labels) and len(raw.queries) == len(ev.queries) == 5603
     by_text = {doc.text: doc for doc in raw.docs}
     agree = sum(
-        sorted(parse_answer(q.gold)) == sorted(gold_answers(by_text[ev.docs[q.doc_index].text], q.label))
+        sorted(parse_reference_answer(q.gold)) == sorted(gold_answers(by_text[ev.docs[q.doc_index].text], q.label))
         for q in ev.queries
     )
     assert agree >= len(ev.queries) - 4  # the eval file misses 4 sentence-final mentions

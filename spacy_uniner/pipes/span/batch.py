@@ -31,7 +31,7 @@ from ...spans import token_windows
 ENT_MARKER = "<<ENT>>"
 SEP_MARKER = "<<SEP>>"
 TYPE_ENCODINGS = ("joint", "separate", "late")
-Query = Tuple[Doc, Sequence[str]]
+SpanQuery = Tuple[Doc, Sequence[str]]  # a doc and the type names it is asked
 Suggester = Callable[[Doc], Tuple[numpy.ndarray, numpy.ndarray]]
 # Word-shape classes; 0 is every prompt, marker and padding position.
 SHAPE_PROMPT, SHAPE_LOWER, SHAPE_TITLE, SHAPE_UPPER, SHAPE_MIXED, SHAPE_DIGIT, SHAPE_OTHER = range(7)
@@ -83,7 +83,7 @@ def type_groups(type_lengths: Sequence[int], max_types: int, budget: int) -> Lis
 
 def make_batch(
     tokenizer: Any,
-    queries: List[Query],
+    queries: List[SpanQuery],
     suggester: Suggester,
     max_width: int,
     max_length: int,

@@ -29,7 +29,7 @@ from ..base import EntsFilter, OpenNERPipe, ScoredSpan
 from ..scorer import DEFAULT_SCORE_WEIGHTS, make_uniner_scorer  # noqa: F401  (registers the scorer)
 from .batch import length_chunks
 from .loss import SpanLoss, make_span_loss, sigmoid  # noqa: F401  (registers the loss)
-from .model import DEFAULT_ENCODER, DEFAULT_PRETRAINED, ENGLISH_ENCODERS, Query, SpanScores, type_encoding
+from .model import DEFAULT_ENCODER, DEFAULT_PRETRAINED, ENGLISH_ENCODERS, SpanQuery, SpanScores, type_encoding
 
 PADDED_WORDS = 1024  # prediction: at most this many (padded) words x type groups per encoder batch
 
@@ -74,7 +74,7 @@ type_encoding = null
 def make_span_student(
     nlp: Language,
     name: str,
-    model: Model[List[Query], List[SpanScores]],
+    model: Model[List[SpanQuery], List[SpanScores]],
     labels: Optional[LabelsInput],
     threshold: float,
     type_thresholds: Dict[str, float],

@@ -24,7 +24,7 @@ from thinc.types import Floats2d, Ints1d
 from torch import nn
 
 from ...errors import Errors, Warnings
-from .batch import ENT_MARKER, SEP_MARKER, TYPE_ENCODINGS, Query, Suggester, make_batch
+from .batch import ENT_MARKER, SEP_MARKER, TYPE_ENCODINGS, SpanQuery, Suggester, make_batch
 from .module import ENCODER_DTYPES, SpanTypeModule
 from .suggesters import make_width_suggester
 from .weights import MAX_SHARD_SIZE, has_weights, read_weights, write_weights
@@ -229,7 +229,7 @@ def build_span_type_matcher(
     max_types: int = 25,
     save_dtype: str = "float16",
     type_encoding: Optional[str] = None,
-) -> Model[List[Query], List[SpanScores]]:
+) -> Model[List[SpanQuery], List[SpanScores]]:
     """Score every span of up to ``max_width`` tokens of each doc against its type names.
 
     encoder: Hugging Face encoder (hub name or local folder); read at initialization only.
@@ -340,7 +340,7 @@ def resolve_encoder(name: str) -> str:
     return packaged_encoder(name) or name
 
 
-def init(model: Model, X: Optional[List[Query]] = None, Y: Any = None) -> None:
+def init(model: Model, X: Optional[List[SpanQuery]] = None, Y: Any = None) -> None:
     from transformers import AutoModel, AutoTokenizer
 
     name = model.attrs["encoder"]
@@ -470,7 +470,7 @@ def type_encoding(model: Model) -> str:
     return cfg.get("type_encoding") or model.attrs.get("type_encoding") or "joint"
 
 
-def forward(model: Model, queries: List[Query], is_train: bool) -> Tuple[List[SpanScores], Callable]:
+def forward(model: Model, queries: List[SpanQuery], is_train: bool) -> Tuple[List[SpanScores], Callable]:
     shim = model.shims[0]
     if not shim.ready:
         raise ValueError(Errors.E401)
