@@ -152,3 +152,19 @@ def day_docs(nlp, n: int, *, source=None, label: str = "person", both: bool = Fa
             doc.user_data[SOURCE_KEY] = source
         docs.append(doc)
     return docs
+
+
+def sourced_docs(nlp, text: str, docs_by_source) -> list:
+    """One doc of ``text`` per ``(source, [(label, token start, end), ...])``, asked its labels."""
+    from spacy.tokens import Span
+
+    from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY
+
+    docs = []
+    for source, ents in docs_by_source:
+        doc = nlp.make_doc(text)
+        doc.ents = [Span(doc, s, e, label=label) for label, s, e in ents]
+        doc._.set(LABELS_ATTR, [label for label, _, _ in ents])
+        doc.user_data[SOURCE_KEY] = source
+        docs.append(doc)
+    return docs

@@ -7,12 +7,11 @@ import math
 import pytest
 import spacy
 import srsly
-from spacy.tokens import Span
 from typer.testing import CliRunner
 
-from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY, to_docbin
+from spacy_uniner.data.docs import to_docbin
 
-from conftest import load_benchmark
+from conftest import day_docs, load_benchmark, sourced_docs
 
 pytestmark = pytest.mark.usefixtures("exact_torch")
 TEXT = "Ann Lee of Acme met Bo Chen in Paris ."
@@ -26,15 +25,7 @@ def memory_benchmark():
 def _train(path, docs_by_source):
     """A pool folder whose train.spacy holds one TEXT doc per (source, [(label, start, end)])."""
     path.mkdir()
-    nlp = spacy.blank("en")
-    docs = []
-    for source, ents in docs_by_source:
-        doc = nlp.make_doc(TEXT)
-        doc.ents = [Span(doc, s, e, label=label) for label, s, e in ents]
-        doc._.set(LABELS_ATTR, [label for label, _, _ in ents])
-        doc.user_data[SOURCE_KEY] = source
-        docs.append(doc)
-    to_docbin(docs).to_disk(path / "train.spacy")
+    to_docbin(sourced_docs(spacy.blank("en"), TEXT, docs_by_source)).to_disk(path / "train.spacy")
     return path
 
 
@@ -75,14 +66,7 @@ def test_penalty_lowers_only_low_affinities_and_shift_also_raises(memory_benchma
 
 def test_command_scores_variants_against_no_memory(memory_benchmark, shipped_student, tmp_path):
     pool = _train(tmp_path / "pool", [("a", [("city", 8, 9)]), ("b", [("person", 0, 2)])])
-    docs = []
-    for source in ("a", "b"):
-        for i in range(3):
-            doc = shipped_student.make_doc(f"{TEXT[:-2]} on day {i} .")
-            doc.ents = [Span(doc, 0, 2, label="person"), Span(doc, 8, 9, label="city")]
-            doc._.set(LABELS_ATTR, ["person", "city"])
-            doc.user_data[SOURCE_KEY] = source
-            docs.append(doc)
+    docs = [*day_docs(shipped_student, 3, source="a"), *day_docs(shipped_student, 3, source="b")]
     to_docbin(docs).to_disk(tmp_path / "dev.spacy")
     base = [str(tmp_path / "dev.spacy"), str(pool), "v=shipped", "--min-docs", "3"]
     out = tmp_path / "m.json"

@@ -7,12 +7,11 @@ import math
 import pytest
 import spacy
 import srsly
-from spacy.tokens import Span
 from typer.testing import CliRunner
 
-from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY, to_docbin
+from spacy_uniner.data.docs import to_docbin
 
-from conftest import load_benchmark
+from conftest import day_docs, load_benchmark, sourced_docs
 
 pytestmark = pytest.mark.usefixtures("exact_torch")
 TEXT = "Ann Lee of Acme met Bo Chen in Paris ."
@@ -26,15 +25,7 @@ def rivals():
 def _pool(path, docs_by_source):
     """A pool folder: train.spacy of (source, [(label, token start, end)]) docs, a hierarchy and synonyms."""
     path.mkdir()
-    nlp = spacy.blank("en")
-    docs = []
-    for source, ents in docs_by_source:
-        doc = nlp.make_doc(TEXT)
-        doc.ents = [Span(doc, s, e, label=label) for label, s, e in ents]
-        doc._.set(LABELS_ATTR, [label for label, _, _ in ents])
-        doc.user_data[SOURCE_KEY] = source
-        docs.append(doc)
-    to_docbin(docs).to_disk(path / "train.spacy")
+    to_docbin(sourced_docs(spacy.blank("en"), TEXT, docs_by_source)).to_disk(path / "train.spacy")
     srsly.write_json(path / "hierarchy.json", {"city": "location"})
     srsly.write_json(path / "synonyms.json", {"location": ["place"]})
     return path
@@ -86,14 +77,7 @@ def test_a_candidate_is_dropped_when_an_unrelated_rival_outscores_it(rivals, shi
 
 def test_command_scores_variants_against_no_rivals(rivals, shipped_student, tmp_path):
     pool = _pool(tmp_path / "pool", [("a", [("city", 8, 9)]), ("b", [("company", 3, 4)])])
-    docs = []
-    for source in ("a", "b"):
-        for i in range(3):
-            doc = shipped_student.make_doc(f"{TEXT[:-2]} on day {i} .")
-            doc.ents = [Span(doc, 0, 2, label="person"), Span(doc, 8, 9, label="city")]
-            doc._.set(LABELS_ATTR, ["person", "city"])
-            doc.user_data[SOURCE_KEY] = source
-            docs.append(doc)
+    docs = [*day_docs(shipped_student, 3, source="a"), *day_docs(shipped_student, 3, source="b")]
     to_docbin(docs).to_disk(tmp_path / "dev.spacy")
     base = [str(tmp_path / "dev.spacy"), str(pool), "v=shipped", "--min-docs", "3"]
     out = tmp_path / "r.json"
