@@ -148,11 +148,10 @@ def main(
     name, path = named_student(student)
     nlp = load_student(path)
     memory = read_memory(pool / "train.spacy")
-    vocab = spacy.blank("en").vocab
-    doc_sources = {d.text: str(d.user_data.get(SOURCE_KEY)) for d in read_docbin(dev, vocab)}
-    msg.info(f"memory: {len(memory)} mentions; {len(doc_sources)} dev docs")
-    cache = MemoryCandidates(nlp, memory, doc_sources, min_share)
     examples = all_types_examples(dev, nlp)
+    doc_sources = {eg.reference.text: str(eg.reference.user_data.get(SOURCE_KEY)) for eg in examples}
+    msg.info(f"memory: {len(memory)} mentions; {len(examples)} dev docs")
+    cache = MemoryCandidates(nlp, memory, doc_sources, min_share)
     sources = {name: cache.source(0.0, 0.0, False)}
     for kind in ("penalty", "shift"):
         for w in weight_list:
