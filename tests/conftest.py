@@ -154,12 +154,15 @@ def day_docs(nlp, n: int, *, source=None, label: str = "person", both: bool = Fa
     return docs
 
 
-def sourced_docs(nlp, text: str, docs_by_source) -> list:
-    """One doc of ``text`` per ``(source, [(label, token start, end), ...])``, asked its labels."""
+def pool_folder(path, text: str, docs_by_source):
+    """A pool folder whose ``train.spacy`` holds one doc of ``text`` per ``(source, [(label,
+    token start, end), ...])``, each asked its labels; returns ``path``."""
+    import spacy
     from spacy.tokens import Span
 
-    from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY
+    from spacy_uniner.data.docs import LABELS_ATTR, SOURCE_KEY, to_docbin
 
+    nlp = spacy.blank("en")
     docs = []
     for source, ents in docs_by_source:
         doc = nlp.make_doc(text)
@@ -167,4 +170,6 @@ def sourced_docs(nlp, text: str, docs_by_source) -> list:
         doc._.set(LABELS_ATTR, [label for label, _, _ in ents])
         doc.user_data[SOURCE_KEY] = source
         docs.append(doc)
-    return docs
+    path.mkdir()
+    to_docbin(docs).to_disk(path / "train.spacy")
+    return path

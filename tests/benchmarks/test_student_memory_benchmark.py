@@ -5,13 +5,12 @@ from __future__ import annotations
 import math
 
 import pytest
-import spacy
 import srsly
 from typer.testing import CliRunner
 
 from spacy_uniner.data.docs import to_docbin
 
-from conftest import day_docs, load_benchmark, sourced_docs
+from conftest import day_docs, load_benchmark, pool_folder
 
 pytestmark = pytest.mark.usefixtures("exact_torch")
 TEXT = "Ann Lee of Acme met Bo Chen in Paris ."
@@ -22,16 +21,10 @@ def memory_benchmark():
     return load_benchmark("student_memory")
 
 
-def _train(path, docs_by_source):
-    """A pool folder whose train.spacy holds one TEXT doc per (source, [(label, start, end)])."""
-    path.mkdir()
-    to_docbin(sourced_docs(spacy.blank("en"), TEXT, docs_by_source)).to_disk(path / "train.spacy")
-    return path
-
-
 def test_memory_counts_types_by_source_and_leaves_the_own_source_out(memory_benchmark, shipped_student, tmp_path):
-    pool = _train(
+    pool = pool_folder(
         tmp_path / "pool",
+        TEXT,
         [("a", [("person", 0, 2), ("city", 8, 9)]), ("a", [("person", 0, 2)]), ("b", [("writer", 0, 2)])],
     )
     memory = memory_benchmark.read_memory(pool / "train.spacy")
@@ -45,7 +38,7 @@ def test_memory_counts_types_by_source_and_leaves_the_own_source_out(memory_benc
 
 
 def test_penalty_lowers_only_low_affinities_and_shift_also_raises(memory_benchmark, shipped_student, tmp_path):
-    pool = _train(tmp_path / "pool", [("a", [("city", 0, 2)]), ("a", [("city", 8, 9)])])
+    pool = pool_folder(tmp_path / "pool", TEXT, [("a", [("city", 0, 2)]), ("a", [("city", 8, 9)])])
     memory = memory_benchmark.read_memory(pool / "train.spacy")
     pipe = shipped_student.get_pipe("universal_ner_span")
     doc = shipped_student.make_doc(TEXT)
@@ -65,7 +58,7 @@ def test_penalty_lowers_only_low_affinities_and_shift_also_raises(memory_benchma
 
 
 def test_command_scores_variants_against_no_memory(memory_benchmark, shipped_student, tmp_path):
-    pool = _train(tmp_path / "pool", [("a", [("city", 8, 9)]), ("b", [("person", 0, 2)])])
+    pool = pool_folder(tmp_path / "pool", TEXT, [("a", [("city", 8, 9)]), ("b", [("person", 0, 2)])])
     docs = [*day_docs(shipped_student, 3, source="a"), *day_docs(shipped_student, 3, source="b")]
     to_docbin(docs).to_disk(tmp_path / "dev.spacy")
     base = [str(tmp_path / "dev.spacy"), str(pool), "v=shipped", "--min-docs", "3"]

@@ -5,13 +5,12 @@ from __future__ import annotations
 import math
 
 import pytest
-import spacy
 import srsly
 from typer.testing import CliRunner
 
 from spacy_uniner.data.docs import to_docbin
 
-from conftest import day_docs, load_benchmark, sourced_docs
+from conftest import day_docs, load_benchmark, pool_folder
 
 pytestmark = pytest.mark.usefixtures("exact_torch")
 TEXT = "Ann Lee of Acme met Bo Chen in Paris ."
@@ -24,8 +23,7 @@ def rivals():
 
 def _pool(path, docs_by_source):
     """A pool folder: train.spacy of (source, [(label, token start, end)]) docs, a hierarchy and synonyms."""
-    path.mkdir()
-    to_docbin(sourced_docs(spacy.blank("en"), TEXT, docs_by_source)).to_disk(path / "train.spacy")
+    pool_folder(path, TEXT, docs_by_source)
     srsly.write_json(path / "hierarchy.json", {"city": "location"})
     srsly.write_json(path / "synonyms.json", {"location": ["place"]})
     return path
